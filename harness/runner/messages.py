@@ -1,0 +1,137 @@
+"""What crosses the supervisor/worker process boundary: the trial request, the heartbeat, and the records.
+
+The request goes to the worker as a JSON file; records come back as JSON lines on a dedicated pipe (never parsed
+from logs). The heartbeat is a tiny shared memory-mapped file that the worker's clock writes and the supervisor reads,
+so a hang inside submission code is seen from outside without any message from the hung process.
+"""
+
+from __future__ import annotations
+
+import mmap
+import os
+from enum import IntEnum
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from workloads.spec import WorkloadSpec
+
+
+class TrialLimits(BaseModel):
+    """Limits the supervisor enforces from outside the trial process.
+
+    Attributes:
+        memory_bytes: resident memory of the trial process tree; above it the trial is killed (``failed``).
+        output_bytes: stdout + stderr of the trial; above it the trial is killed (``failed: output flood``).
+        startup_s: wall seconds allowed for interpreter start, imports and data loading.
+        init_s: wall seconds allowed for model + optimizer initialisation (untimed submission code).
+        hang_grace_s: submission code still running this long after the budget is spent is a hang (``timed_out``).
+        eval_s: wall seconds allowed for one evaluation.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    memory_bytes: int = 6 * 1024**3
+    output_bytes: int = 8 * 1024**2
+    startup_s: float = 180.0
+    init_s: float = 120.0
+    hang_grace_s: float = 10.0
+    eval_s: float = 300.0
+
+
+class TrialRequest(BaseModel):
+    """Everything a worker needs to run one trial; written to a file before the worker starts."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    trial_id: str
+    submission_dir: str
+    workload: WorkloadSpec
+    hardware_class: str
+    budget_s: float
+    hyperparameters: dict[str, Any] = Field(default_factory=dict)
+    seed: int
+    threads: int = 2
+    device: Literal["cpu", "cuda"] = "cpu"
+    limits: TrialLimits = Field(default_factory=TrialLimits)
+
+
+class Phase(IntEnum):
+    """What the worker is doing; written into the heartbeat on every change."""
+
+    STARTING = 0
+    INIT = 1  # model and optimizer initialisation (submission code, untimed)
+    SUBMISSION = 2  # data_selection / update_params / prepare_for_eval (timed)
+    HARNESS = 3  # bookkeeping between steps
+    EVAL = 4
+    DONE = 5
+
+
+class Heartbeat:
+    """Four float64 slots in a shared file: phase, phase start (CLOCK_MONOTONIC), submission seconds, step.
+
+    CLOCK_MONOTONIC is system-wide on Linux, so both processes read the same time base.
+    Writes are single aligned 8-byte stores through a ``memoryview``: tens of nanoseconds, cheap enough per step.
+    """
+
+    SLOTS = 4
+
+    def __init__(self, path: Path, create: bool = False) -> None:
+        if create:
+            path.write_bytes(b"\0" * 8 * self.SLOTS)
+        self._fd = os.open(path, os.O_RDWR)
+        self._map = mmap.mmap(self._fd, 8 * self.SLOTS)
+        self.slots = memoryview(self._map).cast("d")
+
+    def read(self) -> tuple[Phase, float, float, int]:
+        phase, since, submission_s, step = self.slots.tolist()
+        return Phase(int(phase)), since, submission_s, int(step)
+
+    def close(self) -> None:
+        self.slots.release()
+        self._map.close()
+        os.close(self._fd)
+
+
+class EvalRecord(BaseModel):
+    """One evaluation, sent as soon as it is done."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    type: Literal["eval"] = "eval"
+    trial_id: str
+    eval_index: int
+    step: int
+    submission_time_s: float
+    eval_time_s: float  # this evaluation's own duration
+    wall_time_s: float  # since the trial loop started
+    metrics: dict[str, float]
+    logged: list[tuple[int, dict[str, float]]] = Field(default_factory=list)  # submission's metrics_logger rows
+
+
+class WorkerResult(BaseModel):
+    """The worker's own account of a finished trial. The supervisor decides the final status."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    type: Literal["result"] = "result"
+    trial_id: str
+    status: Literal["reached", "missed", "failed"]
+    reason: str = ""
+    time_to_result_s: float | None = None
+    steps: int = 0
+    submission_time_s: float = 0.0
+    eval_time_s: float = 0.0
+    init_time_s: float = 0.0
+    startup_time_s: float = 0.0
+    overhead_time_s: float = 0.0
+    loop_wall_s: float = 0.0
+    worker_wall_s: float = 0.0
+    n_evals: int = 0
+    validation: dict[str, float] = Field(default_factory=dict)
+    test: dict[str, float] = Field(default_factory=dict)
+    test_target_met: bool | None = None
+    peak_rss_bytes: int = 0
+    batch_size: int | None = None
+    provenance: dict[str, Any] = Field(default_factory=dict)

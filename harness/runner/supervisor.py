@@ -1,0 +1,250 @@
+"""The supervisor: runs one trial in a fresh process, enforces its limits from outside, and alone decides its status.
+
+Like ``asv/runner.py``: every outcome maps to a status and a reason, and results are read from a dedicated channel
+(a pipe carrying JSON lines), never from logs. Statuses:
+
+* ``reached`` - the validation target was met within the budget;
+* ``missed``  - the budget was spent (or the submission declared itself done) without meeting it;
+* ``failed``  - with a reason: an exception in submission code, a non-finite loss, ``sys.exit``/``os._exit``, a
+  crash (signal), memory above the limit, an output flood, or clock tampering;
+* ``timed_out`` - the process ran past a limit (submission code hanging past the budget, a slow start-up,
+  an initialisation or evaluation that did not finish) and was killed.
+
+The process runs in its own session; killing means ``SIGKILL`` to the whole process group, so anything the
+submission spawned dies too. If the supervisor itself dies, the kernel kills the worker (``PR_SET_PDEATHSIG``)
+and its next record write fails on the closed pipe.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import resource
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+from harness.runner.messages import EvalRecord, Heartbeat, Phase, TrialRequest, WorkerResult
+
+POLL_S = 0.02  # heartbeat sampling period; also the resolution of the supervisor's own submission-time estimate
+MEMORY_POLL_EVERY = 5  # check memory and output every 5 heartbeat polls (0.1 s)
+CLOCK_TOLERANCE = (0.7, 2.0)  # reported submission time may not fall below 70% of the estimate minus 2 s
+
+
+@dataclass
+class TrialOutcome:
+    """What the supervisor concluded, plus the worker's own account when it delivered one."""
+
+    status: str
+    reason: str
+    result: WorkerResult | None
+    wall_s: float
+    peak_rss_bytes: int
+    estimated_submission_s: float
+    log_path: Path
+    evals: list[EvalRecord] = field(default_factory=list)
+
+
+def _child_setup(output_bytes: int) -> Callable[[], None]:
+    """Runs in the child between fork and exec: die with the parent, cap file writes (stdout/stderr flood)."""
+
+    def setup() -> None:
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+        # A little headroom over the polled cap, so the supervisor usually reports the flood itself; SIGXFSZ is
+        # the backstop for a flood faster than the polling.
+        resource.setrlimit(resource.RLIMIT_FSIZE, (output_bytes * 2, output_bytes * 2))
+
+    return setup
+
+
+def _child_env(request: TrialRequest) -> dict[str, str]:
+    keep = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "VIRTUAL_ENV")
+    env = {k: v for k, v in os.environ.items() if k in keep or k.startswith(("PODIUM_", "HF_"))}
+    threads = str(request.threads)
+    env.update(OMP_NUM_THREADS=threads, MKL_NUM_THREADS=threads, PYTHONHASHSEED="0", PYTHONUNBUFFERED="1",
+               PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
+    return env
+
+
+class _Reader(threading.Thread):
+    """Reads JSON-line records from the worker's pipe and hands each to the callback as it arrives."""
+
+    def __init__(self, fd: int, on_eval: Callable[[EvalRecord], None]) -> None:
+        super().__init__(daemon=True)
+        self.fd, self.on_eval = fd, on_eval
+        self.evals: list[EvalRecord] = []
+        self.result: WorkerResult | None = None
+        self.error: str | None = None
+
+    def run(self) -> None:
+        with os.fdopen(self.fd, "rb") as pipe:
+            for line in pipe:
+                try:
+                    self._handle(line)
+                except Exception as exc:  # noqa: BLE001 - a garbled record fails the trial, not the run
+                    self.error = f"unreadable record from the worker: {exc}"
+
+    def _handle(self, line: bytes) -> None:
+        if b'"type":"eval"' in line:
+            record = EvalRecord.model_validate_json(line)
+            self.evals.append(record)
+            self.on_eval(record)
+        else:
+            self.result = WorkerResult.model_validate_json(line)
+
+
+class _Watch:
+    """The polling loop's state: limits per phase, the submission-time estimate, memory and output."""
+
+    def __init__(self, request: TrialRequest, heartbeat: Heartbeat, process: subprocess.Popen, log: Path) -> None:
+        self.request, self.heartbeat, self.process, self.log = request, heartbeat, process, log
+        self.limits = request.limits
+        self.started = time.monotonic()
+        self.estimated_submission_s = 0.0
+        self.peak_rss = 0
+        self._polls = 0
+        self._last = self.started
+
+    def poll(self) -> tuple[str, str] | None:
+        """One look from outside; returns ``(status, reason)`` if the trial must be killed."""
+        t = time.monotonic()
+        phase, since, submission_s, step = self.heartbeat.read()
+        if phase == Phase.SUBMISSION:
+            self.estimated_submission_s += t - self._last
+        self._last = t
+        self._polls += 1
+        verdict = self._phase_limit(phase, t - since if since else t - self.started, submission_s, t, since, step)
+        if verdict is None and self._polls % MEMORY_POLL_EVERY == 0:
+            verdict = self._resources()
+        return verdict
+
+    def _phase_limit(self, phase: Phase, in_phase: float, submission_s: float, t: float, since: float,
+                     step: int) -> tuple[str, str] | None:
+        limits, budget = self.limits, self.request.budget_s
+        if phase == Phase.STARTING and t - self.started > limits.startup_s:
+            return "timed_out", f"start-up (imports, data loading, importing the submission) took over {limits.startup_s:.0f}s"
+        if phase == Phase.INIT and in_phase > limits.init_s:
+            return "timed_out", f"initialisation (get_batch_size / init_optimizer_state) ran over {limits.init_s:.0f}s"
+        if phase == Phase.SUBMISSION and submission_s + in_phase > budget + limits.hang_grace_s:
+            return ("timed_out", f"submission code ran {submission_s + in_phase:.1f}s, past the {budget:.0f}s budget "
+                    f"plus {limits.hang_grace_s:.0f}s grace, in one call at step {step} (a hang?); killed")
+        if phase == Phase.EVAL and in_phase > limits.eval_s:
+            return "timed_out", f"an evaluation ran over {limits.eval_s:.0f}s"
+        return None
+
+    def _resources(self) -> tuple[str, str] | None:
+        try:
+            root = psutil.Process(self.process.pid)
+            rss = sum(p.memory_info().rss for p in [root, *root.children(recursive=True)])
+        except psutil.Error:
+            rss = 0
+        self.peak_rss = max(self.peak_rss, rss)
+        if rss > self.limits.memory_bytes:
+            return "failed", (f"memory limit exceeded: {rss / 2**30:.2f} GiB resident > "
+                              f"{self.limits.memory_bytes / 2**30:.2f} GiB allowed per trial; killed")
+        size = self.log.stat().st_size if self.log.exists() else 0
+        if size > self.limits.output_bytes:
+            return "failed", (f"output flood: {size / 2**20:.1f} MiB written to stdout/stderr, over the "
+                              f"{self.limits.output_bytes / 2**20:.0f} MiB cap; killed")
+        return None
+
+
+def _kill(process: subprocess.Popen) -> None:
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    process.wait()
+
+
+def _exit_reason(returncode: int, log: Path) -> tuple[str, str]:
+    """Status for a worker that ended without delivering its result."""
+    if returncode < 0:
+        sig = signal.Signals(-returncode)
+        if sig == signal.SIGXFSZ:
+            return "failed", "output flood: the trial wrote past the output cap (SIGXFSZ); killed"
+        return "failed", f"the trial process crashed with {sig.name}{_log_tail(log)}"
+    return "failed", (f"the trial process exited with code {returncode} before reporting a result "
+                      f"(os._exit or sys.exit outside a submission function?){_log_tail(log)}")
+
+
+def _log_tail(log: Path, lines: int = 3) -> str:
+    try:
+        tail = log.read_text(errors="replace").strip().splitlines()[-lines:]
+    except OSError:
+        return ""
+    return (" | last output: " + " / ".join(line.strip()[:200] for line in tail)) if tail else ""
+
+
+def _judge(watch: _Watch, reader: _Reader, returncode: int, log: Path) -> tuple[str, str]:
+    """The final status from everything the supervisor saw. The worker's account is checked, not trusted."""
+    result = reader.result
+    if reader.error:
+        return "failed", reader.error
+    if result is None:
+        return _exit_reason(returncode, log)
+    low, slack = CLOCK_TOLERANCE
+    if result.submission_time_s < low * watch.estimated_submission_s - slack:
+        return "failed", (f"clock tampering: the worker reported {result.submission_time_s:.2f}s of submission time "
+                          f"but the supervisor observed about {watch.estimated_submission_s:.2f}s")
+    return result.status, result.reason
+
+
+def run_trial(request: TrialRequest, workdir: Path, on_eval: Callable[[EvalRecord], None] = lambda r: None,
+              on_poll: Callable[[float, int], None] | None = None) -> TrialOutcome:
+    """Run one trial in a fresh process and return the supervisor's verdict.
+
+    Args:
+        request: the trial.
+        workdir: where the request, heartbeat and log files go (``<workdir>/<trial_id>.*``).
+        on_eval: called with each evaluation record as soon as it arrives (the store commits it).
+        on_poll: called about every 0.1 s with (submission seconds, step), for progress displays.
+    """
+    workdir.mkdir(parents=True, exist_ok=True)
+    request_path = workdir / f"{request.trial_id}.request.json"
+    request_path.write_text(request.model_dump_json(indent=1))
+    log = workdir / f"{request.trial_id}.log"
+    heartbeat = Heartbeat(workdir / f"{request.trial_id}.heartbeat", create=True)
+    read_fd, write_fd = os.pipe()
+    with open(log, "wb") as log_file:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "harness.runner.worker", str(request_path), str(workdir / f"{request.trial_id}.heartbeat"),
+             str(write_fd)],
+            stdin=subprocess.DEVNULL, stdout=log_file, stderr=subprocess.STDOUT, pass_fds=(write_fd,),
+            start_new_session=True, preexec_fn=_child_setup(request.limits.output_bytes), env=_child_env(request),
+            cwd=tempfile.gettempdir())
+    os.close(write_fd)
+    reader = _Reader(read_fd, on_eval)
+    reader.start()
+    watch = _Watch(request, heartbeat, process, log)
+    verdict = None
+    try:
+        while process.poll() is None:
+            verdict = watch.poll()
+            if verdict is not None:
+                _kill(process)
+                break
+            if on_poll is not None and watch._polls % MEMORY_POLL_EVERY == 0:
+                _, _, submission_s, step = heartbeat.read()
+                on_poll(submission_s, step)
+            time.sleep(POLL_S)
+    except BaseException:
+        _kill(process)  # Ctrl-C or any supervisor error: never leave a trial running
+        raise
+    finally:
+        heartbeat.close()
+    wall = time.monotonic() - watch.started
+    reader.join(timeout=10)
+    status, reason = verdict if verdict is not None else _judge(watch, reader, process.returncode, log)
+    peak = max(watch.peak_rss, reader.result.peak_rss_bytes if reader.result else 0)
+    return TrialOutcome(status, reason, reader.result, wall, peak, watch.estimated_submission_s, log, reader.evals)

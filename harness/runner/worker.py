@@ -1,0 +1,295 @@
+"""The trial worker: runs one trial in its own process. The only code in Podium that imports submission code.
+
+Started by the supervisor as ``python -m harness.runner.worker REQUEST.json HEARTBEAT RECORDS_FD``. It reports
+every evaluation and the final result as JSON lines on the records pipe; everything the submission prints goes to
+a log file the supervisor caps. The worker's account is advisory: the supervisor decides the final status.
+
+The loop (see :func:`train`): select a batch and update (timed) -> check the loss (untimed) -> when
+``eval_period_s`` of submission time has passed: ``prepare_for_eval`` (timed) and evaluate (untimed) -> stop at the
+first evaluation that meets the validation target, or when the budget is spent -> one test evaluation.
+"""
+
+from __future__ import annotations
+
+from harness.runner import clock as _clock  # first: binds the time source before any submission is imported
+
+import importlib
+import inspect
+import math
+import os
+import resource
+import sys
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from harness.runner.messages import EvalRecord, Heartbeat, Phase, TrialRequest, WorkerResult
+from harness.tracks.training import TrainingComplete, TrainState, as_hyperparameters, default_prepare_for_eval
+
+now = _clock.now
+
+
+class SubmissionFailure(Exception):
+    """Submission code misbehaved; the message is the trial's recorded reason."""
+
+
+def describe_exception(exc: BaseException, where: str, submission_dir: Path) -> str:
+    """One line: what was raised, in which submission function, and the submission file:line it came from."""
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if str(submission_dir) in f.filename]
+    location = f" at {Path(frames[-1].filename).name}:{frames[-1].lineno}" if frames else ""
+    if isinstance(exc, SystemExit):
+        return f"{where} called sys.exit({exc.code!r}){location}"
+    return f"{where} raised {type(exc).__name__}: {exc}{location}"
+
+
+def import_submission(folder: Path) -> ModuleType:
+    """Import ``folder/submission.py`` under a private module name, with the folder importable for its helpers."""
+    sys.path.insert(0, str(folder))
+    spec = importlib.util.spec_from_file_location("podium_submission", folder / "submission.py")
+    if spec is None or spec.loader is None:
+        raise SubmissionFailure(f"cannot import {folder / 'submission.py'}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["podium_submission"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+@dataclass
+class Trial:
+    """Mutable state of one running trial (harness-side; the submission's own state is ``optimizer_state``)."""
+
+    request: TrialRequest
+    submission: ModuleType
+    workload: Any
+    evaluator: Any
+    clock: _clock.SubmissionClock
+    send: Any
+    step: int = 0
+    evals: list[tuple[int, dict[str, float]]] = field(default_factory=list)
+    eval_time_s: float = 0.0
+    last_eval_submission_s: float = 0.0
+    loop_start: float = 0.0
+    reached_at: float | None = None
+    validation: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def target(self) -> float:
+        return self.request.workload.targets_for(self.request.hardware_class).validation
+
+
+def rng_for(seed: int, step: int) -> Any:
+    import numpy as np
+
+    return np.array([seed & 0xFFFFFFFF, step & 0xFFFFFFFF], dtype=np.uint32)
+
+
+def load(request: TrialRequest, heartbeat: Heartbeat, send: Any) -> Trial:
+    """Set threads and seeds, build the workload, import the submission (phase STARTING)."""
+    import torch
+
+    torch.set_num_threads(request.threads)
+    torch.manual_seed(request.seed)
+    module_name, function = request.workload.builder.split(":")
+    builder = getattr(importlib.import_module(module_name), function)
+    workload, evaluator = builder(request.workload, request.hardware_class, torch.device(request.device),
+                                  **request.workload.builder_kwargs)
+    folder = Path(request.submission_dir).resolve()
+    try:
+        submission = import_submission(folder)
+    except BaseException as exc:  # noqa: BLE001 - any failure to import is the submission's
+        raise SubmissionFailure(describe_exception(exc, "importing submission.py", folder)) from None
+    clock = _clock.SubmissionClock(heartbeat, _clock.device_sync(request.device))
+    return Trial(request, submission, workload, evaluator, clock, send)
+
+
+def call_submission(trial: Trial, name: str, function: Any, **kwargs: Any) -> Any:
+    try:
+        return function(**kwargs)
+    except TrainingComplete:
+        raise
+    except BaseException as exc:  # noqa: BLE001 - SystemExit and KeyboardInterrupt from a submission are failures
+        raise SubmissionFailure(describe_exception(exc, name, Path(trial.request.submission_dir).resolve())) from None
+
+
+def initialise(trial: Trial) -> tuple[Any, Any, Any, int, float]:
+    """Batch size, model, optimizer state. Untimed (recorded as ``init_time_s``)."""
+    started = now()
+    trial.clock.phase(Phase.INIT)
+    sub, workload, seed = trial.submission, trial.workload, trial.request.seed
+    batch_size = call_submission(trial, "get_batch_size", sub.get_batch_size, workload_name=workload.name)
+    if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
+        raise SubmissionFailure(f"get_batch_size({workload.name!r}) returned {batch_size!r}; expected an int >= 1")
+    model, model_state = workload.init_model_fn(rng_for(seed, 0))
+    optimizer_state = call_submission(
+        trial, "init_optimizer_state", sub.init_optimizer_state, workload=workload, model_params=model,
+        model_state=model_state, hyperparameters=as_hyperparameters(trial.request.hyperparameters),
+        rng=rng_for(seed, 1))
+    trial.clock.phase(Phase.HARNESS)
+    return model, model_state, optimizer_state, batch_size, now() - started
+
+
+def evaluate(trial: Trial, model: Any, model_state: Any) -> bool:
+    """Untimed validation evaluation; sends the record; returns whether the target is met (within budget)."""
+    trial.clock.phase(Phase.EVAL)
+    started = now()
+    metrics = trial.evaluator.evaluate(model, model_state, "validation")
+    elapsed = now() - started
+    trial.eval_time_s += elapsed
+    trial.clock.phase(Phase.HARNESS)
+    submission_s = trial.clock.submission_s
+    trial.last_eval_submission_s = submission_s
+    trial.evals.append((trial.step, metrics))
+    trial.validation = metrics
+    trial.send(EvalRecord(trial_id=trial.request.trial_id, eval_index=len(trial.evals) - 1, step=trial.step,
+                          submission_time_s=submission_s, eval_time_s=elapsed, wall_time_s=now() - trial.loop_start,
+                          metrics=metrics, logged=trial.workload.metrics_logger.drain()))
+    if not all(math.isfinite(v) for v in metrics.values()):
+        raise SubmissionFailure(f"non-finite validation metrics at step {trial.step}: {metrics}")
+    met = trial.request.workload.meets(metrics[trial.request.workload.metric], trial.target)
+    if met and submission_s <= trial.request.budget_s:
+        trial.reached_at = submission_s
+        return True
+    return False
+
+
+def check_update(trial: Trial, name: str, returned: Any) -> tuple[Any, Any, Any]:
+    """Untimed sanity checks after submission code returns: the result's shape, and a finite training loss."""
+    if not isinstance(returned, tuple) or len(returned) != 3:
+        raise SubmissionFailure(
+            f"{name} returned {type(returned).__name__}; expected (optimizer_state, params, model_state)")
+    loss = getattr(trial.workload, "last_summed_loss", None)
+    if loss is not None and not math.isfinite(float(loss)):
+        raise SubmissionFailure(f"non-finite training loss ({float(loss)}) at step {trial.step}")
+    return returned
+
+
+def train(trial: Trial, model: Any, model_state: Any, optimizer_state: Any, batch_size: int) -> tuple[Any, Any]:
+    """The timed loop. Ends at the target, at the budget, or when the submission raises TrainingComplete."""
+    request, sub, workload, clock = trial.request, trial.submission, trial.workload, trial.clock
+    hyperparameters = as_hyperparameters(request.hyperparameters)
+    queue = workload.input_queue(batch_size, request.seed)
+    prepare = getattr(sub, "prepare_for_eval", None) or default_prepare_for_eval
+    declares_train_state = "train_state" in inspect.signature(sub.update_params).parameters
+    update_kwargs = dict(workload=workload, current_params_types=workload.model_params_types,
+                         hyperparameters=hyperparameters, loss_type=workload.loss_type, eval_results=trial.evals)
+    select_kwargs = dict(workload=workload, input_queue=queue, hyperparameters=hyperparameters)
+    budget, period = request.budget_s, request.workload.eval_period_s
+    trial.loop_start = now()
+    while clock.submission_s < budget:
+        rng = rng_for(request.seed, trial.step + 2)
+        if declares_train_state:
+            update_kwargs["train_state"] = TrainState(clock.submission_s, trial.step, budget, period)
+        clock.start()
+        try:
+            batch = call_submission(trial, "data_selection", sub.data_selection, optimizer_state=optimizer_state,
+                                    current_param_container=model, model_state=model_state,
+                                    global_step=trial.step, rng=rng, **select_kwargs)
+            returned = call_submission(trial, "update_params", sub.update_params,
+                                       current_param_container=model, model_state=model_state, batch=batch,
+                                       optimizer_state=optimizer_state, global_step=trial.step, rng=rng,
+                                       **update_kwargs)
+        except TrainingComplete:
+            clock.stop()
+            break
+        clock.stop()
+        trial.step += 1
+        optimizer_state, model, model_state = check_update(trial, "update_params", returned)
+        if clock.submission_s - trial.last_eval_submission_s >= period:
+            model, model_state, optimizer_state = prepare_and_evaluate(trial, prepare, model, model_state,
+                                                                       optimizer_state, hyperparameters)
+            if trial.reached_at is not None:
+                return model, model_state
+    if not trial.evals or trial.evals[-1][0] != trial.step:  # a last look at the state the budget ended with
+        model, model_state, optimizer_state = prepare_and_evaluate(trial, prepare, model, model_state,
+                                                                   optimizer_state, hyperparameters)
+    return model, model_state
+
+
+def prepare_and_evaluate(trial: Trial, prepare: Any, model: Any, model_state: Any, optimizer_state: Any,
+                         hyperparameters: Any) -> tuple[Any, Any, Any]:
+    """``prepare_for_eval`` (timed, it is submission work) then an untimed evaluation."""
+    trial.clock.start()
+    returned = call_submission(
+        trial, "prepare_for_eval", prepare, workload=trial.workload, current_param_container=model,
+        current_params_types=trial.workload.model_params_types, model_state=model_state,
+        hyperparameters=hyperparameters, loss_type=trial.workload.loss_type, optimizer_state=optimizer_state,
+        eval_results=trial.evals, global_step=trial.step, rng=rng_for(trial.request.seed, trial.step + 2))
+    trial.clock.stop()
+    optimizer_state, model, model_state = check_update(trial, "prepare_for_eval", returned)
+    evaluate(trial, model, model_state)
+    return model, model_state, optimizer_state
+
+
+def test_evaluation(trial: Trial, model: Any, model_state: Any) -> tuple[dict[str, float], bool]:
+    trial.clock.phase(Phase.EVAL)
+    started = now()
+    metrics = trial.evaluator.evaluate(model, model_state, "test")
+    trial.eval_time_s += now() - started
+    target = trial.request.workload.targets_for(trial.request.hardware_class).test
+    return metrics, trial.request.workload.meets(metrics[trial.request.workload.metric], target)
+
+
+def run(request: TrialRequest, heartbeat: Heartbeat, send: Any, process_start: float) -> WorkerResult:
+    """load -> initialise -> train -> test evaluation, as a :class:`WorkerResult` (failures included)."""
+    from harness.provenance import environment
+
+    base = dict(trial_id=request.trial_id, provenance=environment(request.threads))
+    trial: Trial | None = None
+    startup_s = init_s = 0.0
+    batch_size = None
+    try:
+        trial = load(request, heartbeat, send)
+        startup_s = now() - process_start
+        model, model_state, optimizer_state, batch_size, init_s = initialise(trial)
+        model, model_state = train(trial, model, model_state, optimizer_state, batch_size)
+        test, test_met = test_evaluation(trial, model, model_state)
+        status, reason = ("reached", "") if trial.reached_at is not None else ("missed", missed_reason(trial))
+    except SubmissionFailure as exc:
+        status, reason, test, test_met = "failed", str(exc), {}, None
+    return WorkerResult(
+        **base, status=status, reason=reason, startup_time_s=startup_s, init_time_s=init_s,
+        batch_size=batch_size, test=test, test_target_met=test_met, **accounting(trial),
+        peak_rss_bytes=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
+
+
+def missed_reason(trial: Trial) -> str:
+    best = max((m[trial.request.workload.metric] for _, m in trial.evals), default=float("nan"),
+               key=lambda v: v if trial.request.workload.higher_is_better else -v)
+    return (f"validation {trial.request.workload.metric} {best:.4f} never met the target {trial.target:.4f} "
+            f"within {trial.clock.submission_s:.1f}s of submission time (budget {trial.request.budget_s:.0f}s)")
+
+
+def accounting(trial: Trial | None) -> dict[str, Any]:
+    """Time accounting: loop wall = submission + evaluation + harness overhead (the overhead is the remainder)."""
+    if trial is None or not trial.loop_start:
+        return {}
+    loop_wall = now() - trial.loop_start
+    return dict(time_to_result_s=trial.reached_at, steps=trial.step, submission_time_s=trial.clock.submission_s,
+                eval_time_s=trial.eval_time_s, loop_wall_s=loop_wall, n_evals=len(trial.evals),
+                overhead_time_s=loop_wall - trial.clock.submission_s - trial.eval_time_s,
+                validation=trial.validation)
+
+
+def main(argv: list[str]) -> None:
+    process_start = now()
+    request_path, heartbeat_path, records_fd = argv
+    request = TrialRequest.model_validate_json(Path(request_path).read_text())
+    heartbeat = Heartbeat(Path(heartbeat_path))
+    fd = int(records_fd)
+
+    def send(record: Any) -> None:
+        os.write(fd, record.model_dump_json().encode() + b"\n")
+
+    result = run(request, heartbeat, send, process_start)
+    result.worker_wall_s = now() - process_start
+    heartbeat.slots[0] = float(Phase.DONE)
+    send(result)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)  # skip interpreter teardown: nothing left to do, and a submission's atexit hooks must not run
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -1,0 +1,1 @@
+"""Tuning: search spaces, quasi-random samplers, seeds and the tuning protocols."""

@@ -1,0 +1,69 @@
+"""The workload registry and suites.
+
+Each family folder (``workloads/<family>/``) has a ``spec.py`` that declares its workloads with
+:func:`register` and imports no framework, so listing workloads or reading a target is instant. A family's
+``pytorch/`` folder is imported only by the trial worker, through the spec's ``builder`` path.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import pkgutil
+from pathlib import Path
+
+from harness.registry import Registry
+from workloads.spec import DEFAULT_HARDWARE_CLASS, Targets, WorkloadSpec
+
+TARGETS_FILE = Path(__file__).with_name("targets.json")
+
+
+def _discover() -> None:
+    for info in pkgutil.iter_modules([str(Path(__file__).parent)]):
+        if info.ispkg and (Path(__file__).parent / info.name / "spec.py").exists():
+            importlib.import_module(f"workloads.{info.name}.spec")
+
+
+WORKLOADS: Registry[WorkloadSpec] = Registry("workload", loader=_discover)
+
+#: Suites group workloads. ``lite`` is what ``podium demo`` runs; it finishes in minutes on a 2-core CPU.
+SUITES: Registry[tuple[str, ...]] = Registry("suite")
+SUITES.add("lite", ("digits_mlp", "fashion_mnist_mlp", "fashion_mnist_cnn"))
+
+
+def load_targets(path: Path = TARGETS_FILE) -> dict[str, dict[str, Targets]]:
+    """Read ``targets.json``: ``{workload: {hardware_class: Targets}}``."""
+    if not path.exists():
+        return {}
+    raw = json.loads(path.read_text())
+    return {
+        name: {hw: Targets.model_validate(t) for hw, t in per_hw.items()}
+        for name, per_hw in raw.get("workloads", {}).items()
+    }
+
+
+def register(spec: WorkloadSpec) -> WorkloadSpec:
+    """Register a workload spec, attaching its stored targets."""
+    targets = load_targets().get(spec.name, {})
+    spec = spec.model_copy(update={"targets": {**spec.targets, **targets}})
+    WORKLOADS.add(spec.name, spec)
+    return spec
+
+
+def get_spec(name: str) -> WorkloadSpec:
+    return WORKLOADS.get(name)
+
+
+def suite_workloads(suite: str) -> list[WorkloadSpec]:
+    """Base workloads of a suite, in suite order."""
+    return [WORKLOADS.get(name) for name in SUITES.get(suite)]
+
+
+def variants_of(base: str) -> list[WorkloadSpec]:
+    return [WORKLOADS.get(n) for n in WORKLOADS.names() if WORKLOADS.get(n).base == base]
+
+
+__all__ = [
+    "DEFAULT_HARDWARE_CLASS", "SUITES", "WORKLOADS", "Targets", "WorkloadSpec",
+    "get_spec", "load_targets", "register", "suite_workloads", "variants_of",
+]

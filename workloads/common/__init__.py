@@ -1,0 +1,1 @@
+"""Framework-agnostic pieces shared by workload families (data splits, checksums) and the PyTorch glue."""

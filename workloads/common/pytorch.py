@@ -1,0 +1,216 @@
+"""PyTorch glue for classification workloads: the object a submission receives, and the harness-side evaluator.
+
+:class:`TorchWorkload` offers the part of AlgoPerf's workload interface that submissions use (``model_fn``,
+``loss_fn``, ``step_hint``, ``param_shapes``, ``model_params_types``, ``metrics_logger``...). It holds the training
+data only. Validation and test data live in :class:`Evaluator`, which the trial worker keeps to itself.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from harness.tracks.training import ForwardPassMode, LossType, ParameterType
+from workloads.common.data import Splits
+from workloads.spec import WorkloadSpec
+
+
+class MetricsLogger:
+    """Collects scalars a submission logs (``append_scalar_metrics``); the worker stores them with each evaluation."""
+
+    def __init__(self) -> None:
+        self.rows: list[tuple[int, dict[str, float]]] = []
+
+    def append_scalar_metrics(self, metrics: dict[str, float], global_step: int, **_: Any) -> None:
+        self.rows.append((int(global_step), {k: float(v) for k, v in metrics.items()}))
+
+    def drain(self) -> list[tuple[int, dict[str, float]]]:
+        rows, self.rows = self.rows, []
+        return rows
+
+
+def parameter_type(name: str, param: torch.Tensor, module: nn.Module) -> ParameterType:
+    """Map a parameter to AlgoPerf's ParameterType from the module that owns it."""
+    if isinstance(module, (nn.BatchNorm1d, nn.BatchNorm2d)):
+        return ParameterType.BATCH_NORM_SCALE if name.endswith("weight") else ParameterType.BATCH_NORM_BIAS
+    if isinstance(module, nn.LayerNorm):
+        return ParameterType.LAYER_NORM_SCALE if name.endswith("weight") else ParameterType.LAYER_NORM_BIAS
+    if name.endswith("bias"):
+        return ParameterType.BIAS
+    return ParameterType.CONV_WEIGHT if isinstance(module, nn.Conv2d) else ParameterType.WEIGHT
+
+
+@contextlib.contextmanager
+def frozen_batch_norm_stats(model: nn.Module) -> Iterator[None]:
+    """Normalize with batch statistics but leave running statistics untouched (AlgoPerf's update_batch_norm=False)."""
+    saved = []
+    for module in model.modules():
+        if isinstance(module, nn.modules.batchnorm._BatchNorm):
+            saved.append((module, module.momentum))
+            module.momentum = 0.0
+    try:
+        yield
+    finally:
+        for module, momentum in saved:
+            module.momentum = momentum
+
+
+class TorchWorkload:
+    """The workload as a submission sees it. Only training data is reachable from here."""
+
+    loss_type = LossType.SOFTMAX_CROSS_ENTROPY
+
+    def __init__(self, spec: WorkloadSpec, hardware_class: str, train_x: torch.Tensor, train_y: torch.Tensor,
+                 model_factory: Callable[[], nn.Module], device: torch.device) -> None:
+        self.spec = spec
+        self.hardware_class = hardware_class
+        self._train_x, self._train_y = train_x.to(device), train_y.to(device)
+        self._model_factory = model_factory
+        self.device = device
+        self.metrics_logger = MetricsLogger()
+        self._param_shapes: dict[str, tuple[int, ...]] | None = None
+        self._param_types: dict[str, ParameterType] | None = None
+
+    # ---- AlgoPerf attributes ------------------------------------------------------------------------------------
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    @property
+    def step_hint(self) -> int:
+        return self.spec.step_hint
+
+    @property
+    def target_metric_name(self) -> str:
+        return self.spec.metric
+
+    @property
+    def validation_target_value(self) -> float:
+        return self.spec.targets_for(self.hardware_class).validation
+
+    @property
+    def test_target_value(self) -> float:
+        return self.spec.targets_for(self.hardware_class).test
+
+    @property
+    def max_allowed_runtime_sec(self) -> float:
+        return self.spec.budget_for(self.hardware_class)
+
+    @property
+    def eval_period_time_sec(self) -> float:
+        return self.spec.eval_period_s
+
+    @property
+    def num_train_examples(self) -> int:
+        return len(self._train_y)
+
+    @property
+    def param_shapes(self) -> dict[str, tuple[int, ...]]:
+        if self._param_shapes is None:
+            raise RuntimeError("param_shapes is known once the model is initialised (init_model_fn)")
+        return self._param_shapes
+
+    @property
+    def model_params_types(self) -> dict[str, ParameterType]:
+        if self._param_types is None:
+            raise RuntimeError("model_params_types is known once the model is initialised (init_model_fn)")
+        return self._param_types
+
+    def is_output_params(self, param_key: str) -> bool:
+        return param_key.startswith("head.")
+
+    # ---- model, loss --------------------------------------------------------------------------------------------
+    def init_model_fn(self, rng: np.ndarray) -> tuple[nn.Module, None]:
+        """Build the model with weights drawn from ``rng`` (two uint32 words). Model state is None (BN stats live
+        in the module, as in AlgoPerf's PyTorch workloads)."""
+        torch.manual_seed(int(np.asarray(rng, dtype=np.uint64)[0]))
+        model = self._model_factory().to(self.device)
+        owners = {f"{m_name}.{p_name}" if m_name else p_name: (p_name, module)
+                  for m_name, module in model.named_modules() for p_name, _ in module.named_parameters(recurse=False)}
+        self._param_shapes = {name: tuple(p.shape) for name, p in model.named_parameters()}
+        self._param_types = {name: parameter_type(owners[name][0], p, owners[name][1])
+                             for name, p in model.named_parameters()}
+        return model, None
+
+    def model_fn(self, params: nn.Module, augmented_and_preprocessed_input_batch: dict[str, torch.Tensor],
+                 model_state: Any, mode: ForwardPassMode, rng: Any, update_batch_norm: bool,
+                 dropout_rate: float | None = None) -> tuple[torch.Tensor, Any]:
+        """Forward pass. ``dropout_rate`` is accepted for AlgoPerf compatibility; these models have no dropout."""
+        del rng, dropout_rate
+        model = params
+        train = mode == ForwardPassMode.TRAIN
+        model.train(train)
+        freeze = frozen_batch_norm_stats(model) if train and not update_batch_norm else contextlib.nullcontext()
+        with freeze, torch.set_grad_enabled(train):
+            logits = model(augmented_and_preprocessed_input_batch["inputs"])  # (B, n_classes)
+        return logits, model_state
+
+    def loss_fn(self, label_batch: torch.Tensor, logits_batch: torch.Tensor, mask_batch: torch.Tensor | None = None,
+                label_smoothing: float = 0.0) -> dict[str, torch.Tensor]:
+        """Softmax cross-entropy. Returns ``summed``, ``n_valid_examples`` and ``per_example`` losses (AlgoPerf)."""
+        per_example = F.cross_entropy(logits_batch, label_batch, reduction="none", label_smoothing=label_smoothing)
+        if mask_batch is not None:
+            per_example = per_example * mask_batch
+            n_valid = mask_batch.sum()
+        else:
+            n_valid = torch.tensor(len(label_batch), dtype=per_example.dtype, device=per_example.device)
+        summed = per_example.sum()
+        self.last_summed_loss = summed  # the worker checks it for NaN/inf outside the clock
+        return {"summed": summed, "n_valid_examples": n_valid, "per_example": per_example}
+
+    # ---- data ---------------------------------------------------------------------------------------------------
+    def input_queue(self, batch_size: int, seed: int) -> Iterator[dict[str, torch.Tensor]]:
+        """Infinite, shuffled-per-epoch batches (the last partial batch of an epoch is dropped)."""
+        if batch_size < 1 or batch_size > self.num_train_examples:
+            raise ValueError(f"batch size {batch_size} is outside [1, {self.num_train_examples}] for {self.name}")
+        generator = torch.Generator().manual_seed(seed)
+        n = self.num_train_examples
+        while True:
+            order = torch.randperm(n, generator=generator).to(self.device)
+            for start in range(0, n - batch_size + 1, batch_size):
+                idx = order[start:start + batch_size]
+                yield {"inputs": self._train_x[idx], "targets": self._train_y[idx]}
+
+
+class Evaluator:
+    """Harness-side evaluation on held-out splits. Never handed to a submission."""
+
+    def __init__(self, workload: TorchWorkload, splits: dict[str, tuple[torch.Tensor, torch.Tensor]],
+                 batch_size: int = 2048) -> None:
+        self._workload = workload
+        self._splits = {k: (x.to(workload.device), y.to(workload.device)) for k, (x, y) in splits.items()}
+        self._batch_size = batch_size
+
+    @torch.no_grad()
+    def evaluate(self, model: nn.Module, model_state: Any, split: str) -> dict[str, float]:
+        """Mean loss and accuracy on ``split`` ("validation" or "test")."""
+        x, y = self._splits[split]
+        total_loss, correct = 0.0, 0
+        for start in range(0, len(y), self._batch_size):
+            batch = {"inputs": x[start:start + self._batch_size]}
+            logits, _ = self._workload.model_fn(model, batch, model_state, ForwardPassMode.EVAL, None, False)
+            targets = y[start:start + self._batch_size]
+            total_loss += float(F.cross_entropy(logits, targets, reduction="sum"))
+            correct += int((logits.argmax(dim=-1) == targets).sum())
+        return {"loss": total_loss / len(y), "accuracy": correct / len(y)}
+
+
+def build(spec: WorkloadSpec, hardware_class: str, splits: Splits, model_factory: Callable[[], nn.Module],
+          device: torch.device, input_shape: tuple[int, ...]) -> tuple[TorchWorkload, Evaluator]:
+    """Turn numpy splits into a (workload, evaluator) pair; inputs are reshaped to ``(N, *input_shape)``."""
+
+    def tensors(x: np.ndarray, y: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+        return (torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)).reshape(len(y), *input_shape),
+                torch.from_numpy(y.astype(np.int64)))
+
+    train = tensors(splits.train_x, splits.train_y)
+    workload = TorchWorkload(spec, hardware_class, *train, model_factory=model_factory, device=device)
+    evaluator = Evaluator(workload, {"validation": tensors(splits.validation_x, splits.validation_y),
+                                     "test": tensors(splits.test_x, splits.test_y)})
+    return workload, evaluator

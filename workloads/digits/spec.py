@@ -1,0 +1,33 @@
+"""Digits workloads. No framework is imported here."""
+
+from workloads import register
+from workloads.digits.data import DIGITS_SHA256
+from workloads.spec import WorkloadSpec
+
+_COMMON = dict(
+    family="digits",
+    builder="workloads.digits.pytorch.models:build",
+    dataset="scikit-learn digits (sklearn/datasets/data/digits.csv.gz)",
+    data_revision=f"sha256:{DIGITS_SHA256[:16]}",
+    metric="accuracy",
+    budget_s={"cpu-2core": 10.0},
+    eval_period_s=0.25,
+    step_hint=1000,
+)
+
+register(WorkloadSpec(
+    name="digits_mlp",
+    description="8x8 digits, MLP 64-128-128-10 with ReLU",
+    model="MLP 64-128-128-10, ReLU",
+    builder_kwargs={"activation": "relu"},
+    **_COMMON,
+))
+
+register(WorkloadSpec(
+    name="digits_mlp_tanh",
+    base="digits_mlp",
+    description="Variant of digits_mlp: tanh activations",
+    model="MLP 64-128-128-10, tanh",
+    builder_kwargs={"activation": "tanh"},
+    **_COMMON,
+))

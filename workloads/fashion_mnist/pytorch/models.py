@@ -1,0 +1,49 @@
+"""Fashion-MNIST models and their builders."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from workloads.common.pytorch import Evaluator, TorchWorkload, build as build_workload
+from workloads.digits.pytorch.models import MLP
+from workloads.fashion_mnist.data import load_splits
+from workloads.spec import WorkloadSpec
+
+
+def xavier_normal_(model: nn.Module) -> nn.Module:
+    for module in model.modules():
+        if isinstance(module, nn.Linear):
+            nn.init.xavier_normal_(module.weight)
+            nn.init.zeros_(module.bias)
+    return model
+
+
+class CNN(nn.Module):
+    def __init__(self, norm: str | None = None) -> None:
+        super().__init__()
+
+        def block(c_in: int, c_out: int) -> list[nn.Module]:
+            norm_layer = [nn.BatchNorm2d(c_out)] if norm == "batch" else []
+            return [nn.Conv2d(c_in, c_out, 3, padding=1), *norm_layer, nn.ReLU(), nn.MaxPool2d(2)]
+
+        self.features = nn.Sequential(*block(1, 16), *block(16, 32))  # (B,1,28,28) -> (B,32,7,7)
+        self.body = nn.Sequential(nn.Flatten(), nn.Linear(32 * 7 * 7, 128), nn.ReLU())
+        self.head = nn.Linear(128, 10)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # (B, 1, 28, 28) -> (B, 10)
+        return self.head(self.body(self.features(x)))
+
+
+def build_mlp(spec: WorkloadSpec, hardware_class: str, device: torch.device,
+              init: str = "default") -> tuple[TorchWorkload, Evaluator]:
+    def factory() -> nn.Module:
+        model = MLP((784, 256, 128, 10), "relu")
+        return xavier_normal_(model) if init == "xavier_normal" else model
+
+    return build_workload(spec, hardware_class, load_splits(), factory, device, input_shape=(784,))
+
+
+def build_cnn(spec: WorkloadSpec, hardware_class: str, device: torch.device,
+              norm: str | None = None) -> tuple[TorchWorkload, Evaluator]:
+    return build_workload(spec, hardware_class, load_splits(), lambda: CNN(norm), device, input_shape=(1, 28, 28))

@@ -1,0 +1,100 @@
+"""Declarative workload specifications: readable without importing any ML framework.
+
+A :class:`WorkloadSpec` fixes everything about a workload that affects a score: the data and its revision, the
+model (by builder path), the metric and targets, the runtime budget per hardware class, the evaluation period and
+the step hint. Targets are not typed in by hand: they live in ``workloads/targets.json`` with their provenance and
+are written by ``podium targets set`` (see :mod:`harness.targets`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+HardwareClass = Literal["cpu-2core", "gpu-h100"]
+DEFAULT_HARDWARE_CLASS: HardwareClass = "cpu-2core"
+
+
+class Targets(BaseModel):
+    """Validation and test targets for one workload on one hardware class, with how they were made."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    validation: float
+    test: float
+    provenance: dict[str, Any] = Field(default_factory=dict)
+
+
+class WorkloadSpec(BaseModel):
+    """Everything that defines a workload. Crosses process boundaries (trial requests), hence pydantic.
+
+    Attributes:
+        name: registry key, e.g. ``fashion_mnist_mlp``.
+        family: the folder under ``workloads/`` that implements it.
+        base: for a variant, the name of the base workload it stands in for when scoring; None for a base workload.
+        builder: ``module:function`` returning ``(TorchWorkload, Evaluator)``; imported only inside a trial worker.
+        builder_kwargs: arguments for the builder (what makes a variant different: activation, init, norm...).
+        data_revision: content hash of the dataset files (checksum-verified at load time).
+        metric: name of the validation/test metric; ``higher_is_better`` says which way is good.
+        budget_s: runtime budget (submission seconds) per hardware class.
+        eval_period_s: submission seconds between evaluations.
+        step_hint: the number of steps a reasonable schedule should plan for (AlgoPerf's ``step_hint``).
+        targets: per hardware class; filled from ``targets.json``.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str
+    family: str
+    description: str
+    base: str | None = None
+    builder: str
+    builder_kwargs: dict[str, Any] = Field(default_factory=dict)
+    dataset: str
+    data_revision: str
+    model: str
+    metric: str = "accuracy"
+    higher_is_better: bool = True
+    budget_s: dict[str, float]
+    eval_period_s: float
+    step_hint: int
+    targets: dict[str, Targets] = Field(default_factory=dict)
+
+    @property
+    def is_variant(self) -> bool:
+        return self.base is not None
+
+    def budget_for(self, hardware_class: str) -> float:
+        try:
+            return self.budget_s[hardware_class]
+        except KeyError:
+            raise KeyError(
+                f"workload {self.name!r} has no budget for hardware class {hardware_class!r}; "
+                f"it has budgets for: {', '.join(sorted(self.budget_s))}"
+            ) from None
+
+    def targets_for(self, hardware_class: str) -> Targets:
+        try:
+            return self.targets[hardware_class]
+        except KeyError:
+            raise KeyError(
+                f"workload {self.name!r} has no targets for hardware class {hardware_class!r}; "
+                f"run `podium targets set --workload {self.name} --hardware-class {hardware_class}`"
+            ) from None
+
+    def meets(self, value: float, target: float) -> bool:
+        """Whether a metric value meets a target, respecting the metric's direction.
+
+        >>> spec = WorkloadSpec.model_construct(higher_is_better=True)
+        >>> spec.meets(0.91, 0.9), spec.meets(0.89, 0.9)
+        (True, False)
+        """
+        return value >= target if self.higher_is_better else value <= target
+
+    def spec_hash(self) -> str:
+        """Stable hash of everything that defines the workload (results are keyed by it, so stale ones show)."""
+        payload = json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+        return hashlib.blake2b(payload.encode(), digest_size=12).hexdigest()
