@@ -54,6 +54,9 @@ class TrialRequest(BaseModel):
     seed: int
     threads: int = 2
     device: Literal["cpu", "cuda"] = "cpu"
+    #: ``target_setting`` (used only by ``podium targets set``): never stop early, and evaluate the test split at
+    #: every evaluation too (stored as ``test_<metric>``), so targets can be read off the curves afterwards.
+    mode: Literal["score", "target_setting"] = "score"
     limits: TrialLimits = Field(default_factory=TrialLimits)
 
 

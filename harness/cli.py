@@ -1,0 +1,199 @@
+"""``podium``: the command line. Each command parses its flags into one config object and calls a library function.
+
+Exit codes: 0 success; 1 the work ran but did not succeed (a failed check run); 2 bad input (a broken submission,
+an unknown workload, a bad search space) - reported as one clear message per problem.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from harness.registry import UnknownNameError
+from harness.runner.run import DEFAULT_DB, RunConfig
+
+app = typer.Typer(
+    help="Podium: a benchmark and leaderboard for machine-learning methods, measured by time-to-result.",
+    no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False, rich_markup_mode="rich")
+targets_app = typer.Typer(help="Show or re-run the target-setting procedure.", no_args_is_help=True)
+app.add_typer(targets_app, name="targets")
+console = Console()
+err = Console(stderr=True)
+
+DbOption = Annotated[Path, typer.Option("--db", help="Results database (SQLite).")]
+HardwareOption = Annotated[str, typer.Option("--hardware-class", help="Hardware class whose budgets/targets apply.")]
+
+
+def fail(message: str, code: int = 2) -> typer.Exit:
+    err.print(f"[bold red]error:[/] {message}", highlight=False)
+    return typer.Exit(code)
+
+
+@app.command()
+def workloads(
+    suite: Annotated[Optional[str], typer.Option(help="Only this suite's workloads (and their variants).")] = None,
+    hardware_class: HardwareOption = "cpu-2core",
+) -> None:
+    """List workloads: data, model, metric, targets and budget. Variants are listed under their base workload."""
+    from workloads import SUITES, WORKLOADS, variants_of
+
+    try:
+        names = list(SUITES.get(suite)) if suite else [n for n in WORKLOADS.names() if WORKLOADS.get(n).base is None]
+    except UnknownNameError as exc:
+        raise fail(str(exc)) from None
+    table = Table(title=f"Workloads ({suite or 'all'}; targets and budgets for {hardware_class})")
+    for column in ("workload", "variant of", "model", "metric", "val target", "test target", "budget s", "eval every s"):
+        table.add_column(column)
+    for name in names:
+        for spec in [WORKLOADS.get(name), *variants_of(name)]:
+            t = spec.targets.get(hardware_class)
+            table.add_row(spec.name, spec.base or "", spec.model, spec.metric,
+                          f"{t.validation:.4f}" if t else "-", f"{t.test:.4f}" if t else "-",
+                          f"{spec.budget_s.get(hardware_class, float('nan')):.0f}", f"{spec.eval_period_s:g}")
+    console.print(table)
+
+
+@app.command()
+def check(
+    path: Annotated[Path, typer.Argument(help="Submission folder (submission.py, README.md, search_space.json).")],
+    static_only: Annotated[bool, typer.Option("--static", help="Only validate; do not run any training step.")] = False,
+    seconds: Annotated[float, typer.Option(help="Submission seconds for the smoke run.")] = 2.0,
+    workload: Annotated[str, typer.Option(help="Workload for the smoke run (the smallest by default).")] = "digits_mlp",
+) -> None:
+    """Validate a submission (functions, signatures, search space, imports), then run a few real steps."""
+    from harness.check import check_submission, format_report
+
+    report = check_submission(path)
+    if not report.ok:
+        err.print(format_report(report), highlight=False)
+        raise typer.Exit(2)
+    console.print(f"[green]✓[/] {path}: contract, signatures and search space are valid")
+    if static_only:
+        return
+    from harness.smoke import smoke_run
+
+    outcome = smoke_run(path, workload, seconds)
+    steps = outcome.result.steps if outcome.result else 0
+    if outcome.status in ("failed", "timed_out"):
+        raise fail(f"{path}: the smoke run on {workload} {outcome.status}: {outcome.reason}", code=1)
+    console.print(f"[green]✓[/] {path}: ran {steps} real steps on {workload} "
+                  f"({outcome.result.submission_time_s:.2f}s of submission time, status {outcome.status})")
+
+
+def _run_config(path: Path, workload: list[str] | None, suite: str | None, trials: int, seed: int, db: Path,
+                hardware_class: str, threads: int) -> RunConfig:
+    from workloads import SUITES, WORKLOADS
+
+    if bool(workload) == bool(suite):
+        raise fail("give exactly one of --workload NAME (repeatable) or --suite NAME")
+    try:
+        names = tuple(SUITES.get(suite)) if suite else tuple(WORKLOADS.get(w).name for w in workload or [])
+    except UnknownNameError as exc:
+        raise fail(str(exc)) from None
+    return RunConfig(submission_dir=path, workloads=names, trials=trials, seed=seed, db=db,
+                     hardware_class=hardware_class, threads=threads)
+
+
+@app.command()
+def run(
+    path: Annotated[Path, typer.Argument(help="Submission folder.")],
+    workload: Annotated[Optional[list[str]], typer.Option("--workload", "-w", help="Workload name (repeatable).")] = None,
+    suite: Annotated[Optional[str], typer.Option(help="A suite of workloads, e.g. lite.")] = None,
+    trials: Annotated[int, typer.Option(min=1, help="Hyperparameter points (trials) per workload.")] = 1,
+    seed: Annotated[int, typer.Option(help="Base seed; trial seeds are derived from it by stable hashing.")] = 0,
+    db: DbOption = DEFAULT_DB,
+    hardware_class: HardwareOption = "cpu-2core",
+    threads: Annotated[int, typer.Option(min=1, help="Threads per trial (torch and BLAS).")] = 2,
+) -> None:
+    """Run a submission on workloads: each trial in its own process, results committed as they happen.
+
+    Re-running the same command resumes: finished trials are kept, an interrupted one restarts.
+    """
+    from harness.check import check_submission, format_report
+    from harness.runner.run import execute
+    from harness.ui import RichProgress, results_table
+
+    config = _run_config(path, workload, suite, trials, seed, db, hardware_class, threads)
+    report = check_submission(path)
+    if not report.ok:
+        err.print(format_report(report), highlight=False)
+        raise typer.Exit(2)
+    with RichProgress(console) as progress:
+        run_id, store = execute(config, progress)
+    console.print(results_table(store.trials(run_id), title=f"Run {run_id}"))
+    console.print(f"Results in {db} (run {run_id}).")
+
+
+@app.command()
+def results(
+    db: DbOption = DEFAULT_DB,
+    run_id: Annotated[Optional[str], typer.Option("--run", help="Only this run.")] = None,
+    fmt: Annotated[str, typer.Option("--format", help="table or json.")] = "table",
+) -> None:
+    """Show trial results from the database (status, reason, time-to-result, metrics)."""
+    from harness.store import ResultsStore
+    from harness.ui import results_table
+
+    if fmt not in ("table", "json"):
+        raise fail(f"unknown --format {fmt!r}: use table or json")
+    if not db.exists():
+        raise fail(f"no results database at {db}; run `podium run ...` or `podium demo` first")
+    rows = ResultsStore(db).trials(run_id)
+    if fmt == "json":
+        sys.stdout.write(json.dumps(rows, indent=1, default=str) + "\n")
+    else:
+        console.print(results_table(rows, title=f"Trials in {db}"))
+
+
+@app.command()
+def demo(db: DbOption = DEFAULT_DB) -> None:
+    """The main job: every reference baseline on the lite suite, then the results table."""
+    from harness.demo import run_demo
+
+    run_demo(db, console)
+
+
+@app.command("port-algoperf")
+def port_algoperf(
+    source: Annotated[Path, typer.Argument(help="An AlgoPerf PyTorch submission.py.")],
+    dest: Annotated[Path, typer.Argument(help="Folder to write the Podium submission into.")],
+) -> None:
+    """Port an AlgoPerf PyTorch submission: rewrite its imports and extend get_batch_size to Podium's workloads."""
+    from harness.port import PortError, port_algoperf as port
+
+    try:
+        port(source, dest)
+    except (PortError, OSError) as exc:
+        raise fail(str(exc)) from None
+    console.print(f"[green]✓[/] wrote {dest}; check it with `podium check {dest}`")
+
+
+@targets_app.command("show")
+def targets_show() -> None:
+    """Print the stored targets with their provenance (date, hardware, seeds, command)."""
+    from workloads import TARGETS_FILE
+
+    console.print_json(TARGETS_FILE.read_text())
+
+
+@targets_app.command("set")
+def targets_set(
+    workload: Annotated[Optional[list[str]], typer.Option("--workload", "-w", help="Workload (repeatable); default all.")] = None,
+    seeds: Annotated[int, typer.Option(min=1, help="Seeds per baseline.")] = 3,
+    hardware_class: HardwareOption = "cpu-2core",
+    write: Annotated[bool, typer.Option(help="Write workloads/targets.json (otherwise only print).")] = True,
+) -> None:
+    """Re-run the documented target-setting procedure on the reference baselines (see harness/targets.py)."""
+    from harness.targets import set_targets
+
+    set_targets(workload or None, seeds, hardware_class, write, console)
+
+
+def main() -> None:
+    app()

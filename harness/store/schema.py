@@ -1,0 +1,79 @@
+"""Schema versions and the migrations between them.
+
+The version lives in SQLite's ``PRAGMA user_version``. Opening a database applies every migration above its
+version, in order, in one transaction each; a database from a *newer* Podium is refused rather than misread.
+Never edit a released migration: add the next one.
+"""
+
+from __future__ import annotations
+
+MIGRATIONS: list[str] = [
+    # 1: runs, trials, evaluation rows.
+    """
+    CREATE TABLE runs (
+        run_id TEXT PRIMARY KEY,
+        created_at TEXT NOT NULL,
+        track TEXT NOT NULL,
+        submission_name TEXT NOT NULL,
+        submission_dir TEXT NOT NULL,
+        submission_hash TEXT NOT NULL,
+        ruleset TEXT NOT NULL,
+        hardware_class TEXT NOT NULL,
+        release TEXT NOT NULL,
+        harness_version TEXT NOT NULL,
+        git_commit TEXT NOT NULL,
+        config_json TEXT NOT NULL
+    );
+    CREATE TABLE trials (
+        trial_id TEXT PRIMARY KEY,
+        run_id TEXT NOT NULL REFERENCES runs(run_id),
+        workload TEXT NOT NULL,
+        workload_spec_hash TEXT NOT NULL,
+        data_revision TEXT NOT NULL,
+        study INTEGER NOT NULL,
+        trial_index INTEGER NOT NULL,
+        role TEXT NOT NULL,
+        seed INTEGER NOT NULL,
+        hyperparameters_json TEXT NOT NULL,
+        budget_s REAL NOT NULL,
+        validation_target REAL,
+        status TEXT NOT NULL,
+        reason TEXT NOT NULL DEFAULT '',
+        time_to_result_s REAL,
+        steps INTEGER,
+        submission_time_s REAL,
+        eval_time_s REAL,
+        init_time_s REAL,
+        startup_time_s REAL,
+        overhead_time_s REAL,
+        wall_time_s REAL,
+        peak_rss_bytes INTEGER,
+        batch_size INTEGER,
+        validation_json TEXT,
+        test_json TEXT,
+        test_target_met INTEGER,
+        provenance_json TEXT,
+        log_path TEXT,
+        record_version INTEGER NOT NULL,
+        started_at TEXT NOT NULL,
+        finished_at TEXT
+    );
+    CREATE INDEX trials_by_run ON trials(run_id, workload);
+    CREATE TABLE evals (
+        trial_id TEXT NOT NULL REFERENCES trials(trial_id),
+        eval_index INTEGER NOT NULL,
+        step INTEGER NOT NULL,
+        submission_time_s REAL NOT NULL,
+        eval_time_s REAL NOT NULL,
+        wall_time_s REAL NOT NULL,
+        metrics_json TEXT NOT NULL,
+        logged_json TEXT NOT NULL DEFAULT '[]',
+        PRIMARY KEY (trial_id, eval_index)
+    );
+    """,
+]
+
+SCHEMA_VERSION = len(MIGRATIONS)
+#: version of the trial record layout written by this harness (stored per row, next to the schema version).
+RECORD_VERSION = 1
+
