@@ -86,8 +86,7 @@ def check(
                   f"({outcome.result.submission_time_s:.2f}s of submission time, status {outcome.status})")
 
 
-def _run_config(path: Path, workload: list[str] | None, suite: str | None, trials: int, seed: int, db: Path,
-                hardware_class: str, threads: int) -> RunConfig:
+def _workload_names(workload: list[str] | None, suite: str | None) -> tuple[tuple[str, ...], str | None]:
     from workloads import SUITES, WORKLOADS
 
     if bool(workload) == bool(suite):
@@ -96,8 +95,7 @@ def _run_config(path: Path, workload: list[str] | None, suite: str | None, trial
         names = tuple(SUITES.get(suite)) if suite else tuple(WORKLOADS.get(w).name for w in workload or [])
     except UnknownNameError as exc:
         raise fail(str(exc)) from None
-    return RunConfig(submission_dir=path, workloads=names, trials=trials, seed=seed, db=db,
-                     hardware_class=hardware_class, threads=threads)
+    return names, suite
 
 
 @app.command()
@@ -105,29 +103,77 @@ def run(
     path: Annotated[Path, typer.Argument(help="Submission folder.")],
     workload: Annotated[Optional[list[str]], typer.Option("--workload", "-w", help="Workload name (repeatable).")] = None,
     suite: Annotated[Optional[str], typer.Option(help="A suite of workloads, e.g. lite.")] = None,
-    trials: Annotated[int, typer.Option(min=1, help="Hyperparameter points (trials) per workload.")] = 1,
-    seed: Annotated[int, typer.Option(help="Base seed; trial seeds are derived from it by stable hashing.")] = 0,
+    ruleset: Annotated[str, typer.Option(help="external (tune the search space) or self (no hyperparameters, "
+                                               "3x budget).")] = "external",
+    studies: Annotated[int, typer.Option(min=1, help="Independent studies; each draws its own sample.")] = 1,
+    trials: Annotated[int, typer.Option(min=1, help="Hyperparameter points per study.")] = 1,
+    tuning_seeds: Annotated[int, typer.Option(min=1, help="Tuning seeds per point (the selection uses these).")] = 1,
+    scoring_seeds: Annotated[int, typer.Option(min=0, help="Held-out seeds on which the selected point is re-run.")] = 1,
+    seed: Annotated[int, typer.Option(help="Base seed; every trial seed is derived from it by stable hashing.")] = 0,
+    run_id: Annotated[Optional[str], typer.Option("--run-id", help="Name of the run (default: derived from "
+                                                  "submission, ruleset, workloads, hardware).")] = None,
+    workers: Annotated[int, typer.Option(min=1, help="Trials at a time (1 for publishable timings).")] = 1,
+    threads: Annotated[int, typer.Option(min=1, help="Threads per trial (torch and BLAS).")] = 2,
     db: DbOption = DEFAULT_DB,
     hardware_class: HardwareOption = "cpu-2core",
-    threads: Annotated[int, typer.Option(min=1, help="Threads per trial (torch and BLAS).")] = 2,
 ) -> None:
-    """Run a submission on workloads: each trial in its own process, results committed as they happen.
+    """Tune and score a submission: tuning trials, selection on tuning seeds, re-runs on held-out scoring seeds.
 
-    Re-running the same command resumes: finished trials are kept, an interrupted one restarts.
+    Each trial runs in its own process; results are committed as they happen. The plan (every trial's seed and
+    hyperparameters) is written first, to the database and to <db folder>/manifests/RUN_ID.json. Re-running the
+    same command resumes the run; a changed plan under the same --run-id is refused.
     """
     from harness.check import check_submission, format_report
-    from harness.runner.run import execute
-    from harness.ui import RichProgress, results_table
+    from harness.runner.run import PlanError, execute
+    from harness.ui import RichProgress, results_table, workload_times_table
 
-    config = _run_config(path, workload, suite, trials, seed, db, hardware_class, threads)
+    names, label = _workload_names(workload, suite)
+    if ruleset not in ("external", "self"):
+        raise fail(f"unknown --ruleset {ruleset!r}: use external or self")
+    config = RunConfig(submission_dir=path, workloads=names, label=label, run_id=run_id, ruleset=ruleset,
+                       studies=studies, trials=trials, tuning_seeds=tuning_seeds, scoring_seeds=scoring_seeds,
+                       seed=seed, db=db, hardware_class=hardware_class, threads=threads, workers=workers)
     report = check_submission(path)
     if not report.ok:
         err.print(format_report(report), highlight=False)
         raise typer.Exit(2)
-    with RichProgress(console) as progress:
-        run_id, store = execute(config, progress)
+    try:
+        with RichProgress(console) as progress:
+            run_id, store = execute(config, progress)
+    except PlanError as exc:
+        raise fail(str(exc)) from None
+    except KeyboardInterrupt:
+        raise fail("interrupted; finished trials are saved. Run the same command again to resume.", code=130) from None
     console.print(results_table(store.trials(run_id), title=f"Run {run_id}"))
+    console.print(workload_times_table(store.workload_times(run_id)))
     console.print(f"Results in {db} (run {run_id}).")
+
+
+@app.command()
+def calibrate(
+    workload: Annotated[str, typer.Option("--workload", "-w", help="Workload to calibrate.")],
+    repeats: Annotated[int, typer.Option(min=2, help="Repetitions of the same configuration and seed.")] = 5,
+    submission: Annotated[Path, typer.Option(help="Submission to repeat (a baseline by default).")] = Path(
+        __file__).resolve().parent.parent / "submissions" / "training" / "adamw",
+    seed: Annotated[int, typer.Option(help="The one seed every repetition uses.")] = 0,
+    db: DbOption = DEFAULT_DB,
+    hardware_class: HardwareOption = "cpu-2core",
+) -> None:
+    """Measure the noise floor: re-run one configuration and seed R times; store the CV of time-to-result."""
+    from harness.calibrate import calibrate as run_calibration
+    from workloads import WORKLOADS
+
+    try:
+        WORKLOADS.get(workload)
+    except UnknownNameError as exc:
+        raise fail(str(exc)) from None
+    console.print(f"Calibrating {workload} on {hardware_class}: {repeats} runs of {submission.name}, seed {seed}")
+    try:
+        row = run_calibration(workload, submission, repeats, db, hardware_class, seed, console)
+    except RuntimeError as exc:
+        raise fail(str(exc), code=1) from None
+    console.print(f"time-to-result {row['mean_s']:.3f}s +- {row['std_s']:.3f}s: coefficient of variation "
+                  f"{row['cv'] * 100:.1f}% (stored in {db})")
 
 
 @app.command()
@@ -136,19 +182,25 @@ def results(
     run_id: Annotated[Optional[str], typer.Option("--run", help="Only this run.")] = None,
     fmt: Annotated[str, typer.Option("--format", help="table or json.")] = "table",
 ) -> None:
-    """Show trial results from the database (status, reason, time-to-result, metrics)."""
+    """Show trials (status, reason, time-to-result, metrics), workload times under both protocols, noise floor."""
     from harness.store import ResultsStore
-    from harness.ui import results_table
+    from harness.ui import noise_floor_table, results_table, workload_times_table
 
     if fmt not in ("table", "json"):
         raise fail(f"unknown --format {fmt!r}: use table or json")
     if not db.exists():
         raise fail(f"no results database at {db}; run `podium run ...` or `podium demo` first")
-    rows = ResultsStore(db).trials(run_id)
+    store = ResultsStore(db)
+    rows, times, noise = store.trials(run_id), store.workload_times(run_id), store.noise_floor()
     if fmt == "json":
-        sys.stdout.write(json.dumps(rows, indent=1, default=str) + "\n")
-    else:
-        console.print(results_table(rows, title=f"Trials in {db}"))
+        payload = {"trials": rows, "workload_times": times, "noise_floor": noise}
+        sys.stdout.write(json.dumps(payload, indent=1, default=str) + "\n")
+        return
+    console.print(results_table(rows, title=f"Trials in {db}"))
+    if times:
+        console.print(workload_times_table(times))
+    if noise:
+        console.print(noise_floor_table(noise))
 
 
 @app.command()

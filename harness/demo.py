@@ -24,7 +24,7 @@ def run_demo(db: Path, console: Console) -> None:
     for folder in baselines():
         console.rule(f"[bold]{folder.name}[/] on the lite suite")
         with RichProgress(console) as progress:
-            run_id, store = execute(RunConfig(submission_dir=folder, workloads=workloads, db=db), progress)
+            run_id, store = execute(RunConfig(submission_dir=folder, workloads=workloads, label="lite", db=db), progress)
         rows += store.trials(run_id)
     console.print(results_table(rows, title="Podium demo: reference baselines on the lite suite (cpu-2core)"))
     console.print(f"Results database: {db}  (`podium results --db {db}`)")

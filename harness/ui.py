@@ -3,26 +3,33 @@
 from __future__ import annotations
 
 import json
+import threading
+import time
 from typing import Any
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from harness.runner.run import PlannedTrial, RunProgress
+from harness.runner.run import RunProgress
+from harness.tuning.plan import PlanEntry, RunPlan
 from harness.runner.supervisor import TrialOutcome
 
 STATUS_STYLE = {"reached": "green", "missed": "yellow", "failed": "red", "timed_out": "red", "running": "cyan"}
 
 
 class RichProgress(RunProgress):
-    """Two bars: trials done, and the current trial's submission time against its budget."""
+    """A bar for the run (with an estimate of the time left) and one per running trial (submission time / budget)."""
 
     def __init__(self, console: Console) -> None:
         self.console = console
         self.progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                                  TextColumn("{task.fields[detail]}"), TimeElapsedColumn(), console=console)
-        self._run = self._trial = None
+        self._run: TaskID | None = None
+        self._tasks: dict[str, TaskID] = {}
+        self._lock = threading.Lock()
+        self._started = time.monotonic()
+        self._done_now = 0
 
     def __enter__(self) -> RichProgress:
         self.progress.__enter__()
@@ -31,31 +38,56 @@ class RichProgress(RunProgress):
     def __exit__(self, *exc: Any) -> None:
         self.progress.__exit__(*exc)
 
-    def run_started(self, run_id: str, trials: list[PlannedTrial], skipped: int) -> None:
+    def run_started(self, plan: RunPlan, skipped: int) -> None:
         if skipped:
-            self.console.print(f"Resuming run {run_id}: {skipped} of {len(trials)} trials already finished.")
-        self._run = self.progress.add_task(f"run {run_id}", total=len(trials), completed=skipped, detail="")
+            self.console.print(f"Resuming run {plan.run_id}: {skipped} of {len(plan.entries)} trials already finished.")
+        self._run = self.progress.add_task(f"run {plan.run_id}", total=len(plan.entries), completed=skipped,
+                                           detail="")
 
-    def trial_started(self, trial: PlannedTrial) -> None:
-        self._trial = self.progress.add_task(f"  {trial.workload} t{trial.index}", total=round(trial.budget_s),
-                                             detail="starting")
+    def phase_started(self, role: str, entries: list[PlanEntry]) -> None:
+        if entries:
+            self.console.print(f"[bold]{role}[/]: {len(entries)} trials")
 
-    def trial_polled(self, trial: PlannedTrial, submission_s: float, step: int) -> None:
-        self.progress.update(self._trial, completed=min(submission_s, trial.budget_s),
-                             detail=f"step {step}, {submission_s:.1f}/{trial.budget_s:.0f}s")
+    def trial_started(self, entry: PlanEntry) -> None:
+        with self._lock:
+            label = f"  {entry.workload} s{entry.study} {entry.role} p{entry.point} seed{entry.seed_index}"
+            self._tasks[entry.trial_id] = self.progress.add_task(label, total=round(entry.budget_s), detail="starting")
 
-    def trial_evaluated(self, trial: PlannedTrial, record: Any) -> None:
-        metrics = ", ".join(f"{k} {v:.4f}" for k, v in record.metrics.items())
-        self.progress.update(self._trial, detail=f"step {record.step}: {metrics}")
+    def trial_polled(self, entry: PlanEntry, submission_s: float, step: int) -> None:
+        task = self._tasks.get(entry.trial_id)
+        if task is not None:
+            self.progress.update(task, completed=min(submission_s, entry.budget_s),
+                                 detail=f"step {step}, {submission_s:.1f}/{entry.budget_s:.0f}s")
 
-    def trial_finished(self, trial: PlannedTrial, outcome: TrialOutcome) -> None:
-        self.progress.remove_task(self._trial)
-        self.progress.advance(self._run)
-        style = STATUS_STYLE.get(outcome.status, "white")
-        ttr = outcome.result.time_to_result_s if outcome.result and outcome.status == "reached" else None
-        detail = f"{ttr:.2f}s to target" if ttr is not None else outcome.reason
-        self.console.print(f"  [{style}]{outcome.status:9}[/] {trial.workload:28} t{trial.index}  {detail}",
+    def trial_evaluated(self, entry: PlanEntry, record: Any) -> None:
+        task = self._tasks.get(entry.trial_id)
+        if task is not None:
+            metrics = ", ".join(f"{k} {v:.4f}" for k, v in record.metrics.items())
+            self.progress.update(task, detail=f"step {record.step}: {metrics}")
+
+    def trial_finished(self, entry: PlanEntry, outcome: TrialOutcome | None, reason: str = "") -> None:
+        with self._lock:
+            task = self._tasks.pop(entry.trial_id, None)
+            if task is not None:
+                self.progress.remove_task(task)
+            self._done_now += 1
+            self.progress.advance(self._run)
+            self.progress.update(self._run, detail=self._eta())
+        status = outcome.status if outcome else "missed"
+        ttr = outcome.result.time_to_result_s if outcome and outcome.result and status == "reached" else None
+        detail = f"{ttr:.2f}s to target" if ttr is not None else (outcome.reason if outcome else reason)
+        self.console.print(f"  [{STATUS_STYLE.get(status, 'white')}]{status:9}[/] {entry.workload:28} "
+                           f"s{entry.study} {entry.role:7} p{entry.point} seed{entry.seed_index}  {detail}",
                            highlight=False)
+
+    def _eta(self) -> str:
+        """Time left ~ (mean wall time of the trials finished in this session) x (trials left)."""
+        task = self.progress.tasks[self._run]
+        left = (task.total or 0) - task.completed
+        if not self._done_now or left <= 0:
+            return ""
+        per_trial = (time.monotonic() - self._started) / self._done_now
+        return f"~{per_trial * left / 60:.1f} min left"
 
 
 def _metric(raw: str | None, key: str = "accuracy") -> str:
@@ -71,11 +103,41 @@ def results_table(rows: list[dict[str, Any]], title: str = "Trials") -> Table:
     for r in rows:
         style = STATUS_STYLE.get(r["status"], "white")
         ttr = r.get("time_to_result_s")
-        table.add_row(r["submission_name"], r["workload"], f"s{r['study']}t{r['trial_index']}",
+        table.add_row(r["submission_name"], r["workload"],
+                      f"s{r['study']} {r['role']} p{r['trial_index']} seed{r.get('seed_index', 0)}",
                       f"[{style}]{r['status']}[/]", f"{ttr:.2f}" if ttr is not None else "inf",
                       str(r.get("steps") or "-"), f"{r.get('submission_time_s') or 0:.2f}",
                       f"{r.get('eval_time_s') or 0:.2f}", _metric(r.get("validation_json")),
                       _metric(r.get("test_json")),
                       f"{r['validation_target']:.4f}" if r.get("validation_target") is not None else "-",
                       (r.get("reason") or "")[:160])
+    return table
+
+
+def _seconds(value: float | None) -> str:
+    return "inf" if value is None or value == float("inf") else f"{value:.2f}"
+
+
+def workload_times_table(rows: list[dict[str, Any]]) -> Table:
+    """Per run and workload: the official time (median over studies of the median over scoring seeds) and the
+    AlgoPerf-compatible time (median over studies of the fastest tuning trial)."""
+    table = Table(title="Workload times (s of submission time; inf = target not reached)")
+    for column in ("submission", "ruleset", "workload", "official", "AlgoPerf-compatible", "per study", "selected"):
+        table.add_column(column)
+    for r in rows:
+        studies = json.loads(r["study_times_json"])
+        table.add_row(r["submission_name"], r["ruleset"], r["workload"], _seconds(r["workload_time_s"]),
+                      _seconds(r["algoperf_time_s"]), ", ".join(_seconds(v) for v in studies.values()),
+                      ", ".join(f"s{k}:p{v}" if v is not None else f"s{k}:-" for k, v in json.loads(r["selected_json"]).items()))
+    return table
+
+
+def noise_floor_table(rows: list[dict[str, Any]]) -> Table:
+    table = Table(title="Noise floor (podium calibrate): spread of time-to-result for one configuration and seed")
+    for column in ("hardware", "workload", "submission", "repeats", "mean s", "std s", "CV"):
+        table.add_column(column)
+    for r in rows:
+        table.add_row(r["hardware_class"], r["workload"], r["submission_name"], str(r["repeats"]),
+                      _seconds(r["mean_s"]), _seconds(r["std_s"]),
+                      f"{r['cv'] * 100:.1f}%" if r["cv"] is not None else "-")
     return table

@@ -52,8 +52,9 @@ class SubmissionClock:
         if step is not None:
             slots[3] = float(step)
 
-    def start(self) -> None:
-        self.phase(Phase.SUBMISSION)
+    def start(self, step: int | None = None) -> None:
+        """Start timing; ``step`` (the update about to run) goes to the heartbeat for the supervisor's reports."""
+        self.phase(Phase.SUBMISSION, step)
         self._started = _perf_counter()
 
     def stop(self) -> float:

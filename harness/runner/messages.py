@@ -38,6 +38,13 @@ class TrialLimits(BaseModel):
     init_s: float = 120.0
     hang_grace_s: float = 10.0
     eval_s: float = 300.0
+    #: the whole trial may take at most start-up + init + ``wall_factor`` x budget + ``wall_extra_s`` of wall time:
+    #: the backstop for anything the per-phase limits miss (e.g. a submission that forges its phase).
+    wall_factor: float = 4.0
+    wall_extra_s: float = 120.0
+
+    def wall_limit(self, budget_s: float) -> float:
+        return self.startup_s + self.init_s + self.wall_factor * budget_s + self.wall_extra_s
 
 
 class TrialRequest(BaseModel):
@@ -53,6 +60,7 @@ class TrialRequest(BaseModel):
     hyperparameters: dict[str, Any] = Field(default_factory=dict)
     seed: int
     threads: int = 2
+    cpu_affinity: list[int] | None = None  # cores the trial process is pinned to (None: not pinned)
     device: Literal["cpu", "cuda"] = "cpu"
     #: ``target_setting`` (used only by ``podium targets set``): never stop early, and evaluate the test split at
     #: every evaluation too (stored as ``test_<metric>``), so targets can be read off the curves afterwards.

@@ -1,32 +1,45 @@
-"""A benchmark run: plan every trial up front, then execute them one by one through the supervisor into the store.
+"""A benchmark run: plan every trial, write the manifest, run the tuning trials, select, run the scoring trials.
 
-The run id and every trial id are hashes of what defines them, so running the same command again after an
-interruption continues the same run: finished trials are skipped, an unfinished one restarts cleanly.
+Resume: the run id names the plan. Running the same command again continues the run: finished trials are kept,
+an interrupted one restarts from scratch. A different plan under an existing run id is refused.
+
+Parallelism: ``workers`` trials at a time, each in its own process with ``threads`` threads, pinned to its own
+cores when the machine has enough (recorded with each trial). One worker (the default) is the setting for
+published numbers: parallel trials share memory bandwidth and caches, which slows each of them by an amount that
+depends on what the neighbours do. Parallel runs are fine for exploration and for tuning on a machine with many
+more cores than ``workers x threads``; the noise floor (``podium calibrate``) tells how much the timing moves.
 """
 
 from __future__ import annotations
 
-import hashlib
+import difflib
 import json
-from collections.abc import Callable
-from dataclasses import dataclass
+import os
+import threading
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+import harness
 from harness.provenance import git_commit, hash_tree
 from harness.runner.messages import EvalRecord, TrialLimits, TrialRequest
 from harness.runner.supervisor import TrialOutcome, run_trial
 from harness.store import ResultsStore
+from harness.tuning.plan import PlanEntry, Ruleset, RunPlan, plan_entries
+from harness.tuning.protocol import INF, TrialOutcomeRow, select_configuration, summarize
 from harness.tuning.search_space import SearchSpace, load_search_space
-from harness.tuning.seeds import derive_seed
 from workloads import get_spec
 from workloads.spec import DEFAULT_HARDWARE_CLASS
 
 #: The benchmark release: seeds, targets and budgets are only comparable within one release.
 BENCHMARK_RELEASE = "2026.11-dev"
 DEFAULT_DB = Path("podium-results/results.db")
+
+
+class PlanError(ValueError):
+    """The run cannot be planned or resumed as asked; the message says why and what to do."""
 
 
 class RunConfig(BaseModel):
@@ -36,12 +49,18 @@ class RunConfig(BaseModel):
 
     submission_dir: Path
     workloads: tuple[str, ...]
+    label: str | None = None  # the suite name, used in the default run id
+    run_id: str | None = None
+    ruleset: Ruleset = "external"
+    studies: int = Field(1, ge=1)
     trials: int = Field(1, ge=1)
+    tuning_seeds: int = Field(1, ge=1)
+    scoring_seeds: int = Field(1, ge=0)
     seed: int = 0
     db: Path = DEFAULT_DB
     hardware_class: str = DEFAULT_HARDWARE_CLASS
     threads: int = Field(2, ge=1)
-    ruleset: str = "external"
+    workers: int = Field(1, ge=1)
     release: str = BENCHMARK_RELEASE
     limits: TrialLimits = Field(default_factory=TrialLimits)
 
@@ -49,21 +68,9 @@ class RunConfig(BaseModel):
     def workdir(self) -> Path:
         return self.db.parent / "trials"
 
-
-@dataclass(frozen=True)
-class PlannedTrial:
-    trial_id: str
-    workload: str
-    study: int
-    index: int
-    role: str
-    seed: int
-    hyperparameters: dict[str, Any]
-    budget_s: float
-
-
-def _digest(*parts: object) -> str:
-    return hashlib.blake2b(json.dumps(parts, sort_keys=True, default=str).encode(), digest_size=8).hexdigest()
+    def default_run_id(self) -> str:
+        label = self.label or "+".join(self.workloads)
+        return f"{self.submission_dir.resolve().name}.{self.ruleset}.{label}.{self.hardware_class}"
 
 
 def search_space_of(folder: Path) -> SearchSpace:
@@ -73,56 +80,74 @@ def search_space_of(folder: Path) -> SearchSpace:
 
 def hyperparameter_points(space: SearchSpace, n: int, seed: int) -> list[dict[str, Any]]:
     """``n`` points: the first ``n`` fixed points, or a quasi-random sample; ``{}`` when there is no space."""
-    if space.is_empty:
-        return [{} for _ in range(n)]
-    return space.sample(n, seed)
+    return [{} for _ in range(n)] if space.is_empty else space.sample(n, seed)
 
 
-def plan(config: RunConfig) -> tuple[str, list[PlannedTrial]]:
-    """The run id and every trial of the run, derived only from the config and the submission's name."""
+def make_plan(config: RunConfig) -> RunPlan:
+    """The full plan, derived only from the config and the submission folder."""
     folder = config.submission_dir.resolve()
-    name = folder.name
     space = search_space_of(folder)
-    run_id = f"{name}-{_digest(hash_tree(folder), config.workloads, config.trials, config.seed, config.hardware_class, config.release, config.ruleset)}"
-    trials = []
-    for workload in config.workloads:
-        spec = get_spec(workload)
-        points = hyperparameter_points(space, config.trials, derive_seed(config.release, name, workload, "search", 0,
-                                                                        config.seed))
-        for index, point in enumerate(points):
-            seed = derive_seed(config.release, name, workload, "tuning", 0, index, config.seed)
-            trials.append(PlannedTrial(f"{run_id}-{workload}-s0-t{index}", workload, 0, index, "tuning", seed,
-                                       point, spec.budget_for(config.hardware_class)))
-    return run_id, trials
+    if config.ruleset == "self" and not space.is_empty:
+        raise PlanError(f"{folder / 'search_space.json'}: the self-tuning ruleset takes no search space (the "
+                        "submission must tune itself); remove the file or use --ruleset external")
+    header = RunPlan(run_id=config.run_id or config.default_run_id(), release=config.release,
+                     submission=folder.name, submission_hash=hash_tree(folder), ruleset=config.ruleset,
+                     hardware_class=config.hardware_class, workloads=config.workloads, studies=config.studies,
+                     trials=1 if config.ruleset == "self" else config.trials, tuning_seeds=config.tuning_seeds,
+                     scoring_seeds=config.scoring_seeds or (1 if config.ruleset == "self" else 0),
+                     base_seed=config.seed)
+    budgets = {w: get_spec(w).budget_for(config.hardware_class) for w in config.workloads}
+    return header.model_copy(update={"entries": plan_entries(header, space, budgets)})
+
+
+def plan_difference(old: str, new: str) -> str:
+    """The first lines that differ between two manifests, for the refusal message."""
+    diff = [line for line in difflib.unified_diff(old.splitlines(), new.splitlines(), "planned", "now", n=0, lineterm="")
+            if line[:1] in "+-" and not line.startswith(("+++", "---"))]
+    return "; ".join(d.strip() for d in diff[:4]) + (" ..." if len(diff) > 4 else "")
+
+
+def register(store: ResultsStore, config: RunConfig, plan: RunPlan) -> Path:
+    """Record the run and its manifest (database + JSON file); refuse a changed plan under the same run id."""
+    existing = store.manifest(plan.run_id)
+    if existing is not None and existing[0] != plan.digest():
+        raise PlanError(f"run {plan.run_id!r} already exists with a different plan ({plan_difference(existing[1], plan.to_json())}). "
+                        "Resuming it would mix two plans: pass --run-id NEW_NAME to start a separate run.")
+    folder = config.submission_dir.resolve()
+    store.add_run(dict(run_id=plan.run_id, track="training", submission_name=folder.name, submission_dir=str(folder),
+                       submission_hash=plan.submission_hash, ruleset=plan.ruleset, hardware_class=plan.hardware_class,
+                       release=plan.release, harness_version=harness.__version__, git_commit=git_commit(),
+                       config_json=config.model_dump(mode="json")))
+    store.save_manifest(plan.run_id, plan.digest(), plan.to_json())
+    path = manifest_path(config.db, plan.run_id)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(plan.to_json())
+    return path
+
+
+def manifest_path(db: Path, run_id: str) -> Path:
+    return db.parent / "manifests" / f"{run_id}.json"
 
 
 class RunProgress:
-    """Hooks for displays; the default does nothing."""
+    """Hooks for displays; the default does nothing. Called from worker threads when ``workers > 1``."""
 
-    def run_started(self, run_id: str, trials: list[PlannedTrial], skipped: int) -> None: ...
-    def trial_started(self, trial: PlannedTrial) -> None: ...
-    def trial_polled(self, trial: PlannedTrial, submission_s: float, step: int) -> None: ...
-    def trial_evaluated(self, trial: PlannedTrial, record: EvalRecord) -> None: ...
-    def trial_finished(self, trial: PlannedTrial, outcome: TrialOutcome) -> None: ...
-
-
-def _run_row(config: RunConfig, run_id: str) -> dict[str, Any]:
-    folder = config.submission_dir.resolve()
-    import harness
-
-    return dict(run_id=run_id, track="training", submission_name=folder.name, submission_dir=str(folder),
-                submission_hash=hash_tree(folder), ruleset=config.ruleset, hardware_class=config.hardware_class,
-                release=config.release, harness_version=harness.__version__, git_commit=git_commit(),
-                config_json=config.model_dump(mode="json"))
+    def run_started(self, plan: RunPlan, skipped: int) -> None: ...
+    def phase_started(self, role: str, entries: list[PlanEntry]) -> None: ...
+    def trial_started(self, entry: PlanEntry) -> None: ...
+    def trial_polled(self, entry: PlanEntry, submission_s: float, step: int) -> None: ...
+    def trial_evaluated(self, entry: PlanEntry, record: EvalRecord) -> None: ...
+    def trial_finished(self, entry: PlanEntry, outcome: TrialOutcome | None, reason: str = "") -> None: ...
 
 
-def _trial_row(run_id: str, trial: PlannedTrial, hardware_class: str) -> dict[str, Any]:
-    spec = get_spec(trial.workload)
+def _trial_row(run_id: str, entry: PlanEntry, hardware_class: str, affinity: list[int] | None) -> dict[str, Any]:
+    spec = get_spec(entry.workload)
     target = spec.targets[hardware_class].validation if hardware_class in spec.targets else None
-    return dict(trial_id=trial.trial_id, run_id=run_id, workload=trial.workload, workload_spec_hash=spec.spec_hash(),
-                data_revision=spec.data_revision, study=trial.study, trial_index=trial.index, role=trial.role,
-                seed=trial.seed, hyperparameters_json=trial.hyperparameters, budget_s=trial.budget_s,
-                validation_target=target)
+    return dict(trial_id=entry.trial_id, run_id=run_id, workload=entry.workload, workload_spec_hash=spec.spec_hash(),
+                data_revision=spec.data_revision, study=entry.study, trial_index=entry.point, role=entry.role,
+                seed=entry.seed, seed_index=entry.seed_index, hyperparameters_json=entry.hyperparameters or {},
+                budget_s=entry.budget_s, validation_target=target,
+                cpu_affinity=json.dumps(affinity) if affinity is not None else None)
 
 
 def _outcome_fields(outcome: TrialOutcome) -> dict[str, Any]:
@@ -139,37 +164,117 @@ def _outcome_fields(outcome: TrialOutcome) -> dict[str, Any]:
     return fields
 
 
+def protocol_rows(store: ResultsStore, run_id: str, workload: str) -> list[TrialOutcomeRow]:
+    """Finished trials of one workload as the protocols see them (anything but ``reached`` is infinity)."""
+    return [TrialOutcomeRow(t["study"], t["trial_index"], t["role"], t["seed_index"],
+                            t["time_to_result_s"] if t["status"] == "reached" else INF)
+            for t in store.trials(run_id) if t["workload"] == workload and t["status"] != "running"]
+
+
+def resolve_scoring(store: ResultsStore, plan: RunPlan, entry: PlanEntry) -> PlanEntry | str:
+    """Give a scoring entry the configuration selected on tuning seeds, or say why there is none."""
+    if entry.hyperparameters is not None:  # self-tuning: nothing to select
+        return entry
+    chosen = select_configuration(protocol_rows(store, plan.run_id, entry.workload), entry.study)
+    if chosen is None:
+        return "no hyperparameter point reached the target on the tuning seeds of this study"
+    return entry.model_copy(update={"point": chosen, "hyperparameters": plan.points(entry.workload, entry.study)[chosen]})
+
+
+class _Slots:
+    """CPU sets for concurrent trials: slot i gets cores [i*threads, (i+1)*threads) when the machine has them."""
+
+    def __init__(self, workers: int, threads: int) -> None:
+        cores = sorted(os.sched_getaffinity(0))
+        enough = len(cores) >= workers * threads
+        self._free = [cores[i * threads:(i + 1) * threads] if enough else None for i in range(workers)]
+        self._lock = threading.Lock()
+
+    def take(self) -> list[int] | None:
+        with self._lock:
+            return self._free.pop(0)
+
+    def give(self, cpus: list[int] | None) -> None:
+        with self._lock:
+            self._free.append(cpus)
+
+
+class _Executor:
+    """Runs plan entries, ``workers`` at a time; Ctrl-C (or any error) cancels and kills every running trial."""
+
+    def __init__(self, config: RunConfig, store: ResultsStore, plan: RunPlan, progress: RunProgress) -> None:
+        self.config, self.store, self.plan, self.progress = config, store, plan, progress
+        self.slots = _Slots(config.workers, config.threads)
+        self.cancel = threading.Event()
+
+    def skip(self, entry: PlanEntry, reason: str) -> None:
+        """Record a planned trial that cannot run (no configuration to score) as a miss, without running it."""
+        self.store.start_trial(_trial_row(self.plan.run_id, entry, self.config.hardware_class, None))
+        self.store.finish_trial(entry.trial_id, {"status": "missed", "reason": reason})
+        self.progress.trial_finished(entry, None, reason)
+
+    def run_one(self, entry: PlanEntry) -> None:
+        if self.cancel.is_set():
+            return
+        cpus = self.slots.take()
+        try:
+            self.store.start_trial(_trial_row(self.plan.run_id, entry, self.config.hardware_class, cpus))
+            self.progress.trial_started(entry)
+            request = TrialRequest(trial_id=entry.trial_id, submission_dir=str(self.config.submission_dir.resolve()),
+                                   workload=get_spec(entry.workload), hardware_class=self.config.hardware_class,
+                                   budget_s=entry.budget_s, hyperparameters=entry.hyperparameters or {},
+                                   seed=entry.seed, threads=self.config.threads, cpu_affinity=cpus,
+                                   limits=self.config.limits)
+
+            def on_eval(record: EvalRecord) -> None:
+                self.store.add_eval(entry.trial_id, record)  # committed now: survives a kill of this process
+                self.progress.trial_evaluated(entry, record)
+
+            outcome = run_trial(request, self.config.workdir, on_eval=on_eval, cancel=self.cancel,
+                                on_poll=lambda s, step: self.progress.trial_polled(entry, s, step))
+            if outcome.status == "cancelled":
+                return  # the row stays 'running': a resume restarts this trial
+            self.store.finish_trial(entry.trial_id, _outcome_fields(outcome))
+            self.progress.trial_finished(entry, outcome)
+        finally:
+            self.slots.give(cpus)
+
+    def run_all(self, entries: list[PlanEntry]) -> None:
+        with ThreadPoolExecutor(max_workers=self.config.workers, thread_name_prefix="trial") as pool:
+            pending: set[Future] = {pool.submit(self.run_one, e) for e in entries}
+            try:
+                while pending:
+                    finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+                    for future in finished:
+                        future.result()
+            except BaseException:
+                self.cancel.set()
+                for future in pending:
+                    future.cancel()
+                raise
+
+
 def execute(config: RunConfig, progress: RunProgress | None = None,
             store: ResultsStore | None = None) -> tuple[str, ResultsStore]:
-    """Plan the run, record it, and run every trial not finished yet. Returns the run id and the store."""
+    """Plan (and record the manifest), tune, select, score, and store both protocols' workload times."""
     progress = progress or RunProgress()
     store = store or ResultsStore(config.db)
-    run_id, trials = plan(config)
-    store.add_run(_run_row(config, run_id))
-    done = store.finished_trial_ids(run_id)
-    progress.run_started(run_id, trials, len(done))
-    for trial in trials:
-        if trial.trial_id in done:
-            continue
-        _execute_trial(config, store, run_id, trial, progress)
-    return run_id, store
-
-
-def _execute_trial(config: RunConfig, store: ResultsStore, run_id: str, trial: PlannedTrial,
-                   progress: RunProgress) -> TrialOutcome:
-    store.start_trial(_trial_row(run_id, trial, config.hardware_class))
-    progress.trial_started(trial)
-    request = TrialRequest(trial_id=trial.trial_id, submission_dir=str(config.submission_dir.resolve()),
-                           workload=get_spec(trial.workload), hardware_class=config.hardware_class,
-                           budget_s=trial.budget_s, hyperparameters=trial.hyperparameters, seed=trial.seed,
-                           threads=config.threads, limits=config.limits)
-
-    def on_eval(record: EvalRecord) -> None:
-        store.add_eval(trial.trial_id, record)  # committed now: survives a kill of this process
-        progress.trial_evaluated(trial, record)
-
-    poll: Callable[[float, int], None] = lambda s, step: progress.trial_polled(trial, s, step)  # noqa: E731
-    outcome = run_trial(request, config.workdir, on_eval=on_eval, on_poll=poll)
-    store.finish_trial(trial.trial_id, _outcome_fields(outcome))
-    progress.trial_finished(trial, outcome)
-    return outcome
+    plan = make_plan(config)
+    register(store, config, plan)
+    done = store.finished_trial_ids(plan.run_id)
+    progress.run_started(plan, len(done))
+    executor = _Executor(config, store, plan, progress)
+    tuning = [e for e in plan.entries if e.role == "tuning" and e.trial_id not in done]
+    progress.phase_started("tuning", tuning)
+    executor.run_all(tuning)
+    scoring, skipped = [], []
+    for entry in (e for e in plan.entries if e.role == "scoring" and e.trial_id not in done):
+        resolved = resolve_scoring(store, plan, entry)
+        (skipped if isinstance(resolved, str) else scoring).append((entry, resolved))
+    for entry, reason in skipped:
+        executor.skip(entry, reason)
+    progress.phase_started("scoring", [r for _, r in scoring])
+    executor.run_all([r for _, r in scoring])
+    for workload in plan.workloads:
+        store.set_workload_time(plan.run_id, workload, summarize(protocol_rows(store, plan.run_id, workload)))
+    return plan.run_id, store

@@ -54,14 +54,17 @@ class TrialOutcome:
     evals: list[EvalRecord] = field(default_factory=list)
 
 
-def _child_setup(output_bytes: int) -> Callable[[], None]:
-    """Runs in the child between fork and exec: die with the parent, cap file writes (stdout/stderr flood)."""
+def _child_setup(output_bytes: int, cpus: list[int] | None) -> Callable[[], None]:
+    """Runs in the child between fork and exec: die with the parent, pin to its cores, cap file writes."""
 
     def setup() -> None:
         libc = ctypes.CDLL("libc.so.6", use_errno=True)
         libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-        # A little headroom over the polled cap, so the supervisor usually reports the flood itself; SIGXFSZ is
-        # the backstop for a flood faster than the polling.
+        if cpus is not None:
+            os.sched_setaffinity(0, cpus)
+        # A little headroom over the polled cap, so the supervisor usually reports the flood itself; the rlimit is
+        # the backstop for a flood faster than the polling. (CPython ignores SIGXFSZ, so a Python worker gets EFBIG
+        # from the write instead of dying; _judge looks at the log's size before the worker's account.)
         resource.setrlimit(resource.RLIMIT_FSIZE, (output_bytes * 2, output_bytes * 2))
 
     return setup
@@ -124,6 +127,8 @@ class _Watch:
         self._last = t
         self._polls += 1
         verdict = self._phase_limit(phase, t - since if since else t - self.started, submission_s, t, since, step)
+        if verdict is None:
+            verdict = self._clock_overrun()
         if verdict is None and self._polls % MEMORY_POLL_EVERY == 0:
             verdict = self._resources()
         return verdict
@@ -131,6 +136,9 @@ class _Watch:
     def _phase_limit(self, phase: Phase, in_phase: float, submission_s: float, t: float, since: float,
                      step: int) -> tuple[str, str] | None:
         limits, budget = self.limits, self.request.budget_s
+        if t - self.started > limits.wall_limit(budget):
+            return "timed_out", (f"the trial ran {t - self.started:.0f}s of wall time, past its overall limit of "
+                                 f"{limits.wall_limit(budget):.0f}s; killed")
         if phase == Phase.STARTING and t - self.started > limits.startup_s:
             return "timed_out", f"start-up (imports, data loading, importing the submission) took over {limits.startup_s:.0f}s"
         if phase == Phase.INIT and in_phase > limits.init_s:
@@ -140,6 +148,20 @@ class _Watch:
                     f"plus {limits.hang_grace_s:.0f}s grace, in one call at step {step} (a hang?); killed")
         if phase == Phase.EVAL and in_phase > limits.eval_s:
             return "timed_out", f"an evaluation ran over {limits.eval_s:.0f}s"
+        return None
+
+    def _clock_overrun(self) -> tuple[str, str] | None:
+        """A worker whose own clock is stopped never reaches the budget, so the end-of-trial check would never come.
+
+        An honest worker reports at most ``budget + hang_grace_s`` (one call may overrun the budget by the grace);
+        once this estimate is so far past that the end-of-trial check (:func:`_judge`) is bound to fail, stop now.
+        """
+        low, slack = CLOCK_TOLERANCE
+        most = self.request.budget_s + self.limits.hang_grace_s
+        if low * self.estimated_submission_s - slack > most:
+            return "failed", (f"clock tampering: the supervisor observed about {self.estimated_submission_s:.2f}s of "
+                              f"submission time, but the worker never reached the {self.request.budget_s:.0f}s "
+                              f"budget; killed")
         return None
 
     def _resources(self) -> tuple[str, str] | None:
@@ -152,6 +174,9 @@ class _Watch:
         if rss > self.limits.memory_bytes:
             return "failed", (f"memory limit exceeded: {rss / 2**30:.2f} GiB resident > "
                               f"{self.limits.memory_bytes / 2**30:.2f} GiB allowed per trial; killed")
+        return self.output_flood()
+
+    def output_flood(self) -> tuple[str, str] | None:
         size = self.log.stat().st_size if self.log.exists() else 0
         if size > self.limits.output_bytes:
             return "failed", (f"output flood: {size / 2**20:.1f} MiB written to stdout/stderr, over the "
@@ -189,6 +214,9 @@ def _log_tail(log: Path, lines: int = 3) -> str:
 def _judge(watch: _Watch, reader: _Reader, returncode: int, log: Path) -> tuple[str, str]:
     """The final status from everything the supervisor saw. The worker's account is checked, not trusted."""
     result = reader.result
+    flood = watch.output_flood()  # first: a write refused by the rlimit (EFBIG) makes the worker fail on its own
+    if flood is not None:
+        return flood
     if reader.error:
         return "failed", reader.error
     if result is None:
@@ -201,7 +229,8 @@ def _judge(watch: _Watch, reader: _Reader, returncode: int, log: Path) -> tuple[
 
 
 def run_trial(request: TrialRequest, workdir: Path, on_eval: Callable[[EvalRecord], None] = lambda r: None,
-              on_poll: Callable[[float, int], None] | None = None) -> TrialOutcome:
+              on_poll: Callable[[float, int], None] | None = None,
+              cancel: threading.Event | None = None) -> TrialOutcome:
     """Run one trial in a fresh process and return the supervisor's verdict.
 
     Args:
@@ -209,6 +238,7 @@ def run_trial(request: TrialRequest, workdir: Path, on_eval: Callable[[EvalRecor
         workdir: where the request, heartbeat and log files go (``<workdir>/<trial_id>.*``).
         on_eval: called with each evaluation record as soon as it arrives (the store commits it).
         on_poll: called about every 0.1 s with (submission seconds, step), for progress displays.
+        cancel: when set (the run was interrupted), the trial is killed and its status is ``cancelled``.
     """
     workdir.mkdir(parents=True, exist_ok=True)
     request_path = workdir / f"{request.trial_id}.request.json"
@@ -221,7 +251,7 @@ def run_trial(request: TrialRequest, workdir: Path, on_eval: Callable[[EvalRecor
             [sys.executable, "-m", "harness.runner.worker", str(request_path), str(workdir / f"{request.trial_id}.heartbeat"),
              str(write_fd)],
             stdin=subprocess.DEVNULL, stdout=log_file, stderr=subprocess.STDOUT, pass_fds=(write_fd,),
-            start_new_session=True, preexec_fn=_child_setup(request.limits.output_bytes), env=_child_env(request),
+            start_new_session=True, preexec_fn=_child_setup(request.limits.output_bytes, request.cpu_affinity), env=_child_env(request),
             cwd=tempfile.gettempdir())
     os.close(write_fd)
     reader = _Reader(read_fd, on_eval)
@@ -232,16 +262,18 @@ def run_trial(request: TrialRequest, workdir: Path, on_eval: Callable[[EvalRecor
         while process.poll() is None:
             verdict = watch.poll()
             if verdict is not None:
-                _kill(process)
+                break
+            if cancel is not None and cancel.is_set():
+                verdict = ("cancelled", "the run was interrupted; this trial restarts when the run resumes")
                 break
             if on_poll is not None and watch._polls % MEMORY_POLL_EVERY == 0:
                 _, _, submission_s, step = heartbeat.read()
                 on_poll(submission_s, step)
             time.sleep(POLL_S)
-    except BaseException:
-        _kill(process)  # Ctrl-C or any supervisor error: never leave a trial running
-        raise
     finally:
+        # On a verdict, Ctrl-C or any supervisor error: never leave a trial running. After a normal exit it still
+        # kills the process group: whatever the submission spawned and left behind dies with the trial.
+        _kill(process)
         heartbeat.close()
     wall = time.monotonic() - watch.started
     reader.join(timeout=10)

@@ -26,6 +26,7 @@ from types import ModuleType
 from typing import Any
 
 from harness.runner.messages import EvalRecord, Heartbeat, Phase, TrialRequest, WorkerResult
+from workloads.common.pytorch import EvaluationError
 from harness.tracks.training import TrainingComplete, TrainState, as_hyperparameters, default_prepare_for_eval
 
 now = _clock.now
@@ -39,9 +40,12 @@ def describe_exception(exc: BaseException, where: str, submission_dir: Path) -> 
     """One line: what was raised, in which submission function, and the submission file:line it came from."""
     frames = [f for f in traceback.extract_tb(exc.__traceback__) if str(submission_dir) in f.filename]
     location = f" at {Path(frames[-1].filename).name}:{frames[-1].lineno}" if frames else ""
+    if isinstance(exc, SyntaxError) and exc.filename:  # compile errors carry their location, not a frame
+        location = f" at {Path(exc.filename).name}:{exc.lineno}"
     if isinstance(exc, SystemExit):
         return f"{where} called sys.exit({exc.code!r}){location}"
-    return f"{where} raised {type(exc).__name__}: {exc}{location}"
+    message = f": {exc}" if str(exc) else ""
+    return f"{where} raised {type(exc).__name__}{message}{location}"
 
 
 def import_submission(folder: Path) -> ModuleType:
@@ -72,6 +76,7 @@ class Trial:
     last_eval_submission_s: float = 0.0
     loop_start: float = 0.0
     reached_at: float | None = None
+    completed_at: int | None = None  # step at which the submission raised TrainingComplete
     validation: dict[str, float] = field(default_factory=dict)
 
     @property
@@ -104,12 +109,16 @@ def load(request: TrialRequest, heartbeat: Heartbeat, send: Any) -> Trial:
     return Trial(request, submission, workload, evaluator, clock, send)
 
 
+#: the submission functions that may end training by raising TrainingComplete (see the training contract).
+MAY_COMPLETE = frozenset({"update_params", "data_selection"})
+
+
 def call_submission(trial: Trial, name: str, function: Any, **kwargs: Any) -> Any:
     try:
         return function(**kwargs)
-    except TrainingComplete:
-        raise
     except BaseException as exc:  # noqa: BLE001 - SystemExit and KeyboardInterrupt from a submission are failures
+        if isinstance(exc, TrainingComplete) and name in MAY_COMPLETE:
+            raise
         raise SubmissionFailure(describe_exception(exc, name, Path(trial.request.submission_dir).resolve())) from None
 
 
@@ -162,11 +171,12 @@ def evaluate(trial: Trial, model: Any, model_state: Any) -> bool:
 def check_update(trial: Trial, name: str, returned: Any) -> tuple[Any, Any, Any]:
     """Untimed sanity checks after submission code returns: the result's shape, and a finite training loss."""
     if not isinstance(returned, tuple) or len(returned) != 3:
-        raise SubmissionFailure(
-            f"{name} returned {type(returned).__name__}; expected (optimizer_state, params, model_state)")
+        got = f"a tuple of {len(returned)} values" if isinstance(returned, tuple) else type(returned).__name__
+        raise SubmissionFailure(f"{name} returned {got}; expected (optimizer_state, params, model_state)")
     loss = getattr(trial.workload, "last_summed_loss", None)
+    loss = loss.detach() if hasattr(loss, "detach") else loss  # float() of a grad-requiring tensor warns
     if loss is not None and not math.isfinite(float(loss)):
-        raise SubmissionFailure(f"non-finite training loss ({float(loss)}) at step {trial.step}")
+        raise SubmissionFailure(f"non-finite training loss ({float(loss)}) after {trial.step} updates")
     return returned
 
 
@@ -186,7 +196,7 @@ def train(trial: Trial, model: Any, model_state: Any, optimizer_state: Any, batc
         rng = rng_for(request.seed, trial.step + 2)
         if declares_train_state:
             update_kwargs["train_state"] = TrainState(clock.submission_s, trial.step, budget, period)
-        clock.start()
+        clock.start(trial.step)
         try:
             batch = call_submission(trial, "data_selection", sub.data_selection, optimizer_state=optimizer_state,
                                     current_param_container=model, model_state=model_state,
@@ -197,6 +207,7 @@ def train(trial: Trial, model: Any, model_state: Any, optimizer_state: Any, batc
                                        **update_kwargs)
         except TrainingComplete:
             clock.stop()
+            trial.completed_at = trial.step
             break
         clock.stop()
         trial.step += 1
@@ -215,7 +226,7 @@ def train(trial: Trial, model: Any, model_state: Any, optimizer_state: Any, batc
 def prepare_and_evaluate(trial: Trial, prepare: Any, model: Any, model_state: Any, optimizer_state: Any,
                          hyperparameters: Any) -> tuple[Any, Any, Any]:
     """``prepare_for_eval`` (timed, it is submission work) then an untimed evaluation."""
-    trial.clock.start()
+    trial.clock.start(trial.step)
     returned = call_submission(
         trial, "prepare_for_eval", prepare, workload=trial.workload, current_param_container=model,
         current_params_types=trial.workload.model_params_types, model_state=model_state,
@@ -256,6 +267,12 @@ def run(request: TrialRequest, heartbeat: Heartbeat, send: Any, process_start: f
             status, reason = ("reached", "") if trial.reached_at is not None else ("missed", missed_reason(trial))
     except SubmissionFailure as exc:
         status, reason, test, test_met = "failed", str(exc), {}, None
+    except EvaluationError as exc:
+        status, reason, test, test_met = "failed", f"evaluation failed: {exc}", {}, None
+    except Exception as exc:  # noqa: BLE001 - a harness or data error still ends as a recorded result
+        where = traceback.extract_tb(exc.__traceback__)[-1]
+        status, test, test_met = "failed", {}, None
+        reason = f"harness error: {type(exc).__name__}: {exc} (at {Path(where.filename).name}:{where.lineno})"
     return WorkerResult(
         **base, status=status, reason=reason, startup_time_s=startup_s, init_time_s=init_s,
         batch_size=batch_size, test=test, test_target_met=test_met, **accounting(trial),
@@ -265,7 +282,9 @@ def run(request: TrialRequest, heartbeat: Heartbeat, send: Any, process_start: f
 def missed_reason(trial: Trial) -> str:
     best = max((m[trial.request.workload.metric] for _, m in trial.evals), default=float("nan"),
                key=lambda v: v if trial.request.workload.higher_is_better else -v)
-    return (f"validation {trial.request.workload.metric} {best:.4f} never met the target {trial.target:.4f} "
+    claim = (f"the submission raised TrainingComplete at step {trial.completed_at}, but "
+             if trial.completed_at is not None else "")
+    return (f"{claim}validation {trial.request.workload.metric} {best:.4f} never met the target {trial.target:.4f} "
             f"within {trial.clock.submission_s:.1f}s of submission time (budget {trial.request.budget_s:.0f}s)")
 
 

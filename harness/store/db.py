@@ -120,6 +120,27 @@ class ResultsStore:
             db.execute(f"UPDATE trials SET {', '.join(f'{k} = ?' for k in row)} WHERE trial_id = ?",
                        (*row.values(), trial_id))
 
+    def save_manifest(self, run_id: str, digest: str, manifest_json: str) -> None:
+        with self._transaction() as db:
+            db.execute("INSERT OR IGNORE INTO manifests (run_id, digest, manifest_json) VALUES (?, ?, ?)",
+                       (run_id, digest, manifest_json))
+
+    def set_workload_time(self, run_id: str, workload: str, summary: dict[str, Any]) -> None:
+        """Store both protocols' times for a workload (``inf`` is stored as SQLite's infinity)."""
+        with self._transaction() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO workload_times (run_id, workload, workload_time_s, algoperf_time_s, "
+                "study_times_json, selected_json, computed_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (run_id, workload, summary["workload_time"], summary["algoperf_workload_time"],
+                 _dumps(summary["study_times"]), _dumps(summary["selected"]), utcnow()))
+
+    def save_noise_floor(self, row: dict[str, Any]) -> None:
+        row = {**row, "times_json": _dumps(row["times_json"]), "provenance_json": _dumps(row["provenance_json"]),
+               "created_at": utcnow()}
+        with self._transaction() as db:
+            db.execute(f"INSERT OR REPLACE INTO noise_floor ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})",
+                       tuple(row.values()))
+
     # ---- reads --------------------------------------------------------------------------------------------------
     def finished_trial_ids(self, run_id: str) -> set[str]:
         rows = self._conn.execute(
@@ -138,6 +159,19 @@ class ResultsStore:
     def evals(self, trial_id: str) -> list[dict[str, Any]]:
         return [dict(r) for r in self._conn.execute(
             "SELECT * FROM evals WHERE trial_id = ? ORDER BY eval_index", (trial_id,))]
+
+    def manifest(self, run_id: str) -> tuple[str, str] | None:
+        """``(digest, manifest_json)`` of a planned run, or None."""
+        row = self._conn.execute("SELECT digest, manifest_json FROM manifests WHERE run_id = ?", (run_id,)).fetchone()
+        return (row[0], row[1]) if row else None
+
+    def workload_times(self, run_id: str | None = None) -> list[dict[str, Any]]:
+        query = ("SELECT w.*, r.submission_name, r.ruleset, r.hardware_class FROM workload_times w "
+                 "JOIN runs r USING (run_id)" + (" WHERE w.run_id = ?" if run_id else "") + " ORDER BY run_id, workload")
+        return [dict(r) for r in self._conn.execute(query, (run_id,) if run_id else ())]
+
+    def noise_floor(self) -> list[dict[str, Any]]:
+        return [dict(r) for r in self._conn.execute("SELECT * FROM noise_floor ORDER BY hardware_class, workload")]
 
     def close(self) -> None:
         self._conn.close()

@@ -71,6 +71,39 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (trial_id, eval_index)
     );
     """,
+    # 2: run plans (manifests), the seed index of each trial, protocol results per workload, and the noise floor.
+    """
+    CREATE TABLE manifests (
+        run_id TEXT PRIMARY KEY REFERENCES runs(run_id),
+        digest TEXT NOT NULL,
+        manifest_json TEXT NOT NULL
+    );
+    ALTER TABLE trials ADD COLUMN seed_index INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE trials ADD COLUMN cpu_affinity TEXT;
+    CREATE TABLE workload_times (
+        run_id TEXT NOT NULL REFERENCES runs(run_id),
+        workload TEXT NOT NULL,
+        workload_time_s REAL,
+        algoperf_time_s REAL,
+        study_times_json TEXT NOT NULL,
+        selected_json TEXT NOT NULL,
+        computed_at TEXT NOT NULL,
+        PRIMARY KEY (run_id, workload)
+    );
+    CREATE TABLE noise_floor (
+        hardware_class TEXT NOT NULL,
+        workload TEXT NOT NULL,
+        submission_name TEXT NOT NULL,
+        repeats INTEGER NOT NULL,
+        mean_s REAL,
+        std_s REAL,
+        cv REAL,
+        times_json TEXT NOT NULL,
+        provenance_json TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        PRIMARY KEY (hardware_class, workload, submission_name)
+    );
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

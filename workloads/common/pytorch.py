@@ -178,23 +178,44 @@ class TorchWorkload:
                 yield {"inputs": self._train_x[idx], "targets": self._train_y[idx]}
 
 
+class EvaluationError(RuntimeError):
+    """The parameters handed back by a submission cannot be evaluated (wrong type, names or shapes)."""
+
+
 class Evaluator:
-    """Harness-side evaluation on held-out splits. Never handed to a submission."""
+    """Harness-side evaluation on held-out splits. Never handed to a submission.
+
+    Evaluation runs on the evaluator's *own* model instance, built by the workload's factory, into which the
+    submission's parameters and buffers are copied. So no submission code can run during the untimed evaluation
+    (hooks, overridden ``forward``), and evaluation cannot touch the model being trained.
+    """
 
     def __init__(self, workload: TorchWorkload, splits: dict[str, tuple[torch.Tensor, torch.Tensor]],
                  batch_size: int = 2048) -> None:
         self._workload = workload
         self._splits = {k: (x.to(workload.device), y.to(workload.device)) for k, (x, y) in splits.items()}
         self._batch_size = batch_size
+        self._model = workload._model_factory().to(workload.device)
+
+    def _load(self, params: Any) -> nn.Module:
+        if not isinstance(params, nn.Module):
+            raise EvaluationError(f"the parameters to evaluate are a {type(params).__name__}, not the workload's "
+                                  "torch.nn.Module")
+        try:
+            self._model.load_state_dict(params.state_dict(), strict=True)
+        except RuntimeError as exc:
+            raise EvaluationError(f"the submission's parameters do not fit the workload's model: {exc}") from None
+        return self._model
 
     @torch.no_grad()
-    def evaluate(self, model: nn.Module, model_state: Any, split: str) -> dict[str, float]:
+    def evaluate(self, params: Any, model_state: Any, split: str) -> dict[str, float]:
         """Mean loss and accuracy on ``split`` ("validation" or "test")."""
+        model = self._load(params)
+        model.eval()
         x, y = self._splits[split]
         total_loss, correct = 0.0, 0
         for start in range(0, len(y), self._batch_size):
-            batch = {"inputs": x[start:start + self._batch_size]}
-            logits, _ = self._workload.model_fn(model, batch, model_state, ForwardPassMode.EVAL, None, False)
+            logits = model(x[start:start + self._batch_size])  # (B, n_classes)
             targets = y[start:start + self._batch_size]
             total_loss += float(F.cross_entropy(logits, targets, reduction="sum"))
             correct += int((logits.argmax(dim=-1) == targets).sum())
