@@ -249,3 +249,7 @@ def targets_set(
 
 def main() -> None:
     app()
+
+
+if __name__ == "__main__":
+    main()
