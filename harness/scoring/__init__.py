@@ -1,0 +1,23 @@
+"""Scoring: from per-workload times to ratios, profiles, benchmark scores, speedups and confidence intervals.
+
+Only pure functions live here (no I/O, no plotting, no globals). A miss is ``math.inf`` everywhere, on purpose.
+
+- :mod:`harness.scoring.profiles`: performance ratios, profiles, the benchmark score, the held-out variant rule,
+  the choice of scored variants, and the pool-independent speedup against a reference.
+- :mod:`harness.scoring.uncertainty`: two-stage bootstrap (studies, then scoring seeds) intervals and rank bounds.
+"""
+
+from harness.scoring.profiles import (
+    R_MAX, apply_variant_rule, benchmark_score, choose_scoring_variants, performance_profile, performance_ratios,
+    speedup_vs_reference,
+)
+from harness.scoring.uncertainty import (
+    BootstrapScores, Interval, bootstrap_scores, bootstrap_workload_times, rank_upper_bounds,
+    workload_time_from_studies,
+)
+
+__all__ = [
+    "R_MAX", "BootstrapScores", "Interval", "apply_variant_rule", "benchmark_score", "bootstrap_scores",
+    "bootstrap_workload_times", "choose_scoring_variants", "performance_profile", "performance_ratios",
+    "rank_upper_bounds", "speedup_vs_reference", "workload_time_from_studies",
+]
