@@ -203,6 +203,68 @@ def results(
         console.print(noise_floor_table(noise))
 
 
+def _variant_map() -> dict[str, str]:
+    from workloads import WORKLOADS
+
+    return {n: WORKLOADS.get(n).base for n in WORKLOADS.names() if WORKLOADS.get(n).base}
+
+
+@app.command()
+def score(
+    db: DbOption = DEFAULT_DB,
+    fmt: Annotated[str, typer.Option("--format", help="table, json or csv (to stdout).")] = "table",
+    out: Annotated[Optional[Path], typer.Option(help="Also write scores.csv, scores.json and the profile "
+                                                      "figures (PNG, SVG) into this folder.")] = None,
+    r_max: Annotated[float, typer.Option("--r-max", min=1.0, help="Ratios above this count as misses.")] = 4.0,
+    bootstrap: Annotated[int, typer.Option(min=10, help="Bootstrap replicates for the intervals.")] = 1000,
+) -> None:
+    """Score every pool (track / ruleset / hardware class / release): performance profiles, benchmark score with a
+    95% interval, rank bound, speedup against the reference baseline, per-workload ratios."""
+    import csv
+    import io
+
+    from harness.report import build_pools, score_pool, score_records
+    from harness.store import ResultsStore
+    from harness.ui import score_table
+
+    if fmt not in ("table", "json", "csv"):
+        raise fail(f"unknown --format {fmt!r}: use table, json or csv")
+    if not db.exists():
+        raise fail(f"no results database at {db}; run `podium run ...` or `podium demo` first")
+    pools = build_pools(ResultsStore(db).trials(), _variant_map())
+    if not pools:
+        raise fail(f"{db} has no finished trials to score")
+    scored = [(pool, score_pool(pool, r_max=r_max, n_boot=bootstrap)) for pool in pools]
+    records = [rec for pool, rows in scored for rec in score_records(pool, rows)]
+    if out is not None:
+        from harness.figures import render_profiles
+
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "scores.json").write_text(json.dumps(records, indent=1) + "\n")
+        with open(out / "scores.csv", "w", newline="") as fh:
+            _write_csv(fh, records)
+        figures = [path for pool, rows in scored for path in render_profiles(pool, rows, out, r_max)]
+        err.print(f"wrote {out / 'scores.csv'}, {out / 'scores.json'} and {len(figures)} figures")
+    if fmt == "json":
+        sys.stdout.write(json.dumps(records, indent=1) + "\n")
+    elif fmt == "csv":
+        buffer = io.StringIO()
+        _write_csv(buffer, records)
+        sys.stdout.write(buffer.getvalue())
+    else:
+        for pool, rows in scored:
+            console.print(score_table(pool, rows))
+
+
+def _write_csv(fh, records: list[dict]) -> None:
+    import csv
+
+    columns = list(dict.fromkeys(k for r in records for k in r))
+    writer = csv.DictWriter(fh, fieldnames=columns)
+    writer.writeheader()
+    writer.writerows(records)
+
+
 @app.command()
 def demo(db: DbOption = DEFAULT_DB) -> None:
     """The main job: every reference baseline on the lite suite, then the results table."""

@@ -141,3 +141,16 @@ def noise_floor_table(rows: list[dict[str, Any]]) -> Table:
                       _seconds(r["mean_s"]), _seconds(r["std_s"]),
                       f"{r['cv'] * 100:.1f}%" if r["cv"] is not None else "-")
     return table
+
+
+def score_table(pool: Any, rows: list[Any]) -> Table:
+    """One pool's leaderboard: score [95% interval], rank and rank bound, speedup, per-workload ratios."""
+    table = Table(title=f"Benchmark scores: {pool.key}  (score = area under the performance profile, r_max 4)")
+    for column in ("rank", "rank bound", "submission", "score [95% CI]", "speedup vs ref", *pool.base_workloads):
+        table.add_column(column, justify="right" if column != "submission" else "left")
+    for r in rows:
+        ratios = [("inf" if r.ratios[w] == float("inf") else f"{r.ratios[w]:.2f}") for w in pool.base_workloads]
+        table.add_row(str(r.rank), f"<= {r.rank_bound}", r.submission,
+                      f"{r.score:.3f} [{r.score_lo:.3f}, {r.score_hi:.3f}]",
+                      f"{r.speedup:.2f}x" if r.speedup is not None else "-", *ratios)
+    return table

@@ -152,7 +152,8 @@ class ResultsStore:
         return [dict(r) for r in self._conn.execute("SELECT * FROM runs ORDER BY created_at, run_id")]
 
     def trials(self, run_id: str | None = None) -> list[dict[str, Any]]:
-        query = ("SELECT t.*, r.submission_name, r.hardware_class FROM trials t JOIN runs r USING (run_id)"
+        query = ("SELECT t.*, r.submission_name, r.hardware_class, r.track, r.ruleset, r.release "
+                 "FROM trials t JOIN runs r USING (run_id)"
                  + (" WHERE t.run_id = ?" if run_id else "") + " ORDER BY t.started_at, t.trial_id")
         return [dict(r) for r in self._conn.execute(query, (run_id,) if run_id else ())]
 
