@@ -256,6 +256,35 @@ def score(
             console.print(score_table(pool, rows))
 
 
+@app.command()
+def publish(
+    release: Annotated[Optional[str], typer.Option(help="Benchmark release to publish (default: the current one).")] = None,
+    db: DbOption = DEFAULT_DB,
+    out: Annotated[Path, typer.Option(help="Folder for release bundles; the bundle is OUT/RELEASE.")] = Path(
+        "podium-results/bundles"),
+    verify_dir: Annotated[Optional[Path], typer.Option("--verify", help="Verify this bundle instead of writing "
+                                                                      "one: re-hash every table, re-score.")] = None,
+) -> None:
+    """Write a versioned release bundle (Parquet tables + manifest with hashes), or verify one with --verify."""
+    from harness.publish import BundleError, publish as write_bundle, verify
+    from harness.runner.run import BENCHMARK_RELEASE
+
+    if verify_dir is not None:
+        problems = verify(verify_dir, _variant_map())
+        if problems:
+            err.print("\n".join(f"[red]✗[/] {p}" for p in problems), highlight=False)
+            raise typer.Exit(1)
+        console.print(f"[green]✓[/] {verify_dir}: every table matches its hash and the scores follow from the trials")
+        return
+    if not db.exists():
+        raise fail(f"no results database at {db}; run `podium run ...` or `podium demo` first")
+    try:
+        bundle = write_bundle(db, out, release or BENCHMARK_RELEASE, _variant_map())
+    except BundleError as exc:
+        raise fail(str(exc)) from None
+    console.print(f"[green]✓[/] release bundle written to {bundle}")
+
+
 def _write_csv(fh, records: list[dict]) -> None:
     import csv
 

@@ -1,0 +1,157 @@
+"""Release bundles: what the leaderboard reads. ``podium publish`` writes one; ``podium publish --verify`` checks one.
+
+A bundle is a folder ``<out>/<release>/`` with Parquet tables and a ``manifest.json``:
+
+* tables: ``submissions``, ``runs``, ``trials``, ``evals`` (learning curves), ``workload_times`` (both protocols),
+  ``scores`` (one row per pool and submission) and ``profiles`` (the step functions, with the workloads solved);
+* the manifest: bundle format version, benchmark release, harness version and commit, hardware classes, the
+  targets version (sha256 of ``workloads/targets.json``), scoring settings (r_max, bootstrap seed and size,
+  reference submission, scored variants), and the sha256 and row count of every table.
+
+Verification re-hashes every table, then re-scores from the bundle's own ``trials`` table with the same code that
+produced ``scores`` and compares: an edited table, an edited score, or a score that does not follow from the trials
+is reported.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import harness
+from harness.provenance import git_commit, hash_tree
+from harness.report import (
+    BOOTSTRAP_SAMPLES, BOOTSTRAP_SEED, REFERENCE_SUBMISSION, Pool, build_pools, profile_points, score_pool,
+    score_records,
+)
+from harness.scoring import R_MAX
+from harness.store import ResultsStore
+
+BUNDLE_FORMAT = 1
+TABLES = ("submissions", "runs", "trials", "evals", "workload_times", "scores", "profiles")
+
+
+class BundleError(RuntimeError):
+    """A bundle cannot be written or does not verify; the message lists every problem."""
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def targets_version() -> str:
+    from workloads import TARGETS_FILE
+
+    return sha256(TARGETS_FILE)[:16] if TARGETS_FILE.exists() else "none"
+
+
+def _frame(records: list[dict[str, Any]]):
+    import pandas as pd
+
+    return pd.DataFrame.from_records(records) if records else pd.DataFrame({"empty": []})
+
+
+def scored_tables(trials: list[dict[str, Any]], variant_of: dict[str, str], n_boot: int = BOOTSTRAP_SAMPLES
+                  ) -> tuple[list[Pool], list[dict[str, Any]], list[dict[str, Any]]]:
+    """Pools, score records and profile records from trial rows (the same path for publish and verify)."""
+    pools = build_pools(trials, variant_of)
+    scores, profiles = [], []
+    for pool in pools:
+        rows = score_pool(pool, n_boot=n_boot)
+        scores += score_records(pool, rows)
+        for row in rows:
+            for tau, rho, solved in profile_points(row.ratios, R_MAX):
+                profiles.append({"pool": pool.key, "submission": row.submission, "tau": tau, "rho": rho,
+                                 "solved": json.dumps(solved)})
+    return pools, scores, profiles
+
+
+def _submission_records(store: ResultsStore) -> list[dict[str, Any]]:
+    latest: dict[str, dict[str, Any]] = {}
+    for run in store.runs():
+        latest[run["submission_name"]] = run
+    records = []
+    for name, run in sorted(latest.items()):
+        folder = Path(run["submission_dir"])
+        readme = folder / "README.md"
+        space = folder / "search_space.json"
+        records.append({"submission": name, "track": run["track"], "latest_run": run["run_id"],
+                        "submission_hash": run["submission_hash"],
+                        "readme": readme.read_text() if readme.exists() else "",
+                        "search_space": space.read_text() if space.exists() else "",
+                        "current_hash": hash_tree(folder) if folder.exists() else ""})
+    return records
+
+
+def publish(db: Path, out: Path, release: str, variant_of: dict[str, str]) -> Path:
+    """Write the bundle for ``release`` from the database; returns its folder."""
+    store = ResultsStore(db)
+    trials = [t for t in store.trials() if t["release"] == release and t["status"] != "running"]
+    if not trials:
+        raise BundleError(f"{db} has no finished trials of release {release!r}")
+    run_ids = {t["run_id"] for t in trials}
+    pools, scores, profiles = scored_tables(trials, variant_of)
+    tables = {
+        "submissions": _submission_records(store), "runs": [r for r in store.runs() if r["run_id"] in run_ids],
+        "trials": trials, "evals": [e for t in trials for e in store.evals(t["trial_id"])],
+        "workload_times": [w for w in store.workload_times() if w["run_id"] in run_ids],
+        "scores": scores, "profiles": profiles,
+    }
+    bundle = out / release
+    bundle.mkdir(parents=True, exist_ok=True)
+    manifest_tables = {}
+    for name in TABLES:
+        path = bundle / f"{name}.parquet"
+        _frame(tables[name]).to_parquet(path, index=False)
+        manifest_tables[name] = {"file": path.name, "sha256": sha256(path), "rows": len(tables[name])}
+    manifest = {
+        "bundle_format": BUNDLE_FORMAT, "release": release, "harness_version": harness.__version__,
+        "harness_commit": git_commit(), "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "hardware_classes": sorted({p.hardware_class for p in pools}), "pools": [p.key for p in pools],
+        "targets_version": targets_version(),
+        "scoring": {"r_max": R_MAX, "bootstrap_seed": BOOTSTRAP_SEED, "bootstrap_samples": BOOTSTRAP_SAMPLES,
+                    "reference": REFERENCE_SUBMISSION, "variants": {p.key: p.variants for p in pools}},
+        "tables": manifest_tables,
+    }
+    (bundle / "manifest.json").write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
+    return bundle
+
+
+def _same(a: Any, b: Any) -> bool:
+    if isinstance(a, float) and isinstance(b, float):
+        return (math.isnan(a) and math.isnan(b)) or a == b or abs(a - b) <= 1e-9 * max(1.0, abs(a))
+    return a == b
+
+
+def verify(bundle: Path, variant_of: dict[str, str]) -> list[str]:
+    """Every problem found in a bundle (empty when it verifies)."""
+    import pandas as pd
+
+    manifest_path = bundle / "manifest.json"
+    if not manifest_path.exists():
+        return [f"{bundle}: no manifest.json (not a release bundle)"]
+    manifest = json.loads(manifest_path.read_text())
+    problems = []
+    for name, entry in manifest["tables"].items():
+        path = bundle / entry["file"]
+        if not path.exists():
+            problems.append(f"{entry['file']}: missing")
+        elif sha256(path) != entry["sha256"]:
+            problems.append(f"{entry['file']}: sha256 differs from the manifest (the table was changed)")
+    if problems:
+        return problems
+    trials = pd.read_parquet(bundle / "trials.parquet").to_dict("records")
+    stored = pd.read_parquet(bundle / "scores.parquet").to_dict("records")
+    _, rescored, _ = scored_tables(trials, variant_of, n_boot=manifest["scoring"]["bootstrap_samples"])
+    if len(rescored) != len(stored):
+        return [f"scores: {len(stored)} rows stored, {len(rescored)} re-scored from the trials"]
+    for old, new in zip(stored, rescored):
+        for key, value in new.items():
+            if not _same(old.get(key), value if value is not None else float("nan")):
+                problems.append(f"scores: {old.get('submission')} {key}: stored {old.get(key)!r}, "
+                                f"re-scored from trials {value!r}")
+    return problems
