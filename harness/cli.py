@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.table import Table
 
 from harness.registry import UnknownNameError
+from workloads import variant_bases
 from harness.runner.run import DEFAULT_DB, RunConfig
 
 app = typer.Typer(
@@ -87,12 +88,15 @@ def check(
 
 
 def _workload_names(workload: list[str] | None, suite: str | None) -> tuple[tuple[str, ...], str | None]:
-    from workloads import SUITES, WORKLOADS
+    """Workloads named one by one, or a suite: its base workloads plus the held-out variants of this release."""
+    from harness.runner.run import BENCHMARK_RELEASE
+    from workloads import WORKLOADS, scored_workloads
 
     if bool(workload) == bool(suite):
         raise fail("give exactly one of --workload NAME (repeatable) or --suite NAME")
     try:
-        names = tuple(SUITES.get(suite)) if suite else tuple(WORKLOADS.get(w).name for w in workload or [])
+        names = scored_workloads(suite, BENCHMARK_RELEASE) if suite else tuple(WORKLOADS.get(w).name
+                                                                               for w in workload or [])
     except UnknownNameError as exc:
         raise fail(str(exc)) from None
     return names, suite
@@ -203,12 +207,6 @@ def results(
         console.print(noise_floor_table(noise))
 
 
-def _variant_map() -> dict[str, str]:
-    from workloads import WORKLOADS
-
-    return {n: WORKLOADS.get(n).base for n in WORKLOADS.names() if WORKLOADS.get(n).base}
-
-
 @app.command()
 def score(
     db: DbOption = DEFAULT_DB,
@@ -231,7 +229,7 @@ def score(
         raise fail(f"unknown --format {fmt!r}: use table, json or csv")
     if not db.exists():
         raise fail(f"no results database at {db}; run `podium run ...` or `podium demo` first")
-    pools = build_pools(ResultsStore(db).trials(), _variant_map())
+    pools = build_pools(ResultsStore(db).trials(), variant_bases())
     if not pools:
         raise fail(f"{db} has no finished trials to score")
     scored = [(pool, score_pool(pool, r_max=r_max, n_boot=bootstrap)) for pool in pools]
@@ -270,7 +268,7 @@ def publish(
     from harness.runner.run import BENCHMARK_RELEASE
 
     if verify_dir is not None:
-        problems = verify(verify_dir, _variant_map())
+        problems = verify(verify_dir, variant_bases())
         if problems:
             err.print("\n".join(f"[red]✗[/] {p}" for p in problems), highlight=False)
             raise typer.Exit(1)
@@ -279,7 +277,7 @@ def publish(
     if not db.exists():
         raise fail(f"no results database at {db}; run `podium run ...` or `podium demo` first")
     try:
-        bundle = write_bundle(db, out, release or BENCHMARK_RELEASE, _variant_map())
+        bundle = write_bundle(db, out, release or BENCHMARK_RELEASE, variant_bases())
     except BundleError as exc:
         raise fail(str(exc)) from None
     console.print(f"[green]✓[/] release bundle written to {bundle}")

@@ -63,7 +63,26 @@ def variants_of(base: str) -> list[WorkloadSpec]:
     return [WORKLOADS.get(n) for n in WORKLOADS.names() if WORKLOADS.get(n).base == base]
 
 
+def variant_bases() -> dict[str, str]:
+    """Every variant and the base workload it stands in for when scoring."""
+    return {n: WORKLOADS.get(n).base for n in WORKLOADS.names() if WORKLOADS.get(n).base}
+
+
+def scored_workloads(suite: str, release: str, per_base: int = 1) -> tuple[str, ...]:
+    """A suite's base workloads followed by the held-out variants scored in ``release``.
+
+    The variants are drawn reproducibly per release (``harness.scoring.choose_scoring_variants``), so a submission
+    cannot be tuned for "the" variant ahead of a release; the draw is recorded in every run plan and bundle.
+    """
+    from harness.scoring import choose_scoring_variants
+
+    bases = SUITES.get(suite)
+    chosen = choose_scoring_variants({b: [v.name for v in variants_of(b)] for b in bases}, release, k=per_base)
+    return (*bases, *(v for b in bases for v in chosen.get(b, [])))
+
+
 __all__ = [
     "DEFAULT_HARDWARE_CLASS", "SUITES", "WORKLOADS", "Targets", "WorkloadSpec",
-    "get_spec", "load_targets", "register", "suite_workloads", "variants_of",
+    "get_spec", "load_targets", "register", "scored_workloads", "suite_workloads", "variant_bases",
+    "variants_of",
 ]
