@@ -36,8 +36,9 @@ test-all: setup
 bench: setup
 	$(PY) benchmarks/step_overhead.py
 
+# The leaderboard over the bundle `make demo` published (http://127.0.0.1:8501).
 board: setup
-	@echo "The leaderboard arrives with release bundles (issue 5); for now: $(VENV)/bin/podium results"
+	$(VENV)/bin/podium board
 
 clean:
 	rm -rf $(VENV) podium-results

@@ -24,6 +24,9 @@ app = typer.Typer(
     no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False, rich_markup_mode="rich")
 targets_app = typer.Typer(help="Show or re-run the target-setting procedure.", no_args_is_help=True)
 app.add_typer(targets_app, name="targets")
+docker_app = typer.Typer(help="The sealed scoring image: build it (trials run in it with `podium run --executor "
+                              "docker`).", no_args_is_help=True)
+app.add_typer(docker_app, name="docker")
 console = Console()
 err = Console(stderr=True)
 
@@ -120,31 +123,48 @@ def run(
     threads: Annotated[int, typer.Option(min=1, help="Threads per trial (torch and BLAS).")] = 2,
     db: DbOption = DEFAULT_DB,
     hardware_class: HardwareOption = "cpu-2core",
+    executor: Annotated[str, typer.Option(help="local (a process per trial) or docker (a fresh sealed container "
+                                               "per trial: no network, read-only inputs; see docker/README.md).")] = "local",
+    image: Annotated[Optional[str], typer.Option(help="Docker image for --executor docker (default: "
+                                                     "podium-scoring:cpu, or the submission's own image when it "
+                                                     "has a requirements.txt).")] = None,
 ) -> None:
     """Tune and score a submission: tuning trials, selection on tuning seeds, re-runs on held-out scoring seeds.
 
-    Each trial runs in its own process; results are committed as they happen. The plan (every trial's seed and
-    hyperparameters) is written first, to the database and to <db folder>/manifests/RUN_ID.json. Re-running the
-    same command resumes the run; a changed plan under the same --run-id is refused.
+    Each trial runs in its own process (or container, with --executor docker); results are committed as they
+    happen. The plan (every trial's seed and hyperparameters) is written first, to the database and to
+    <db folder>/manifests/RUN_ID.json. Re-running the same command resumes the run; a changed plan, executor or
+    image under the same --run-id is refused.
     """
     from harness.check import check_submission, format_report
+    from harness.executors import ExecutorError, runner_for
     from harness.runner.run import PlanError, execute
     from harness.ui import RichProgress, results_table, workload_times_table
 
     names, label = _workload_names(workload, suite)
     if ruleset not in ("external", "self"):
         raise fail(f"unknown --ruleset {ruleset!r}: use external or self")
+    if executor not in ("local", "docker"):
+        raise fail(f"unknown --executor {executor!r}: use local or docker")
     config = RunConfig(submission_dir=path, workloads=names, label=label, run_id=run_id, ruleset=ruleset,
                        studies=studies, trials=trials, tuning_seeds=tuning_seeds, scoring_seeds=scoring_seeds,
-                       seed=seed, db=db, hardware_class=hardware_class, threads=threads, workers=workers)
+                       seed=seed, db=db, hardware_class=hardware_class, threads=threads, workers=workers,
+                       executor=executor, image=image)
+    try:
+        runner = runner_for(executor, image, path)  # first: no engine or no image is said before anything is loaded
+    except ExecutorError as exc:
+        raise fail(str(exc)) from None
     report = check_submission(path)
     if not report.ok:
         err.print(format_report(report), highlight=False)
         raise typer.Exit(2)
+    if runner.executor == "docker":
+        console.print(f"Each trial runs in a fresh sealed container from {runner.image.name} "  # type: ignore[attr-defined]
+                      f"({runner.image_digest}).", highlight=False)
     try:
         with RichProgress(console) as progress:
-            run_id, store = execute(config, progress)
-    except PlanError as exc:
+            run_id, store = execute(config, progress, runner=runner)
+    except (PlanError, ExecutorError) as exc:
         raise fail(str(exc)) from None
     except KeyboardInterrupt:
         raise fail("interrupted; finished trials are saved. Run the same command again to resume.", code=130) from None
@@ -334,6 +354,62 @@ def targets_set(
     from harness.targets import set_targets
 
     set_targets(workload or None, seeds, hardware_class, write, console)
+
+
+@docker_app.command("build")
+def docker_build(
+    base: Annotated[Optional[str], typer.Option(help="Base image with Python 3.11 (default: python:3.11-slim-bookworm; "
+                                                    "a local Debian base is made when it cannot be pulled).")] = None,
+    make_base: Annotated[bool, typer.Option("--make-base", help="Build on a local Debian bookworm base made with "
+                                                                "debootstrap (made once, then reused).")] = False,
+    submission: Annotated[Optional[Path], typer.Option(help="Also build this submission's own image: its "
+                                                            "requirements.txt layered on the scoring image.")] = None,
+    tag: Annotated[Optional[str], typer.Option(help="Tag for the image (default: podium-scoring:cpu, or "
+                                                   "podium-submission:NAME-HASH with --submission).")] = None,
+    cuda: Annotated[bool, typer.Option("--cuda", help="The CUDA variant (docker/Dockerfile.cuda); GPU machines "
+                                                     "only.")] = False,
+    no_cache: Annotated[bool, typer.Option("--no-cache", help="Rebuild every layer, even when the inputs are "
+                                                              "unchanged.")] = False,
+) -> None:
+    """Build the sealed scoring image from a local wheelhouse (the network is used only now), and print its ID."""
+    from harness.executors import ExecutorError
+    from harness.executors.images import BuildConfig, build
+
+    config = BuildConfig(base=base, make_base=make_base, tag=tag, submission=submission, cuda=cuda, no_cache=no_cache)
+    try:
+        result = build(config, say=lambda line: console.print(line, highlight=False, markup=False))
+    except ExecutorError as exc:
+        raise fail(str(exc)) from None
+    image = result.image
+    how = f"built in {result.seconds:.0f}s" if result.built else "up to date"
+    console.print(f"[green]✓[/] {image.name}  {image.id}  ({image.size_bytes / 1e9:.2f} GB, {how})", highlight=False)
+    console.print(f"  run trials in it: podium run SUBMISSION --executor docker --image {image.name}", highlight=False)
+
+
+@app.command()
+def board(
+    bundle: Annotated[Optional[list[Path]], typer.Option(
+        "--bundle", help="A release bundle folder (repeatable); default: podium-results/bundles/<current release>.")] = None,
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port to serve on (127.0.0.1 only).")] = 8501,
+    headless: Annotated[bool, typer.Option("--headless", help="Do not open a browser.")] = False,
+) -> None:
+    """Serve the Streamlit leaderboard over release bundles, on 127.0.0.1 only; prints the URL."""
+    try:
+        import leaderboard  # noqa: F401
+    except ModuleNotFoundError:  # an editable install made before leaderboard/ existed does not map it
+        from harness.provenance import REPO_ROOT
+
+        sys.path.insert(0, str(REPO_ROOT))
+    from leaderboard.bundle import default_bundle_dir
+    from leaderboard.serve import BoardConfig, BoardError, serve
+
+    config = BoardConfig(tuple(bundle or [default_bundle_dir()]), port, headless)
+    try:
+        code = serve(config, announce=lambda url: console.print(f"Podium leaderboard at [bold]{url}[/] "
+                                                                f"(Ctrl-C stops it)", highlight=False))
+    except BoardError as exc:
+        raise fail(str(exc)) from None
+    raise typer.Exit(code)
 
 
 def main() -> None:

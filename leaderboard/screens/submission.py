@@ -1,0 +1,51 @@
+"""Submission: README, search space, chosen hyperparameters, every trial, provenance, downloads."""
+
+import streamlit as st
+
+from leaderboard import state
+from leaderboard.views import export, submission, table
+
+ctx = state.context()
+order = list(ctx.records["submission"])
+if not order:
+    st.info("No submission in this pool.")
+    st.stop()
+st.title("Submission")
+name = state.selectbox("sub", "Submission", order, order[0])
+row = ctx.records.set_index("submission").loc[name]
+runs, submissions = state.tables(ctx.ref, "runs", "submissions")
+info = submission.submission_info(submissions, name)
+trials = state.run_trials(ctx.ref.path, ctx.ref.manifest_hash, row["run_id"])
+
+warning = submission.source_warning(info)
+if warning:
+    st.warning(warning)
+cols = st.columns(4)
+cols[0].metric("rank", f"{row['rank']}", help="by benchmark score in this pool")
+cols[1].metric("best possible rank", f"{row['rank_bound']}", help="the best rank the score interval supports")
+cols[2].metric("score [95% interval]", f"{row['score']:.3f}", f"[{row['score_lo']:.3f}, {row['score_hi']:.3f}]",
+               delta_color="off", delta_arrow="off")
+cols[3].metric("speedup vs reference", table.speedup_text(row.get("speedup_vs_reference")),
+               help="geometric mean of reference time / time over the base workloads; no reference: –")
+
+readme, space, trial_tab, provenance = st.tabs(["README", "Search space & hyperparameters", "Trials", "Provenance"])
+readme.markdown(info["readme"] or "_The bundle has no README for this submission._")
+space.caption("Search space (search_space.json)")
+space.code(info["search_space"] or "(none: self-tuning or not in the bundle)", language="json")
+space.caption("Chosen hyperparameters: the point each study selected on tuning seeds, re-run on scoring seeds")
+space.dataframe(submission.chosen_hyperparameters(trials), hide_index=True, key="hparams_table")
+trial_tab.caption(f"Run {row['run_id']}: {submission.status_summary(trials)}")
+trial_tab.dataframe(submission.trial_table(trials), hide_index=True, key="trials_table")
+provenance.dataframe(submission.facts_table(submission.provenance(runs, trials, row["run_id"])), hide_index=True,
+                     key="provenance_table")
+provenance.caption("Seeds (derived from stable hashes; tuning and scoring seeds are disjoint)")
+provenance.dataframe(submission.seed_table(trials), hide_index=True, key="seeds_table")
+
+st.subheader("Download this submission's data")
+fmt = state.radio("sub_fmt", "Format", list(export.FORMATS), "csv")
+left, right = st.columns(2)
+left.download_button(f"trials.{fmt}", data=lambda: export.table_bytes(trials, fmt), file_name=f"{name}-trials.{fmt}",
+                     mime=export.FORMATS[fmt], key="dl_sub_trials")
+right.download_button(f"evals.{fmt}", file_name=f"{name}-evals.{fmt}", mime=export.FORMATS[fmt], key="dl_sub_evals",
+                      data=lambda: export.table_bytes(state.run_evals(ctx.ref.path, ctx.ref.manifest_hash,
+                                                                      row["run_id"]), fmt))

@@ -1,0 +1,33 @@
+"""Workload: learning curves (median and band over seeds, the counted trial marked, the target) and evaluations."""
+
+import streamlit as st
+
+from leaderboard import state
+from leaderboard.views import curves
+
+ctx = state.context()
+st.title("Workload")
+options = state.workload_options(ctx.ref.path, ctx.ref.manifest_hash, ctx.pool)
+if not options:
+    st.info("This pool has no trials.")
+    st.stop()
+order = list(ctx.records["submission"])
+top = st.columns([1, 3, 1])
+workload = state.selectbox("wl", "Workload", options, options[0], top[0])
+chosen = list(state.multiselect("wsubs", "Submissions (default: the first 5 by rank)", order, order[:5], top[1]))
+trials, points = state.workload_points(ctx.ref.path, ctx.ref.manifest_hash, ctx.pool, workload)
+metrics = curves.metric_names(points)
+if not metrics:
+    st.info(f"No evaluation rows for {workload} in this bundle.")
+    st.stop()
+primary = curves.primary_metric(metrics)
+metric = state.selectbox("metric", "Metric", metrics, primary, top[2])
+target = curves.validation_target(trials) if metric == primary else None
+for tab, x in zip(st.tabs(["vs submission time", "vs step"]), curves.X_AXES):
+    tab.plotly_chart(curves.curves_figure(points, trials, chosen, metric, x, target), key=f"curves_{x}")
+st.caption("Lines: median over the scoring seeds (the chosen configuration re-run on held-out seeds); band: min to "
+           "max over those trials. Dashed with a star: the trial that counted (its time-to-result is the nearest to "
+           "the workload time). Dotted: the validation target.")
+st.subheader("Evaluations")
+shown = points[points["submission"].isin(chosen)]
+st.dataframe(shown, hide_index=True, key="evals_table")

@@ -1,0 +1,259 @@
+"""Streamlit glue: which bundles are served, widgets bound to the URL (permalinks), and the caches.
+
+Permalinks. Every filter and selection has a short name (``release``, ``q``, ``sub``...). Its value lives in three
+places, kept equal on every run: the URL (``st.query_params``, what a copied link carries), a per-session store
+(which survives moving between pages, where Streamlit drops the query string), and the widget. A value arriving in
+the URL wins over the stored one; a widget the reader just changed wins over both.
+
+Caches. Raw tables are held once per process with ``st.cache_resource``, keyed on the bundle's manifest hash:
+``st.cache_data`` would pickle and copy the ~400,000 evaluation rows of a large bundle on every rerun. The views
+must (and do) treat them as read-only. Everything derived from them (pool records, curves, profiles) goes through
+``st.cache_data``, keyed on the manifest hash and the view's arguments.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+import streamlit as st
+
+from leaderboard.bundle import BundleNotFoundError, BundleRef, default_bundle_dir, open_bundle, read_table, \
+    release_labels
+from leaderboard.views import curves, permalink, pools, profiles, submission, table
+
+STORE = "_podium_params"
+CONTEXT = "_podium_context"
+#: ``podium board`` passes the bundles after ``--``; tests and other callers may set this instead (os.pathsep list).
+BUNDLES_ENV = "PODIUM_BOARD_BUNDLES"
+
+
+# ---- bundles ----------------------------------------------------------------------------------------------------
+def bundle_args(argv: Sequence[str]) -> tuple[list[Path], str | None]:
+    """Bundle folders and the served URL from the script's arguments, else ``$PODIUM_BOARD_BUNDLES``, else the
+    default bundle of the current release."""
+    parser = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
+    parser.add_argument("--bundle", action="append", type=Path, default=[])
+    parser.add_argument("--url", default=None)
+    args, _ = parser.parse_known_args(list(argv))
+    folders = args.bundle or [Path(p) for p in os.environ.get(BUNDLES_ENV, "").split(os.pathsep) if p]
+    return folders or [default_bundle_dir()], args.url
+
+
+def open_bundles(folders: list[Path]) -> tuple[list[BundleRef], list[str]]:
+    """The bundles that open, and one message per folder that does not."""
+    refs, problems = [], []
+    for folder in folders:
+        try:
+            refs.append(open_bundle(folder))
+        except BundleNotFoundError as exc:
+            problems.append(str(exc))
+    return refs, problems
+
+
+@st.cache_resource(show_spinner=False, max_entries=64)
+def raw_table(path: str, manifest_hash: str, name: str) -> pd.DataFrame:
+    """A bundle table, read once per process and manifest hash (read-only: see the module docstring)."""
+    return read_table(BundleRef(path, "", manifest_hash), name)
+
+
+def tables(ref: BundleRef, *names: str) -> list[pd.DataFrame]:
+    return [raw_table(ref.path, ref.manifest_hash, n) for n in names]
+
+
+@st.cache_data(show_spinner=False, max_entries=256)
+def pool_records(path: str, manifest_hash: str, pool: str) -> pd.DataFrame:
+    return table.pool_records(raw_table(path, manifest_hash, "scores"), pool)
+
+
+@st.cache_data(show_spinner=False, max_entries=256)
+def workload_points(path: str, manifest_hash: str, pool: str, workload: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """``(trials, eval points)`` of one workload in one pool: the slice the Workload and Compare pages plot."""
+    records = pool_records(path, manifest_hash, pool)
+    trials = curves.counted_trials(raw_table(path, manifest_hash, "trials"), records, workload)
+    return trials, curves.eval_points(raw_table(path, manifest_hash, "evals"), trials)
+
+
+@st.cache_data(show_spinner=False, max_entries=256)
+def pool_profiles(path: str, manifest_hash: str, pool: str) -> pd.DataFrame:
+    return profiles.pool_profiles(raw_table(path, manifest_hash, "profiles"), pool)
+
+
+@st.cache_data(show_spinner=False, max_entries=256)
+def workload_options(path: str, manifest_hash: str, pool: str) -> list[str]:
+    return curves.workload_options(raw_table(path, manifest_hash, "trials"), pool_records(path, manifest_hash, pool))
+
+
+@st.cache_data(show_spinner=False, max_entries=256)
+def run_trials(path: str, manifest_hash: str, run_id: str) -> pd.DataFrame:
+    return submission.run_trials(raw_table(path, manifest_hash, "trials"), run_id)
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def run_evals(path: str, manifest_hash: str, run_id: str) -> pd.DataFrame:
+    return submission.trial_evals(raw_table(path, manifest_hash, "evals"), run_trials(path, manifest_hash, run_id))
+
+
+# ---- the pool being looked at -------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Context:
+    """What every page looks at: one bundle and one pool in it, with that pool's score records."""
+
+    ref: BundleRef
+    pool: str
+    r_max: float
+    records: pd.DataFrame
+    url: str | None
+
+    def link(self, page_path: str, **overrides: str) -> str:
+        return permalink.page_link(self.url, page_path, {**saved(), **overrides})
+
+
+def pool_selectors(refs: list[BundleRef], url: str | None) -> Context | None:
+    """Release, track, ruleset and hardware class selectors in the sidebar; None when the bundle has no pool.
+
+    The context is kept in the session for the page that runs next (:func:`context`)."""
+    labels = release_labels(refs)
+    label = selectbox("release", "Release", list(labels), list(labels)[0], st.sidebar)
+    ref = labels[label]
+    manifest = ref.manifest()
+    chosen: dict[str, str] = {}
+    for level, name, title in (("track", "track", "Track"), ("ruleset", "ruleset", "Ruleset"),
+                               ("hardware_class", "hw", "Hardware class")):
+        options = pools.level_options(manifest.get("pools", []), chosen)[level]
+        if not options:
+            return None
+        chosen[level] = selectbox(name, title, options, pools.default_option(level, options), st.sidebar)
+    pool = pools.PoolKey(chosen["track"], chosen["ruleset"], chosen["hardware_class"], ref.release).key
+    r_max = float(manifest.get("scoring", {}).get("r_max", 4.0))
+    ctx = Context(ref, pool, r_max, pool_records(ref.path, ref.manifest_hash, pool), url)
+    st.session_state[CONTEXT] = ctx
+    return ctx
+
+
+def context() -> Context:
+    """The bundle and pool chosen in the sidebar (``app.py`` runs the selectors before any page)."""
+    return st.session_state[CONTEXT]
+
+
+# ---- widgets bound to the URL -------------------------------------------------------------------------------------
+def saved() -> dict[str, str]:
+    if STORE not in st.session_state:
+        st.session_state[STORE] = {}
+    return st.session_state[STORE]
+
+
+def sync_url() -> None:
+    """Start of every run: values arriving in the URL go to the store; then the URL shows the whole store."""
+    store = saved()
+    for name in st.query_params:
+        store[name] = st.query_params[name]
+    st.query_params.from_dict(store)
+
+
+def _remember(name: str, value: permalink.Value) -> None:
+    saved()[name] = st.query_params[name] = permalink.encode(value)
+
+
+def _prepare(name: str, default: permalink.Value, valid) -> str:
+    """Put the value the widget should show into its state (before it is drawn); returns the widget key."""
+    key = f"w_{name}"
+    current = st.session_state.get(key)
+    if current is None or not valid(current):
+        text = saved().get(name)
+        current = permalink.decode(text, default) if text is not None else default
+        current = current if valid(current) else default
+    st.session_state[key] = current
+    return key
+
+
+def selectbox(name: str, label: str, options: list[str], default: str, where=st, **kwargs) -> str:
+    key = _prepare(name, default if default in options else options[0], lambda v: v in options)
+    value = where.selectbox(label, options, key=key, **kwargs)
+    _remember(name, value)
+    return value
+
+
+def radio(name: str, label: str, options: list[str], default: str, where=st, **kwargs) -> str:
+    key = _prepare(name, default, lambda v: v in options)
+    value = where.radio(label, options, key=key, horizontal=True, **kwargs)
+    _remember(name, value)
+    return value
+
+
+def multiselect(name: str, label: str, options: list[str], default: Sequence[str], where=st,
+                **kwargs) -> tuple[str, ...]:
+    key = _prepare(name, tuple(default), lambda v: all(x in options for x in v))
+    st.session_state[key] = list(st.session_state[key])
+    value = tuple(where.multiselect(label, options, key=key, **kwargs))
+    _remember(name, value)
+    return value
+
+
+def text(name: str, label: str, where=st, **kwargs) -> str:
+    key = _prepare(name, "", lambda v: isinstance(v, str))
+    value = where.text_input(label, key=key, **kwargs)
+    _remember(name, value)
+    return value
+
+
+def toggle(name: str, label: str, default: bool = False, where=st, **kwargs) -> bool:
+    key = _prepare(name, default, lambda v: isinstance(v, bool))
+    value = where.checkbox(label, key=key, **kwargs)
+    _remember(name, value)
+    return value
+
+
+def table_config(records: pd.DataFrame, where=st) -> table.TableConfig:
+    """The leaderboard's search, sort and column widgets, as one config."""
+    default = table.TableConfig()
+    left, middle, right = where.columns([2, 2, 3])
+    search = text("q", "Search submissions", left, placeholder="name contains...")
+    sort = selectbox("sort", "Sort by", table.sort_options(records), default.sort, middle)
+    descending = toggle("desc", "Descending", default.descending, middle)
+    columns = multiselect("cols", "Columns", list(table.COLUMN_GROUPS), default.columns, right,
+                          format_func=table.COLUMN_GROUPS.get)
+    hide = toggle("hide_missed", "Hide entries that reached no workload target", default.hide_missed, right)
+    return table.TableConfig(search, sort, descending, columns, hide)
+
+
+def column_config(view: pd.DataFrame) -> dict:
+    """How the leaderboard's columns are drawn (the submission column is a link to its page)."""
+    config = {"submission": st.column_config.LinkColumn("submission", display_text=r"[?&]sub=([^&]*)"),
+              "rank": st.column_config.NumberColumn("rank", format="%d", width="small"),
+              "score": st.column_config.NumberColumn("score", format="%.3f"),
+              "best rank": st.column_config.NumberColumn("best rank", format="%d",
+                                                         help="best rank the score interval supports"),
+              "speedup ×": st.column_config.NumberColumn("speedup ×", format="%.2f",
+                                                         help="vs the reference baseline; > 1 is faster")}
+    for col in view.columns:
+        label = col.replace(":", " · ")
+        if col.startswith("ratio:"):
+            config[label] = st.column_config.NumberColumn(label, format="%.2f")
+        elif col.startswith(("time:", "algoperf_time:")):
+            config[label] = st.column_config.NumberColumn(label, format="%.1f", help="seconds; ∞ = miss")
+    return config
+
+
+def stored_table_config(records: pd.DataFrame) -> table.TableConfig:
+    """The leaderboard's current config read from the store (for pages that do not draw its widgets)."""
+    store, default = saved(), table.TableConfig()
+
+    def get(name: str, like):
+        return permalink.decode(store[name], like) if name in store else like
+
+    columns = tuple(c for c in get("cols", default.columns) if c in table.COLUMN_GROUPS)
+    sort = get("sort", default.sort)
+    return table.TableConfig(get("q", default.search), sort if sort in table.sort_options(records) else "rank",
+                             get("desc", default.descending), columns, get("hide_missed", default.hide_missed))
+
+
+def show_permalink(slot, url: str | None, page_path: str) -> None:
+    """Fill ``slot`` (made before the page ran) with the link to this exact view."""
+    with slot.container():
+        st.caption("Link to this view (every filter and selection is in it)")
+        st.code(permalink.page_link(url, page_path, saved()), language=None, wrap_lines=True)

@@ -1,0 +1,239 @@
+"""A realistic synthetic release bundle, for tests and the render benchmark (``benchmarks/board_render.py``).
+
+The tables are written directly with pandas in the layout :func:`harness.publish.publish` writes (same table names,
+same columns as the results store returns them, same manifest with sha256 and row counts), but the ``scores`` and
+``profiles`` tables come from the real scoring code (:func:`harness.publish.scored_tables`) applied to the synthetic
+trials, so ``podium publish --verify`` accepts the bundle. Going through a SQLite database instead would commit (and
+fsync) every one of the ~36,000 trials and ~400,000 evaluation rows of the benchmark bundle.
+
+Each submission has a speed factor; each (workload, study) runs tuning trials on one tuning seed, then re-runs the
+best point on the scoring seeds. Times are log-normal around ``base time x factor``; some trials miss or fail.
+Learning curves rise like ``a (1 - exp(-t / tau))`` and cross the validation target at the time-to-result.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+TRACK, HARDWARE = "training", "cpu-2core"
+REFERENCE = "adamw"  # harness.report.REFERENCE_SUBMISSION: speedups need it in the pool
+START = datetime(2026, 11, 1, tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class SyntheticConfig:
+    """Shape of the synthetic bundle. The defaults are the benchmark's 200 x 12 x 15."""
+
+    submissions: int = 200
+    workloads: int = 12  # the last ``workloads // 6`` are held-out variants of the first ones
+    studies: int = 3
+    tuning_points: int = 3  # per study, on one tuning seed
+    scoring_seeds: int = 2  # per study: studies x (tuning_points + scoring_seeds) trials per workload
+    evals_per_trial: int = 10
+    self_share: float = 0.1  # share of submissions with a second run under the ``self`` ruleset
+    release: str = "synthetic"
+    seed: int = 0
+    bootstrap: int = 200  # replicates for the score intervals (recorded in the manifest)
+
+    @property
+    def trials_per_workload(self) -> int:
+        return self.studies * (self.tuning_points + self.scoring_seeds)
+
+
+def workload_names(cfg: SyntheticConfig) -> tuple[list[str], dict[str, str]]:
+    """Workload names and the variant -> base map."""
+    n_variants = cfg.workloads // 6
+    bases = [f"w{i:02d}" for i in range(cfg.workloads - n_variants)]
+    variants = {f"{bases[i]}_variant": bases[i] for i in range(n_variants)}
+    return bases + list(variants), variants
+
+
+def submission_names(n: int) -> list[str]:
+    return [REFERENCE] + [f"method_{i:03d}" for i in range(1, n)]
+
+
+def _curve(ttr: float, target: float, reached: bool, end: float, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Submission times and accuracies of ``n`` evaluations; crosses ``target`` at ``ttr`` when reached."""
+    times = np.linspace(end / n, end, n)
+    ceiling = target + 0.04 if reached else target - 0.03
+    tau = -ttr / math.log(1 - target / ceiling) if reached else end / 3
+    return times, ceiling * (1 - np.exp(-times / tau))
+
+
+class _Writer:
+    """Accumulates the rows of one bundle."""
+
+    def __init__(self, cfg: SyntheticConfig) -> None:
+        self.cfg = cfg
+        self.rng = np.random.default_rng(cfg.seed)
+        self.workloads, self.variant_of = workload_names(cfg)
+        self.base_time = {w: float(self.rng.uniform(20, 200)) for w in self.workloads}
+        self.target = {w: float(self.rng.uniform(0.8, 0.95)) for w in self.workloads}
+        self.tables: dict[str, list[dict[str, Any]]] = {"runs": [], "trials": [], "evals": [], "workload_times": []}
+        self.clock = START
+
+    def tick(self) -> str:
+        self.clock += timedelta(seconds=1)
+        return self.clock.isoformat(timespec="seconds")
+
+    def run(self, sub: str, ruleset: str, factor: float, label: str = "lite") -> str:
+        run_id = f"{sub}.{ruleset}.{label}.{HARDWARE}"
+        self.tables["runs"].append(dict(
+            run_id=run_id, created_at=self.tick(), track=TRACK, submission_name=sub,
+            submission_dir=f"submissions/{sub}",
+            submission_hash=hashlib.blake2b(sub.encode(), digest_size=16).hexdigest(), ruleset=ruleset,
+            hardware_class=HARDWARE, release=self.cfg.release, harness_version="0.1.0", git_commit="0" * 40,
+            config_json=json.dumps({"studies": self.cfg.studies, "trials": self.cfg.tuning_points})))
+        for w in self.workloads:
+            self.workload(run_id, sub, ruleset, w, factor)
+        return run_id
+
+    def workload(self, run_id: str, sub: str, ruleset: str, w: str, factor: float) -> None:
+        cfg, study_times, selected = self.cfg, {}, {}
+        for study in range(cfg.studies):
+            lrs = 10 ** self.rng.uniform(-4, -2, cfg.tuning_points)
+            tuning = [self.trial(run_id, sub, ruleset, w, factor, study, p, "tuning", 0, {"learning_rate": lr})
+                      for p, lr in enumerate(lrs)]
+            best = min(range(cfg.tuning_points), key=lambda p: tuning[p])
+            scoring = [self.trial(run_id, sub, ruleset, w, factor, study, best, "scoring", k,
+                                  {"learning_rate": lrs[best]}) for k in range(cfg.scoring_seeds)]
+            study_times[study], selected[study] = float(np.median(scoring)), best
+        finite = sorted(study_times.values())
+        self.tables["workload_times"].append(dict(
+            run_id=run_id, workload=w, workload_time_s=float(np.median(finite)),
+            algoperf_time_s=float(np.median(finite)), study_times_json=json.dumps(study_times),
+            selected_json=json.dumps(selected), computed_at=self.tick(), submission_name=sub, ruleset=ruleset,
+            hardware_class=HARDWARE))
+
+    def trial(self, run_id: str, sub: str, ruleset: str, w: str, factor: float, study: int, point: int, role: str,
+              seed_index: int, hparams: dict[str, float]) -> float:
+        """Appends one trial and its evaluations; returns its time-to-result (``inf`` = miss or failure)."""
+        budget = 4 * self.base_time[w]
+        time = self.base_time[w] * factor * float(self.rng.lognormal(0, 0.15))
+        failed = self.rng.random() < 0.01
+        status = "failed" if failed else "reached" if time <= budget and self.rng.random() > 0.03 else "missed"
+        end = min(time, budget) if status == "reached" else budget * (0.3 if failed else 1.0)
+        trial_id = f"{run_id}.{w}.s{study}.{role}.p{point}.k{seed_index}"
+        seed = int(hashlib.sha256(trial_id.encode()).hexdigest()[:8], 16)
+        times, accuracy = _curve(end, self.target[w], status == "reached", end, self.cfg.evals_per_trial)
+        steps_per_s = 50.0 / factor
+        for k, (t, acc) in enumerate(zip(times, accuracy)):
+            self.tables["evals"].append(dict(
+                trial_id=trial_id, eval_index=k, step=int(t * steps_per_s), submission_time_s=float(t),
+                eval_time_s=0.2, wall_time_s=float(t * 1.1 + 0.2 * (k + 1)),
+                metrics_json=json.dumps({"accuracy": float(acc), "loss": float(-math.log(max(acc, 1e-3)))}),
+                logged_json="[]"))
+        reached = status == "reached"
+        self.tables["trials"].append(dict(
+            trial_id=trial_id, run_id=run_id, workload=w, workload_spec_hash="spec-" + w, data_revision="sha256:0",
+            study=study, trial_index=point, role=role, seed=seed, hyperparameters_json=json.dumps(hparams),
+            budget_s=budget, validation_target=self.target[w], status=status,
+            reason=("non-finite validation metrics at step 120" if failed else
+                    "" if reached else f"validation accuracy never met the target {self.target[w]:.4f}"),
+            time_to_result_s=end if reached else None, steps=int(end * steps_per_s), submission_time_s=end,
+            eval_time_s=0.2 * len(times), init_time_s=0.5, startup_time_s=1.5, overhead_time_s=0.1,
+            wall_time_s=end * 1.1 + 2.5, peak_rss_bytes=400 * 1024**2, batch_size=128,
+            validation_json=json.dumps({"accuracy": float(accuracy[-1])}), test_json=json.dumps({}),
+            test_target_met=int(reached), provenance_json=json.dumps(_PROVENANCE), log_path="", record_version=1,
+            started_at=self.tick(), finished_at=self.tick(), seed_index=seed_index, cpu_affinity=None,
+            submission_name=sub, hardware_class=HARDWARE, track=TRACK, ruleset=ruleset, release=self.cfg.release))
+        return end if reached else math.inf
+
+
+_PROVENANCE = {"harness_version": "0.1.0", "git_commit": "0" * 40, "python": "3.11.2",
+               "packages": {"torch": "2.13.0", "numpy": "2.2.0"}, "cpu_model": "synthetic CPU", "cpu_count": 2,
+               "threads": 2, "cuda": None, "platform": "Linux"}
+
+
+def _submission_rows(writer: _Writer, names: list[str]) -> list[dict[str, Any]]:
+    latest = {r["submission_name"]: r for r in writer.tables["runs"]}
+    return [{"submission": name, "track": TRACK, "latest_run": latest[name]["run_id"],
+             "submission_hash": latest[name]["submission_hash"],
+             "readme": f"# {name}\n\nA synthetic submission: Adam-like updates with a tuned learning rate.\n",
+             "search_space": json.dumps({"learning_rate": {"min": 1e-4, "max": 1e-2, "scaling": "log"}}),
+             # the third submission's source changed after its run: the leaderboard flags it as stale
+             "current_hash": latest[name]["submission_hash"] if i != 2 else "changed"}
+            for i, name in enumerate(names)]
+
+
+#: Columns ``ResultsStore`` joins from ``runs`` into its ``trials()`` and ``workload_times()`` rows.
+JOINED = {"trials": ["submission_name", "hardware_class", "track", "ruleset", "release"],
+          "workload_times": ["submission_name", "ruleset", "hardware_class"], "runs": [], "evals": []}
+
+
+def _sql_default(text: str | None) -> Any:
+    """
+    >>> _sql_default("'local'"), _sql_default("0"), _sql_default(None)
+    ('local', 0, None)
+    """
+    if text is None:
+        return None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text.strip("'")
+
+
+def with_store_columns(table: str, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Rows with exactly the columns (in order, with defaults) the current store schema gives them, so the synthetic
+    bundle follows schema migrations (a new trial column appears here with its default)."""
+    import sqlite3
+
+    from harness.store.schema import MIGRATIONS
+
+    db = sqlite3.connect(":memory:")
+    for script in MIGRATIONS:
+        for statement in script.split(";"):
+            if statement.strip():
+                db.execute(statement)
+    columns = {row[1]: _sql_default(row[4]) for row in db.execute(f"PRAGMA table_info({table})")}
+    db.close()
+    keys = [*columns, *JOINED[table]]
+    return [{k: row.get(k, columns.get(k)) for k in keys} for row in rows]
+
+
+def write_synthetic_bundle(out: Path, cfg: SyntheticConfig = SyntheticConfig()) -> Path:
+    """Write the bundle ``out/<release>/`` and return its folder."""
+    import pandas as pd
+
+    from harness.publish import BUNDLE_FORMAT, TABLES, scored_tables, sha256
+
+    writer = _Writer(cfg)
+    names = submission_names(cfg.submissions)
+    factors = {n: 1.0 if n == REFERENCE else float(writer.rng.lognormal(0, 0.35)) for n in names}
+    writer.run(names[1], "external", factors[names[1]] * 1.3, label="old")  # superseded by the run below
+    for name in names:
+        writer.run(name, "external", factors[name])
+    for name in names[:max(2, int(cfg.self_share * cfg.submissions))]:
+        writer.run(name, "self", factors[name] * 0.9)
+    pools, scores, profiles = scored_tables(writer.tables["trials"], writer.variant_of, n_boot=cfg.bootstrap)
+    tables = {**{name: with_store_columns(name, rows) for name, rows in writer.tables.items()},
+              "submissions": _submission_rows(writer, names), "scores": scores, "profiles": profiles}
+    bundle = out / cfg.release
+    bundle.mkdir(parents=True, exist_ok=True)
+    entries = {}
+    for name in TABLES:
+        path = bundle / f"{name}.parquet"
+        pd.DataFrame.from_records(tables[name]).to_parquet(path, index=False)
+        entries[name] = {"file": path.name, "sha256": sha256(path), "rows": len(tables[name])}
+    from harness.report import BOOTSTRAP_SEED
+    from harness.scoring import R_MAX
+
+    manifest = {
+        "bundle_format": BUNDLE_FORMAT, "release": cfg.release, "harness_version": "0.1.0",
+        "harness_commit": "synthetic", "created_at": START.isoformat(timespec="seconds"),
+        "hardware_classes": [HARDWARE], "pools": [p.key for p in pools], "targets_version": "synthetic",
+        "scoring": {"r_max": R_MAX, "bootstrap_seed": BOOTSTRAP_SEED, "bootstrap_samples": cfg.bootstrap,
+                    "reference": REFERENCE, "variants": {p.key: p.variants for p in pools}},
+        "tables": entries,
+    }
+    (bundle / "manifest.json").write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
+    return bundle

@@ -1,0 +1,52 @@
+"""Permalinks: every filter and selection as a flat ``name -> text`` map, written into the page's URL.
+
+Values are text in the URL: a flag is ``1`` / ``0``, a list is comma-separated (names never contain commas:
+submissions and workloads are folder names).
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode, urlsplit
+
+Value = str | bool | tuple[str, ...]
+
+
+def encode(value: Value) -> str:
+    """
+    >>> encode(True), encode(("a", "b")), encode("x")
+    ('1', 'a,b', 'x')
+    """
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, (tuple, list)):
+        return ",".join(value)
+    return str(value)
+
+
+def decode(text: str, like: Value) -> Value:
+    """Text from the URL as the type of ``like`` (the widget's default).
+
+    >>> decode("0", True), decode("a,b", ()), decode("", ()), decode("x", "")
+    (False, ('a', 'b'), (), 'x')
+    """
+    if isinstance(like, bool):
+        return text not in ("0", "false", "False", "")
+    if isinstance(like, (tuple, list)):
+        return tuple(t for t in text.split(",") if t)
+    return text
+
+
+def page_link(base_url: str | None, page_path: str, params: dict[str, str]) -> str:
+    """The URL of ``page_path`` with ``params``; relative when the app's own URL is unknown.
+
+    >>> page_link("http://127.0.0.1:8501/profiles", "compare", {"a": "x", "b": "y z"})
+    'http://127.0.0.1:8501/compare?a=x&b=y+z'
+    >>> page_link(None, "", {"q": "adam"})
+    '/?q=adam'
+    """
+    origin = ""
+    if base_url:
+        parts = urlsplit(base_url)
+        origin = f"{parts.scheme}://{parts.netloc}"
+    query = urlencode(sorted(params.items()))
+    return f"{origin}/{page_path}" + (f"?{query}" if query else "")

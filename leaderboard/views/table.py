@@ -1,0 +1,220 @@
+"""The leaderboard table: one pool's score records, filtered, sorted, with chosen columns; what is hidden and why.
+
+The rows are the bundle's ``scores`` records exactly as :func:`harness.report.score_records` wrote them (a test
+checks this against a re-scoring of the same trials); this module only selects, orders and labels them.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import pandas as pd
+
+#: Columns every score record has (the rest are per workload: ``time:<w>``, ``ratio:<w>``...).
+RECORD_COLUMNS = ("pool", "track", "ruleset", "hardware_class", "release", "submission", "run_id", "rank",
+                  "rank_bound", "score", "score_lo", "score_hi", "speedup_vs_reference")
+WORKLOAD_PREFIXES = ("time:", "ratio:", "time_lo:", "time_hi:", "algoperf_time:")
+
+#: Optional column groups, in display order, with their labels.
+COLUMN_GROUPS = {
+    "interval": "score 95% interval",
+    "rank_bound": "best possible rank",
+    "speedup": "speedup vs reference",
+    "ratios": "per-workload ratio t / best t",
+    "times": "per-workload time (s)",
+    "time_intervals": "per-workload time 95% interval",
+    "algoperf": "AlgoPerf-protocol time (s)",
+    "run": "run id",
+}
+DEFAULT_COLUMNS = ("interval", "rank_bound", "speedup", "ratios")
+FIXED_SORTS = ("rank", "score", "speedup_vs_reference", "rank_bound", "submission")
+
+
+@dataclass(frozen=True)
+class TableConfig:
+    """What the reader chose. The defaults are stated on the page.
+
+    Attributes:
+        search: keep submissions whose name contains this (case-insensitive); empty keeps all.
+        sort: a record column; ``rank`` (score, best first) by default.
+        descending: reverse the order.
+        columns: optional column groups (keys of :data:`COLUMN_GROUPS`).
+        hide_missed: hide submissions that reached no workload target.
+    """
+
+    search: str = ""
+    sort: str = "rank"
+    descending: bool = False
+    columns: tuple[str, ...] = DEFAULT_COLUMNS
+    hide_missed: bool = False
+
+
+def pool_records(scores: pd.DataFrame, pool: str) -> pd.DataFrame:
+    """The score records of one pool in rank order, without the workload columns of other pools."""
+    if scores.empty or "pool" not in scores:
+        return pd.DataFrame(columns=list(RECORD_COLUMNS))
+    rows = scores[scores["pool"] == pool].sort_values(["rank", "submission"], kind="stable")
+    empty = [c for c in rows.columns if c.startswith(WORKLOAD_PREFIXES) and rows[c].isna().all()]
+    return rows.drop(columns=empty).reset_index(drop=True)
+
+
+def workloads(records: pd.DataFrame) -> tuple[list[str], list[str]]:
+    """Base workloads (they have a ratio) and held-out variants (a time only) of a pool's records.
+
+    >>> workloads(pd.DataFrame(columns=["time:a", "ratio:a", "time:a_v"]))
+    (['a'], ['a_v'])
+    """
+    bases = [c.split(":", 1)[1] for c in records.columns if c.startswith("ratio:")]
+    variants = [c.split(":", 1)[1] for c in records.columns if c.startswith("time:") and c[5:] not in bases]
+    return bases, variants
+
+
+def sort_options(records: pd.DataFrame) -> list[str]:
+    bases, variants = workloads(records)
+    return [*FIXED_SORTS, *(f"ratio:{w}" for w in bases), *(f"time:{w}" for w in bases + variants)]
+
+
+def reached_nothing(records: pd.DataFrame) -> pd.Series:
+    """True where every workload time is a miss (``inf``)."""
+    import numpy as np
+
+    times = records[[c for c in records.columns if c.startswith("time:")]].to_numpy(dtype=float)
+    return pd.Series(~np.isfinite(times).any(axis=1), index=records.index)
+
+
+def filter_records(records: pd.DataFrame, cfg: TableConfig) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """``(shown, hidden)``: hidden has ``submission``, ``run_id`` and the ``reason`` it is not shown."""
+    reasons = pd.Series("", index=records.index, dtype=object)
+    invalid = ~records["score"].map(lambda v: isinstance(v, float) and math.isfinite(v))
+    reasons[invalid] = "invalid: the score is not a finite number"
+    if cfg.search:
+        miss = ~records["submission"].str.contains(cfg.search, case=False, regex=False)
+        reasons[miss & (reasons == "")] = f"hidden by the search: name does not contain {cfg.search!r}"
+    if cfg.hide_missed and len(records):
+        reasons[reached_nothing(records) & (reasons == "")] = "hidden: reached no workload target (score 0)"
+    hidden = records.loc[reasons != "", ["submission", "run_id"]].assign(reason=reasons[reasons != ""])
+    return records[reasons == ""], hidden.reset_index(drop=True)
+
+
+def sort_records(records: pd.DataFrame, key: str, descending: bool = False) -> pd.DataFrame:
+    """Stable sort on ``key`` with ties broken by rank; a missing value goes last either way."""
+    if key not in records.columns:
+        key = "rank"
+    ordered = records.sort_values("rank", kind="stable").sort_values(
+        key, ascending=not descending, kind="stable", na_position="last")
+    return ordered.reset_index(drop=True)
+
+
+def chosen_columns(records: pd.DataFrame, groups: tuple[str, ...]) -> list[str]:
+    """Record columns of the chosen groups, in display order (rank, submission and score always)."""
+    bases, variants = workloads(records)
+    by_group = {
+        "interval": ["score_lo", "score_hi"], "rank_bound": ["rank_bound"], "speedup": ["speedup_vs_reference"],
+        "ratios": [f"ratio:{w}" for w in bases], "times": [f"time:{w}" for w in bases + variants],
+        "time_intervals": [c for w in bases for c in (f"time_lo:{w}", f"time_hi:{w}")],
+        "algoperf": [f"algoperf_time:{w}" for w in bases], "run": ["run_id"],
+    }
+    columns = ["rank", "submission", "score"]
+    for group in COLUMN_GROUPS:
+        if group in groups:
+            columns += [c for c in by_group[group] if c in records.columns]
+    return columns
+
+
+def view_records(records: pd.DataFrame, cfg: TableConfig) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The current view as raw records (filtered, sorted, chosen columns), and the hidden entries."""
+    shown, hidden = filter_records(records, cfg)
+    shown = sort_records(shown, cfg.sort, cfg.descending)
+    return shown[chosen_columns(records, cfg.columns)], hidden
+
+
+def _interval(lo: float, hi: float, digits: int) -> str:
+    """
+    >>> _interval(0.25, float("inf"), 3)
+    '[0.250, ∞]'
+    """
+    def fmt(v: float) -> str:
+        return "∞" if v == math.inf else "–" if v is None or math.isnan(v) else f"{v:.{digits}f}"
+    return f"[{fmt(lo)}, {fmt(hi)}]"
+
+
+def display_table(view: pd.DataFrame, link: Callable[[str], str] | None = None) -> pd.DataFrame:
+    """Reader-facing labels: intervals as ``[lo, hi]`` text, the submission as a link when ``link`` is given."""
+    out = pd.DataFrame(index=view.index)
+    for col in view.columns:
+        if col in ("score_hi",) or col.startswith("time_hi:"):
+            continue
+        if col == "score_lo":
+            out["score 95% CI"] = [_interval(lo, hi, 3) for lo, hi in zip(view["score_lo"], view["score_hi"])]
+        elif col.startswith("time_lo:"):
+            w = col.split(":", 1)[1]
+            out[f"CI s · {w}"] = [_interval(lo, hi, 1) for lo, hi in zip(view[col], view[f"time_hi:{w}"])]
+        elif col == "submission" and link is not None:
+            out[col] = view[col].map(link)
+        else:
+            out[LABELS.get(col, col.replace(":", " · "))] = view[col]
+    return out
+
+
+def speedup_text(value) -> str:
+    """
+    >>> speedup_text(1.234), speedup_text(None), speedup_text(float("nan"))
+    ('1.23×', '–', '–')
+    """
+    return "–" if value is None or pd.isna(value) else f"{value:.2f}×"
+
+
+LABELS = {"rank_bound": "best rank", "speedup_vs_reference": "speedup ×", "run_id": "run"}
+
+
+def flagged_runs(records: pd.DataFrame, runs: pd.DataFrame, submissions: pd.DataFrame, pool: str) -> pd.DataFrame:
+    """Entries of the pool that are not ranked (superseded runs) or ranked with a warning (changed source)."""
+    track, ruleset, hardware_class, release = pool.split("/", 3)
+    rows = []
+    latest = dict(zip(records["submission"], records["run_id"]))
+    if not runs.empty:
+        mine = runs[(runs["track"] == track) & (runs["ruleset"] == ruleset)
+                    & (runs["hardware_class"] == hardware_class) & (runs["release"] == release)]
+        for sub, run_id in zip(mine["submission_name"], mine["run_id"]):
+            if sub in latest and latest[sub] != run_id:
+                rows.append((sub, run_id, f"not ranked: superseded by run {latest[sub]} (only the latest run counts)"))
+    if not submissions.empty and "current_hash" in submissions:
+        for sub, old, new in zip(submissions["submission"], submissions["submission_hash"],
+                                 submissions["current_hash"]):
+            if sub in latest and new and new != old:
+                rows.append((sub, latest[sub], f"ranked, flagged: the submission's source changed after its run "
+                                               f"({old[:8]} -> {new[:8]}); the score is for the old source"))
+    return pd.DataFrame(rows, columns=["submission", "run_id", "reason"])
+
+
+def excluded_entries(hidden: pd.DataFrame, records: pd.DataFrame, runs: pd.DataFrame, submissions: pd.DataFrame,
+                     pool: str) -> pd.DataFrame:
+    """Everything the table does not simply show: hidden by a filter or invalid, not ranked, or flagged."""
+    return pd.concat([hidden, flagged_runs(records, runs, submissions, pool)], ignore_index=True)
+
+
+def ratio_heatmap(view: pd.DataFrame, records: pd.DataFrame, r_max: float, limit: int = 40):
+    """Heatmap of per-workload ratios for the first ``limit`` rows of the view (misses and ratios > r_max grey)."""
+    import numpy as np
+    import plotly.graph_objects as go
+
+    bases, _ = workloads(records)
+    rows = records.set_index("submission").loc[list(view["submission"][:limit])]
+    ratio = rows[[f"ratio:{w}" for w in bases]].to_numpy(dtype=float)
+    time = rows[[f"time:{w}" for w in bases]].to_numpy(dtype=float)
+    ok = np.isfinite(ratio) & (ratio <= r_max)
+    z = np.where(ok, np.log2(np.where(ok, ratio, 1.0)), np.nan)
+    text = np.where(ok, np.char.mod("%.2f", np.nan_to_num(ratio)), "miss")
+    seconds = np.where(np.isfinite(time), np.char.mod("%.1f s", np.nan_to_num(time, posinf=0)), "miss")
+    fig = go.Figure(go.Heatmap(
+        z=z, x=bases, y=list(rows.index), text=text, texttemplate="%{text}", customdata=seconds,
+        zmin=0, zmax=math.log2(r_max), colorscale="RdYlGn_r", xgap=1, ygap=1,
+        colorbar=dict(title="ratio", tickvals=[0, 1, 2], ticktext=["1", "2", "4"]),
+        hovertemplate="%{y} on %{x}<br>ratio %{text}<br>time %{customdata}<extra></extra>"))
+    fig.update_layout(height=max(220, 22 * len(rows) + 90), margin=dict(l=10, r=10, t=30, b=10),
+                      yaxis=dict(autorange="reversed"), plot_bgcolor="#d0d0d0",
+                      title=dict(text=f"ratio t / best t per workload (log colour; grey = miss or > {r_max:g})",
+                                 font=dict(size=13)))
+    return fig

@@ -1,0 +1,213 @@
+"""Every page of the board under Streamlit's AppTest: renders, filters change rows, permalinks round-trip."""
+
+from __future__ import annotations
+
+import os
+import re
+
+import pytest
+
+PAGES = ["screens/leaderboard.py", "screens/profiles.py", "screens/workload.py", "screens/submission.py",
+         "screens/compare.py", "screens/downloads.py"]
+
+
+def names(at) -> list[str]:
+    """Submissions in the leaderboard table, in displayed order (the cells are links to their pages)."""
+    return [re.search(r"[?&]sub=([^&]+)", url).group(1) for url in at.dataframe[0].value["submission"]]
+
+
+def hidden_reasons(at) -> dict[str, str]:
+    frame = at.dataframe[1].value if len(at.dataframe) > 1 else None
+    return dict(zip(frame["submission"], frame["reason"])) if frame is not None else {}
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_every_page_renders(app, page: str) -> None:
+    app.run()
+    app.switch_page(page).run()
+    assert not app.exception, [e.value for e in app.exception]
+    assert app.title, f"{page} has no title"
+
+
+def test_leaderboard_default_view(app) -> None:
+    app.run()
+    assert app.title[0].value == "Leaderboard"
+    assert names(app) == ["adamw", "fails_variant", "fast", "never"]
+    reasons = hidden_reasons(app)  # nothing filtered; the superseded run is listed as not ranked
+    assert "superseded" in reasons["fast"]
+    assert any("Defaults:" in c.value for c in app.caption)
+
+
+def test_search_filters_rows_and_lists_the_hidden(app) -> None:
+    app.run()
+    app.text_input(key="w_q").input("a").run()
+    assert names(app) == ["adamw", "fails_variant", "fast"]
+    assert "does not contain 'a'" in hidden_reasons(app)["never"]
+    assert app.query_params["q"] == "a"
+
+
+def test_hide_missed_and_sorting(app) -> None:
+    app.run()
+    app.checkbox(key="w_hide_missed").check().run()
+    assert "never" not in names(app)
+    assert "reached no workload" in hidden_reasons(app)["never"]
+    app.selectbox(key="w_sort").select("submission").run()
+    assert names(app) == ["adamw", "fails_variant", "fast"]
+    app.checkbox(key="w_desc").check().run()
+    assert names(app) == ["fast", "fails_variant", "adamw"]
+
+
+def test_column_choice(app) -> None:
+    app.run()
+    assert "ratio · w1" in app.dataframe[0].value.columns
+    app.multiselect(key="w_cols").set_value(["times", "run"]).run()
+    columns = list(app.dataframe[0].value.columns)
+    assert columns[:3] == ["rank", "submission", "score"]
+    assert "time · w1_variant" in columns and "run" in columns and "ratio · w1" not in columns
+
+
+def test_permalink_round_trip(app) -> None:
+    """A link's query parameters set every widget; the URL then carries the same values back."""
+    given = {"q": "a", "sort": "speedup_vs_reference", "desc": "1", "cols": "times,run", "hide_missed": "1"}
+    app.query_params.update(given)
+    app.run()
+    assert app.text_input(key="w_q").value == "a"
+    assert app.selectbox(key="w_sort").value == "speedup_vs_reference"
+    assert app.checkbox(key="w_desc").value is True
+    assert app.multiselect(key="w_cols").value == ["times", "run"]
+    assert app.selectbox(key="w_ruleset").value == "external"
+    assert {k: app.query_params[k] for k in given} == given
+    assert len(names(app)) == 3
+    link = next(c.value for c in app.code if "sort=speedup_vs_reference" in c.value)
+    assert "q=a" in link and "cols=times%2Crun" in link
+
+
+def test_selections_survive_moving_between_pages(app) -> None:
+    app.query_params.update({"sub": "fast"})
+    app.run()
+    app.text_input(key="w_q").input("ada").run()
+    app.switch_page("screens/submission.py").run()
+    assert app.selectbox(key="w_sub").value == "fast"
+    assert app.query_params["q"] == "ada"  # the leaderboard's search is still in the URL
+    app.switch_page("screens/leaderboard.py").run()
+    assert app.text_input(key="w_q").value == "ada"
+    assert names(app) == ["adamw"]
+
+
+def test_submission_page(app) -> None:
+    app.query_params["sub"] = "fails_variant"
+    app.run()
+    app.switch_page("screens/submission.py").run()
+    assert not app.exception
+    assert any("README of fails_variant" in m.value for m in app.markdown)
+    frames = {tuple(d.value.columns)[:3]: d.value for d in app.dataframe}
+    trials = next(v for k, v in frames.items() if k == ("trial_id", "workload", "role"))
+    assert len(trials) == 15 and set(trials["status"]) == {"reached", "missed", "failed"}
+    failed = trials[trials["status"] == "failed"]
+    assert (failed["reason"] == "non-finite loss at step 3").all()
+    hparams = next(v for k, v in frames.items() if k == ("workload", "study", "point"))
+    assert set(hparams["workload"]) == {"w1", "w2", "w1_variant"} and (hparams["learning_rate"] == 1e-3).all()
+    assert any("learning_rate" in c.value for c in app.code)  # the search space
+
+
+def test_workload_page_curves_and_evaluations(app) -> None:
+    app.query_params.update({"wl": "w2", "wsubs": "adamw,fast"})
+    app.run()
+    app.switch_page("screens/workload.py").run()
+    assert not app.exception
+    assert app.selectbox(key="w_wl").value == "w2"
+    evals = app.dataframe[0].value
+    assert set(evals["submission"]) == {"adamw", "fast"} and set(evals["role"]) == {"tuning", "scoring"}
+    assert len(evals) == 2 * 5 * 4  # two submissions x (two tuning + three scoring trials) x four evaluations
+    assert app.selectbox(key="w_metric").value == "accuracy"
+
+
+def test_compare_page_with_two_chosen_submissions(app) -> None:
+    app.query_params.update({"a": "adamw", "b": "fast"})
+    app.run()
+    app.switch_page("screens/compare.py").run()
+    assert not app.exception
+    assert (app.selectbox(key="w_a").value, app.selectbox(key="w_b").value) == ("adamw", "fast")
+    times = app.dataframe[0].value.set_index("workload")
+    assert times.loc["w1", "time adamw"] == 11 and times.loc["w1", "time fast"] == 5
+    assert times.loc["w2", "fast / adamw"] == pytest.approx(40 / 21, abs=0.01)
+    hp = app.dataframe[1].value  # all workloads of both runs
+    assert list(hp.columns) == ["workload", "study", "hyperparameter", "adamw", "fast"]
+    assert set(hp["workload"]) == {"w1", "w2", "w1_variant"} and set(hp["adamw"]) == {"0.001"}
+    app.selectbox(key="w_b").select("never").run()
+    assert "time never" in app.dataframe[0].value.columns and not app.exception
+
+
+def test_profiles_page_log_scale(app) -> None:
+    app.run()
+    app.switch_page("screens/profiles.py").run()
+    assert app.multiselect(key="w_psubs").value == ["adamw", "fails_variant", "fast", "never"]
+    app.checkbox(key="w_log").check().run()
+    assert not app.exception and app.query_params["log"] == "1"
+
+
+def test_downloads_page(app) -> None:
+    app.query_params["q"] = "fa"
+    app.run()
+    app.switch_page("screens/downloads.py").run()
+    assert not app.exception
+    assert any("2 rows" in c.value and "search 'fa'" in c.value for c in app.caption)
+
+
+def test_pool_selectors_follow_the_bundle(app) -> None:
+    app.run()
+    assert app.selectbox(key="w_release").options == ["r1"]
+    assert app.selectbox(key="w_hw").value == "cpu-2core"
+
+
+def test_a_bundle_without_curves(monkeypatch, tmp_path) -> None:
+    """A bundle whose trials have no evaluation rows (an empty ``evals`` table) still renders every page."""
+    from streamlit.testing.v1 import AppTest
+
+    from board_bundles import APP, RELEASE, VARIANTS, build_db
+    from harness.publish import publish
+
+    bare = publish(build_db(tmp_path, evals=False), tmp_path / "bundles", RELEASE, VARIANTS)
+    monkeypatch.setenv("PODIUM_BOARD_BUNDLES", str(bare))
+    at = AppTest.from_file(str(APP), default_timeout=60).run()
+    for page in PAGES:
+        at.switch_page(page).run()
+        assert not at.exception, (page, [e.value for e in at.exception])
+    at.switch_page("screens/workload.py").run()
+    assert any("No evaluation rows" in i.value for i in at.info)
+
+
+def test_several_bundles_one_release_each(monkeypatch, tmp_path, bundle) -> None:
+    from streamlit.testing.v1 import AppTest
+
+    from board_bundles import APP
+    from leaderboard.synthetic import SyntheticConfig, write_synthetic_bundle
+
+    tiny = write_synthetic_bundle(tmp_path, SyntheticConfig(submissions=5, workloads=6, studies=1, bootstrap=20,
+                                                            evals_per_trial=3, release="tiny"))
+    monkeypatch.setenv("PODIUM_BOARD_BUNDLES", f"{bundle}{os.pathsep}{tiny}")
+    at = AppTest.from_file(str(APP), default_timeout=60).run()
+    assert at.selectbox(key="w_release").options == ["r1", "tiny"] and names(at)[0] == "adamw"
+    at.selectbox(key="w_release").select("tiny").run()
+    assert len(names(at)) == 5 and at.selectbox(key="w_ruleset").options == ["external", "self"]
+    at.selectbox(key="w_ruleset").select("self").run()
+    assert len(names(at)) == 2 and at.query_params["ruleset"] == "self"
+
+
+def test_no_pages_folder_next_to_the_app() -> None:
+    """With a pages/ folder, Streamlit serves a page's script on its own (no sidebar, no context) when a
+    fresh server's first request is a page URL."""
+    from board_bundles import APP
+
+    assert not (APP.parent / "pages").exists()
+
+
+def test_a_missing_bundle_is_reported(monkeypatch, tmp_path) -> None:
+    from streamlit.testing.v1 import AppTest
+
+    from board_bundles import APP
+
+    monkeypatch.setenv("PODIUM_BOARD_BUNDLES", str(tmp_path / "nothing"))
+    at = AppTest.from_file(str(APP), default_timeout=30).run()
+    assert not at.exception
+    assert any("not a release bundle" in e.value for e in at.error)

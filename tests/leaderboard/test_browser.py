@@ -1,0 +1,137 @@
+"""``podium board`` in a real browser: headless Debian chromium over loopback, driven by selenium."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from board_bundles import ROOT
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync", "--no-first-run", "--window-size=1400,1100"]
+
+
+@pytest.fixture
+def browser(tmp_path: Path) -> Iterator:
+    if not CHROMIUM.exists() or not CHROMEDRIVER.exists():
+        pytest.skip("needs Debian's chromium and chromedriver (apt-get install chromium chromium-driver)")
+    webdriver = pytest.importorskip("selenium.webdriver", reason="needs selenium (pip install '.[test]')")
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(CHROMIUM)
+    for flag in [*FLAGS, f"--user-data-dir={tmp_path / 'chromium-profile'}"]:
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture
+def board(bundle: Path, tmp_path: Path) -> Iterator[str]:
+    """``podium board`` on a free loopback port, up and healthy; stopped (with its Streamlit child) afterwards."""
+    port, log = _free_port(), tmp_path / "board.log"
+    with open(log, "w") as out:
+        process = subprocess.Popen([sys.executable, "-m", "harness.cli", "board", "--bundle", str(bundle), "--port",
+                                    str(port), "--headless"], cwd=ROOT, stdout=out, stderr=subprocess.STDOUT,
+                                   start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert process.poll() is None, f"podium board exited:\n{log.read_text()}"
+            try:
+                if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok":
+                    break
+            except OSError:
+                pass
+            assert time.monotonic() < deadline, f"the board did not come up:\n{log.read_text()}"
+            time.sleep(0.3)
+        assert url in log.read_text()  # the URL is printed
+        yield url
+    finally:
+        process.terminate()  # podium board stops its Streamlit child on SIGTERM
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)  # the group this test started (start_new_session above)
+            process.wait()
+
+
+def _rows(driver) -> list[str]:
+    """Submissions in the leaderboard grid, read in one script call (the grid redraws while Streamlit reruns).
+    Its accessible table carries each cell's text; the submission cell is the link to its page."""
+    texts = driver.execute_script(
+        "const grid = document.querySelector('[data-testid=\"stDataFrame\"]');"
+        "return grid ? Array.from(grid.querySelectorAll('table[role=grid] tbody tr')).map(r => r.textContent) : [];")
+    found = (re.search(r"[?&]sub=([^&]+)", text or "") for text in texts)
+    return [m.group(1) for m in found if m]
+
+
+def _wait_for(predicate, timeout: float = 30.0):
+    """Poll ``predicate`` until it is truthy; an element that went stale or is not there yet counts as not yet."""
+    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            value = predicate()
+        except (NoSuchElementException, StaleElementReferenceException):
+            value = None
+        if value:
+            return value
+        time.sleep(0.25)
+    raise AssertionError("timed out waiting for the page")
+
+
+def _screenshot(driver, tmp_path: Path, root: Path, name: str) -> Path:
+    shot = tmp_path / name
+    driver.save_screenshot(str(shot))
+    artifacts = root / "tests" / "artifacts"
+    artifacts.mkdir(parents=True, exist_ok=True)
+    shutil.copy(shot, artifacts / name)
+    return shot
+
+
+def test_board_in_a_browser(browser, board: str, tmp_path: Path, request: pytest.FixtureRequest) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+
+    browser.get(board)
+    _wait_for(lambda: _rows(browser) == ["adamw", "fails_variant", "fast", "never"], 60)
+    assert "Leaderboard" in browser.find_element(By.TAG_NAME, "h1").text
+    search = _wait_for(lambda: browser.find_element(By.CSS_SELECTOR, 'input[aria-label="Search submissions"]'))
+    search.send_keys("fa", Keys.ENTER)
+    _wait_for(lambda: _rows(browser) == ["fails_variant", "fast"])
+    _wait_for(lambda: "q=fa" in browser.current_url)  # the filter is in the permalink
+    # adamw and never are hidden by the search, and fast's older run is not ranked: all three listed with reasons
+    _wait_for(lambda: "(3)" in browser.find_element(By.CSS_SELECTOR, '[data-testid="stExpander"]').text)
+    shot = _screenshot(browser, tmp_path, request.config.rootpath, "board-leaderboard.png")
+    assert shot.stat().st_size > 10_000
+
+    browser.get(f"{board}/compare?a=adamw&b=fast")  # a permalink opens the page with its selections
+    _wait_for(lambda: any("Compare" in h.text for h in browser.find_elements(By.TAG_NAME, "h1")))
+    _wait_for(lambda: len(browser.find_elements(By.CSS_SELECTOR, '[data-testid="stPlotlyChart"]')) >= 2)
+    _screenshot(browser, tmp_path, request.config.rootpath, "board-compare.png")
