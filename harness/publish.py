@@ -49,6 +49,15 @@ def targets_version() -> str:
     return sha256(TARGETS_FILE)[:16] if TARGETS_FILE.exists() else "none"
 
 
+def workload_specs(names: list[str]) -> dict[str, Any]:
+    """What a reader of the bundle needs to know about each workload: metric and direction, targets, budgets."""
+    from workloads import WORKLOADS
+
+    keep = {"description", "base", "dataset", "data_revision", "model", "metric", "higher_is_better", "budget_s",
+            "eval_period_s", "step_hint", "targets"}
+    return {n: WORKLOADS.get(n).model_dump(mode="json", include=keep) for n in names if n in WORKLOADS}
+
+
 def _frame(records: list[dict[str, Any]]):
     import pandas as pd
 
@@ -113,6 +122,7 @@ def publish(db: Path, out: Path, release: str, variant_of: dict[str, str]) -> Pa
         "harness_commit": git_commit(), "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "hardware_classes": sorted({p.hardware_class for p in pools}), "pools": [p.key for p in pools],
         "targets_version": targets_version(),
+        "workloads": workload_specs(sorted({t["workload"] for t in trials})),
         "scoring": {"r_max": R_MAX, "bootstrap_seed": BOOTSTRAP_SEED, "bootstrap_samples": BOOTSTRAP_SAMPLES,
                     "reference": REFERENCE_SUBMISSION, "variants": {p.key: p.variants for p in pools}},
         "tables": manifest_tables,
