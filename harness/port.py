@@ -11,9 +11,10 @@ AlgoPerf                                                    Podium
 ``from absl import logging``                                ``import logging`` (same ``logging.info(fmt, *args)``)
 ==========================================================  ======================================================
 
-``algorithmic_efficiency`` (AlgoPerf's package name before v0.5) is treated like ``algoperf``. Any other import from
+``algorithmic_efficiency`` (AlgoPerf's earlier package name) is treated like ``algoperf``. Any other import from
 either package (``random_utils``, a workload module...) is something Podium does not offer: :class:`PortError` names
-the line, rather than producing a submission that fails later. Everything else in the file is left byte for byte.
+the line, rather than producing a submission that fails later. Everything else in the file is left byte for byte
+(a comment after a rewritten import stays on its line).
 
 AlgoPerf's ``get_batch_size`` knows only AlgoPerf's workload names, so :func:`port_algoperf` appends a wrapper that
 asks the original first and, when it raises ``ValueError``, answers from a table of Podium workload names.
@@ -85,8 +86,8 @@ def _port(text: str) -> tuple[str, list[tuple[str, str]]]:
     # Bottom-up, so that earlier line numbers stay valid while later lines change.
     for node, replacement in reversed(edits):
         indent = lines[node.lineno - 1][: node.col_offset]
-        ending = "\n" if lines[node.end_lineno - 1].endswith("\n") else ""
-        new = "".join(f"{indent}{statement}\n" for statement in replacement).rstrip("\n") + ending
+        tail = lines[node.end_lineno - 1][node.end_col_offset :]  # a trailing comment, and the line ending
+        new = "\n".join(f"{indent}{statement}" for statement in replacement) + tail
         lines[node.lineno - 1 : node.end_lineno] = [new]
     return "".join(lines), rewrites
 
@@ -178,7 +179,8 @@ def port_algoperf(src_file: Path, dest_dir: Path, workload_batch_sizes: Mapping[
     ``get_batch_size`` wrapper for Podium's workload names), a ``README.md`` stub saying where it came from, and
     ``search_space.json`` copied from the source's ``tuning_search_space.json`` when there is one. AlgoPerf keeps
     that file beside the framework folders (``adamw/tuning_search_space.json`` for ``adamw/pytorch/submission.py``),
-    so the source's folder is searched first, then its parent. Files already in ``dest_dir`` are overwritten.
+    so the source's folder is searched first, then, when it is named ``pytorch``, its parent. Files already in
+    ``dest_dir`` are overwritten.
 
     Args:
         src_file: the AlgoPerf ``submission.py``.
@@ -208,7 +210,10 @@ def port_algoperf(src_file: Path, dest_dir: Path, workload_batch_sizes: Mapping[
 
 
 def _find_search_space(src_file: Path) -> Path | None:
-    for folder in (src_file.parent, src_file.parent.parent):
+    folders = [src_file.parent]
+    if src_file.parent.name == "pytorch":  # AlgoPerf's layout: <method>/tuning_search_space.json, <method>/pytorch/
+        folders.append(src_file.parent.parent)
+    for folder in folders:
         if (folder / SEARCH_SPACE_SOURCE).is_file():
             return folder / SEARCH_SPACE_SOURCE
     return None

@@ -70,11 +70,12 @@ def test_both_package_names_aliases_and_indented_imports(package: str) -> None:
               f"def f():\n    from {package}.pytorch_utils import pytorch_setup  # lazily\n    return pytorch_setup\n")
     assert port_algoperf_source(source) == (
         "from harness.algoperf import spec as s\n"
-        "def f():\n    from harness.algoperf.pytorch_utils import pytorch_setup\n    return pytorch_setup\n")
+        "def f():\n    from harness.algoperf.pytorch_utils import pytorch_setup  # lazily\n    return pytorch_setup\n")
 
 
 def test_absl_logging_is_split_from_other_absl_names() -> None:
     assert port_algoperf_source("from absl import flags, logging\n") == "import logging\nfrom absl import flags\n"
+    assert port_algoperf_source("from absl import logging") == "import logging"  # no final newline: none added
     assert port_algoperf_source("from absl import flags\n") == "from absl import flags\n"
 
 
