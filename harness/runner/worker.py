@@ -1,8 +1,10 @@
 """The trial worker: runs one trial in its own process. The only code in Podium that imports submission code.
 
-Started by the supervisor as ``python -m harness.runner.worker REQUEST.json HEARTBEAT RECORDS_FD``. It reports
-every evaluation and the final result as JSON lines on the records pipe; everything the submission prints goes to
-a log file the supervisor caps. The worker's account is advisory: the supervisor decides the final status.
+Started by the supervisor as ``python -m harness.runner.worker REQUEST.json HEARTBEAT RECORDS``. It reports
+every evaluation and the final result as JSON lines on RECORDS: a pipe's file descriptor number (a local trial), or
+the path of a records file the supervisor tails (a trial in a container, where no descriptor can cross); everything
+the submission prints goes to a log file the supervisor caps. The worker's account is advisory: the supervisor
+decides the final status.
 
 The loop (see :func:`train`): select a batch and update (timed) -> check the loss (untimed) -> when
 ``eval_period_s`` of submission time has passed: ``prepare_for_eval`` (timed) and evaluate (untimed) -> stop at the
@@ -72,6 +74,7 @@ class Trial:
     send: Any
     step: int = 0
     evals: list[tuple[int, dict[str, float]]] = field(default_factory=list)
+    eval_times: list[float] = field(default_factory=list)  # submission seconds at each evaluation
     eval_time_s: float = 0.0
     last_eval_submission_s: float = 0.0
     loop_start: float = 0.0
@@ -153,6 +156,7 @@ def evaluate(trial: Trial, model: Any, model_state: Any) -> bool:
     submission_s = trial.clock.submission_s
     trial.last_eval_submission_s = submission_s
     trial.evals.append((trial.step, metrics))
+    trial.eval_times.append(submission_s)
     trial.validation = metrics
     trial.send(EvalRecord(trial_id=trial.request.trial_id, eval_index=len(trial.evals) - 1, step=trial.step,
                           submission_time_s=submission_s, eval_time_s=elapsed, wall_time_s=now() - trial.loop_start,
@@ -280,12 +284,18 @@ def run(request: TrialRequest, heartbeat: Heartbeat, send: Any, process_start: f
 
 
 def missed_reason(trial: Trial) -> str:
-    best = max((m[trial.request.workload.metric] for _, m in trial.evals), default=float("nan"),
-               key=lambda v: v if trial.request.workload.higher_is_better else -v)
+    """Why a trial missed: the best value reached within the budget, and a target met only after it."""
+    spec, budget = trial.request.workload, trial.request.budget_s
+    key = (lambda v: v) if spec.higher_is_better else (lambda v: -v)
+    in_budget = [m[spec.metric] for (_, m), t in zip(trial.evals, trial.eval_times) if t <= budget]
+    best = max(in_budget, default=float("nan"), key=key)
     claim = (f"the submission raised TrainingComplete at step {trial.completed_at}, but "
              if trial.completed_at is not None else "")
-    return (f"{claim}validation {trial.request.workload.metric} {best:.4f} never met the target {trial.target:.4f} "
-            f"within {trial.clock.submission_s:.1f}s of submission time (budget {trial.request.budget_s:.0f}s)")
+    late = next((t for (_, m), t in zip(trial.evals, trial.eval_times) if t > budget and spec.meets(m[spec.metric],
+                                                                                             trial.target)), None)
+    after = f"; it was met only at {late:.1f}s, after the budget" if late is not None else ""
+    return (f"{claim}validation {spec.metric} {best:.4f} within the {budget:.0f}s budget did not meet the target "
+            f"{trial.target:.4f}{after}")
 
 
 def accounting(trial: Trial | None) -> dict[str, Any]:
@@ -301,10 +311,10 @@ def accounting(trial: Trial | None) -> dict[str, Any]:
 
 def main(argv: list[str]) -> None:
     process_start = now()
-    request_path, heartbeat_path, records_fd = argv
+    request_path, heartbeat_path, records = argv
     request = TrialRequest.model_validate_json(Path(request_path).read_text())
     heartbeat = Heartbeat(Path(heartbeat_path))
-    fd = int(records_fd)
+    fd = int(records) if records.isdigit() else os.open(records, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
 
     def send(record: Any) -> None:
         os.write(fd, record.model_dump_json().encode() + b"\n")

@@ -96,10 +96,23 @@ class TrainState:
     budget_s: float
     eval_period_s: float
 
-    # AlgoPerf passes a dict; submissions written for it index train_state['...'].
+    @property
+    def is_time_remaining(self) -> bool:
+        return self.submission_time_s < self.budget_s
+
+    # AlgoPerf passes a dict; submissions written for it index train_state['...'] with these keys.
+    _ALGOPERF_KEYS = {"accumulated_submission_time": "submission_time_s", "is_time_remaining": "is_time_remaining",
+                      "global_step": "global_step", "max_allowed_runtime_sec": "budget_s",
+                      "training_complete": None}
+
     def __getitem__(self, key: str) -> Any:
-        aliases = {"accumulated_submission_time": "submission_time_s"}
-        return getattr(self, aliases.get(key, key))
+        if key == "training_complete":
+            return False  # the harness stops calling update_params once training is complete
+        name = self._ALGOPERF_KEYS.get(key, key)
+        try:
+            return getattr(self, name)
+        except AttributeError:
+            raise KeyError(f"train_state has no {key!r}; available: {sorted(self._ALGOPERF_KEYS)}") from None
 
 
 def as_hyperparameters(values: Mapping[str, Any]) -> Hyperparameters:

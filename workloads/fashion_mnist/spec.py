@@ -12,7 +12,7 @@ _DATA = dict(
 )
 
 _MLP = dict(builder="workloads.fashion_mnist.pytorch.models:build_mlp", budget_s={"cpu-2core": 30.0},
-            eval_period_s=1.0, step_hint=2000, **_DATA)
+            eval_period_s=0.25, step_hint=2000, **_DATA)  # evaluation ~17 ms: ~7% of wall time
 
 register(WorkloadSpec(
     name="fashion_mnist_mlp",
