@@ -14,13 +14,15 @@ For each workload (base and variants) on one hardware class:
    validation target, floored to 4 decimals.
 
 Provenance stored with each target: date, hardware class, CPU model, threads, harness commit, baselines and their
-hyperparameters, seeds, per-seed values, and the command.
+hyperparameters, seeds, per-seed values, the command, and the machine's load average before and after (targets are
+set against the clock: run the procedure on an otherwise idle machine; it warns when the machine is busy).
 """
 
 from __future__ import annotations
 
 import json
 import math
+import os
 import statistics
 import tempfile
 from datetime import UTC, datetime
@@ -87,7 +89,12 @@ def set_targets(names: list[str] | None, seeds: int, hardware_class: str, write:
     from harness.demo import baselines
 
     stored = json.loads(TARGETS_FILE.read_text()) if TARGETS_FILE.exists() else {"workloads": {}}
+    busy = os.getloadavg()[0]
+    if busy > 0.5:
+        console.print(f"[yellow]warning:[/] load average {busy:.2f} before starting: targets are set against the "
+                      "clock, so anything else running on this machine makes them easier. Stop other work first.")
     for name in names or WORKLOADS.names():
+        load_before = os.getloadavg()[0]
         spec = get_spec(name)
         curves = {}
         for baseline in baselines():
@@ -100,6 +107,7 @@ def set_targets(names: list[str] | None, seeds: int, hardware_class: str, write:
             "procedure": "harness/targets.py", "budget_factor": BUDGET_FACTOR, "seeds": seeds,
             "baselines": {b.name: hyperparameter_points(search_space_of(b), 1, 0)[0] for b in baselines()},
             "command": f"podium targets set --workload {name} --seeds {seeds} --hardware-class {hardware_class}",
+            "load_average_1min": {"before": round(load_before, 2), "after": round(os.getloadavg()[0], 2)},
             **{k: v for k, v in derived.items() if k not in ("validation", "test")},
         }
         console.print(f"  -> validation {derived['validation']:.4f}, test {derived['test']:.4f} "
