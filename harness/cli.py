@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 from rich.console import Console
@@ -18,6 +18,9 @@ from rich.table import Table
 from harness.registry import UnknownNameError
 from workloads import variant_bases
 from harness.runner.run import DEFAULT_DB, RunConfig
+
+if TYPE_CHECKING:
+    from harness.executors.engine import ImageInfo
 
 app = typer.Typer(
     help="Podium: a benchmark and leaderboard for machine-learning methods, measured by time-to-result.",
@@ -123,11 +126,14 @@ def run(
     threads: Annotated[int, typer.Option(min=1, help="Threads per trial (torch and BLAS).")] = 2,
     db: DbOption = DEFAULT_DB,
     hardware_class: HardwareOption = "cpu-2core",
-    executor: Annotated[str, typer.Option(help="local (a process per trial) or docker (a fresh sealed container "
-                                               "per trial: no network, read-only inputs; see docker/README.md).")] = "local",
+    executor: Annotated[str, typer.Option(help="local (a process per trial) or docker (a fresh sealed container per "
+                                               "trial: no network, read-only inputs; see docker/README.md).")] = "local",
     image: Annotated[Optional[str], typer.Option(help="Docker image for --executor docker (default: "
                                                      "podium-scoring:cpu, or the submission's own image when it "
                                                      "has a requirements.txt).")] = None,
+    build: Annotated[bool, typer.Option("--build", help="With --executor docker: first build the image (and the "
+                                                        "submission's layer), or reuse it when its inputs are "
+                                                        "unchanged, as `podium docker build` does.")] = False,
 ) -> None:
     """Tune and score a submission: tuning trials, selection on tuning seeds, re-runs on held-out scoring seeds.
 
@@ -150,7 +156,12 @@ def run(
                        studies=studies, trials=trials, tuning_seeds=tuning_seeds, scoring_seeds=scoring_seeds,
                        seed=seed, db=db, hardware_class=hardware_class, threads=threads, workers=workers,
                        executor=executor, image=image)
+    if build and executor != "docker":
+        raise fail("--build builds the docker image: use it with --executor docker")
     try:
+        if build:
+            image = _build_image(base=None, make_base=False, submission=path if (path / "requirements.txt").exists()
+                                 else None, tag=image, cuda=False, no_cache=False).name
         runner = runner_for(executor, image, path)  # first: no engine or no image is said before anything is loaded
     except ExecutorError as exc:
         raise fail(str(exc)) from None
@@ -373,17 +384,27 @@ def docker_build(
 ) -> None:
     """Build the sealed scoring image from a local wheelhouse (the network is used only now), and print its ID."""
     from harness.executors import ExecutorError
+
+    try:
+        image = _build_image(base, make_base, submission, tag, cuda, no_cache)
+    except ExecutorError as exc:
+        raise fail(str(exc)) from None
+    console.print(f"  run trials in it: podium run SUBMISSION --executor docker --image {image.name}", highlight=False,
+                  soft_wrap=True)
+
+
+def _build_image(base: str | None, make_base: bool, submission: Path | None, tag: str | None, cuda: bool,
+                 no_cache: bool) -> "ImageInfo":
+    """Build (or reuse) an image, printing the steps and the result; raises ExecutorError."""
     from harness.executors.images import BuildConfig, build
 
     config = BuildConfig(base=base, make_base=make_base, tag=tag, submission=submission, cuda=cuda, no_cache=no_cache)
-    try:
-        result = build(config, say=lambda line: console.print(line, highlight=False, markup=False))
-    except ExecutorError as exc:
-        raise fail(str(exc)) from None
+    result = build(config, say=lambda line: console.print(line, highlight=False, markup=False, soft_wrap=True))
     image = result.image
     how = f"built in {result.seconds:.0f}s" if result.built else "up to date"
-    console.print(f"[green]✓[/] {image.name}  {image.id}  ({image.size_bytes / 1e9:.2f} GB, {how})", highlight=False)
-    console.print(f"  run trials in it: podium run SUBMISSION --executor docker --image {image.name}", highlight=False)
+    console.print(f"[green]✓[/] {image.name}  {image.id}  ({image.size_bytes / 1e9:.2f} GB, {how})", highlight=False,
+                  soft_wrap=True)
+    return image
 
 
 @app.command()

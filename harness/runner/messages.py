@@ -1,8 +1,9 @@
 """What crosses the supervisor/worker process boundary: the trial request, the heartbeat, and the records.
 
-The request goes to the worker as a JSON file; records come back as JSON lines on a dedicated pipe (never parsed
-from logs). The heartbeat is a tiny shared memory-mapped file that the worker's clock writes and the supervisor reads,
-so a hang inside submission code is seen from outside without any message from the hung process.
+The request goes to the worker as a JSON file; records come back as JSON lines on a dedicated pipe, or a records
+file for a trial in a container (never parsed from logs). The heartbeat is a tiny shared memory-mapped file that the
+worker's clock writes and the supervisor reads, so a hang inside submission code is seen from outside without any
+message from the hung process.
 """
 
 from __future__ import annotations

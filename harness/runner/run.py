@@ -1,7 +1,8 @@
 """A benchmark run: plan every trial, write the manifest, run the tuning trials, select, run the scoring trials.
 
 Resume: the run id names the plan. Running the same command again continues the run: finished trials are kept,
-an interrupted one restarts from scratch. A different plan under an existing run id is refused.
+an interrupted one restarts from scratch. A different plan under an existing run id is refused, and so is a
+different environment: every trial of a run comes from one executor (and, for docker, one image).
 
 Parallelism: ``workers`` trials at a time, each in its own process with ``threads`` threads, pinned to its own
 cores when the machine has enough (recorded with each trial). One worker (the default) is the setting for
@@ -18,14 +19,15 @@ import os
 import threading
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 import harness
+from harness.executors import TrialRunner, runner_for
 from harness.provenance import git_commit, hash_tree
 from harness.runner.messages import EvalRecord, TrialLimits, TrialRequest
-from harness.runner.supervisor import TrialOutcome, run_trial
+from harness.runner.supervisor import TrialOutcome
 from harness.store import ResultsStore
 from harness.tuning.plan import PlanEntry, Ruleset, RunPlan, plan_entries
 from harness.tuning.protocol import INF, TrialOutcomeRow, select_configuration, summarize
@@ -63,6 +65,10 @@ class RunConfig(BaseModel):
     workers: int = Field(1, ge=1)
     release: str = BENCHMARK_RELEASE
     limits: TrialLimits = Field(default_factory=TrialLimits)
+    #: ``local``: each trial in a process here; ``docker``: each trial in a fresh sealed container from ``image``
+    #: (default: the scoring image, or the submission's own layer on it when it has a requirements.txt).
+    executor: Literal["local", "docker"] = "local"
+    image: str | None = None
 
     @property
     def workdir(self) -> Path:
@@ -140,14 +146,16 @@ class RunProgress:
     def trial_finished(self, entry: PlanEntry, outcome: TrialOutcome | None, reason: str = "") -> None: ...
 
 
-def _trial_row(run_id: str, entry: PlanEntry, hardware_class: str, affinity: list[int] | None) -> dict[str, Any]:
+def _trial_row(run_id: str, entry: PlanEntry, hardware_class: str, affinity: list[int] | None,
+               runner: TrialRunner) -> dict[str, Any]:
     spec = get_spec(entry.workload)
     target = spec.targets[hardware_class].validation if hardware_class in spec.targets else None
     return dict(trial_id=entry.trial_id, run_id=run_id, workload=entry.workload, workload_spec_hash=spec.spec_hash(),
                 data_revision=spec.data_revision, study=entry.study, trial_index=entry.point, role=entry.role,
                 seed=entry.seed, seed_index=entry.seed_index, hyperparameters_json=entry.hyperparameters or {},
                 budget_s=entry.budget_s, validation_target=target,
-                cpu_affinity=json.dumps(affinity) if affinity is not None else None)
+                cpu_affinity=json.dumps(affinity) if affinity is not None else None,
+                executor=runner.executor, image_digest=runner.image_digest)
 
 
 def _outcome_fields(outcome: TrialOutcome) -> dict[str, Any]:
@@ -159,7 +167,9 @@ def _outcome_fields(outcome: TrialOutcome) -> dict[str, Any]:
                       init_time_s=result.init_time_s, startup_time_s=result.startup_time_s,
                       overhead_time_s=result.overhead_time_s, batch_size=result.batch_size,
                       validation_json=result.validation, test_json=result.test,
-                      test_target_met=result.test_target_met, provenance_json=result.provenance)
+                      test_target_met=result.test_target_met)
+    where = {"executor": outcome.executor, **({"image_digest": outcome.image_digest} if outcome.image_digest else {})}
+    fields["provenance_json"] = {**(result.provenance if result is not None else {}), **where}
     fields["time_to_result_s"] = result.time_to_result_s if result and outcome.status == "reached" else None
     return fields
 
@@ -202,14 +212,15 @@ class _Slots:
 class _Executor:
     """Runs plan entries, ``workers`` at a time; Ctrl-C (or any error) cancels and kills every running trial."""
 
-    def __init__(self, config: RunConfig, store: ResultsStore, plan: RunPlan, progress: RunProgress) -> None:
-        self.config, self.store, self.plan, self.progress = config, store, plan, progress
+    def __init__(self, config: RunConfig, store: ResultsStore, plan: RunPlan, progress: RunProgress,
+                 runner: TrialRunner) -> None:
+        self.config, self.store, self.plan, self.progress, self.runner = config, store, plan, progress, runner
         self.slots = _Slots(config.workers, config.threads)
         self.cancel = threading.Event()
 
     def skip(self, entry: PlanEntry, reason: str) -> None:
         """Record a planned trial that cannot run (no configuration to score) as a miss, without running it."""
-        self.store.start_trial(_trial_row(self.plan.run_id, entry, self.config.hardware_class, None))
+        self.store.start_trial(_trial_row(self.plan.run_id, entry, self.config.hardware_class, None, self.runner))
         self.store.finish_trial(entry.trial_id, {"status": "missed", "reason": reason})
         self.progress.trial_finished(entry, None, reason)
 
@@ -218,7 +229,7 @@ class _Executor:
             return
         cpus = self.slots.take()
         try:
-            self.store.start_trial(_trial_row(self.plan.run_id, entry, self.config.hardware_class, cpus))
+            self.store.start_trial(_trial_row(self.plan.run_id, entry, self.config.hardware_class, cpus, self.runner))
             self.progress.trial_started(entry)
             request = TrialRequest(trial_id=entry.trial_id, submission_dir=str(self.config.submission_dir.resolve()),
                                    workload=get_spec(entry.workload), hardware_class=self.config.hardware_class,
@@ -230,8 +241,8 @@ class _Executor:
                 self.store.add_eval(entry.trial_id, record)  # committed now: survives a kill of this process
                 self.progress.trial_evaluated(entry, record)
 
-            outcome = run_trial(request, self.config.workdir, on_eval=on_eval, cancel=self.cancel,
-                                on_poll=lambda s, step: self.progress.trial_polled(entry, s, step))
+            outcome = self.runner.run_trial(request, self.config.workdir, on_eval=on_eval, cancel=self.cancel,
+                                            on_poll=lambda s, step: self.progress.trial_polled(entry, s, step))
             if outcome.status == "cancelled":
                 return  # the row stays 'running': a resume restarts this trial
             self.store.finish_trial(entry.trial_id, _outcome_fields(outcome))
@@ -254,16 +265,35 @@ class _Executor:
                 raise
 
 
-def execute(config: RunConfig, progress: RunProgress | None = None,
-            store: ResultsStore | None = None) -> tuple[str, ResultsStore]:
-    """Plan (and record the manifest), tune, select, score, and store both protocols' workload times."""
+def check_environment(store: ResultsStore, run_id: str, runner: TrialRunner) -> None:
+    """Refuse to add trials to a run whose finished trials ran elsewhere (another executor or another image)."""
+    def where(executor: str, digest: str | None) -> str:
+        return f"in docker image {digest}" if executor == "docker" else "locally"
+
+    ran = {(t["executor"], t["image_digest"]) for t in store.trials(run_id) if t["status"] != "running"}
+    other = sorted(ran - {(runner.executor, runner.image_digest)}, key=str)
+    if other:
+        raise PlanError(f"run {run_id!r} already has trials that ran {where(*other[0])}; this command would run the "
+                        f"rest {where(runner.executor, runner.image_digest)}. One run never mixes environments: use "
+                        "the same --executor and image as before, or pass --run-id NEW_NAME to start a separate run.")
+
+
+def execute(config: RunConfig, progress: RunProgress | None = None, store: ResultsStore | None = None,
+            runner: TrialRunner | None = None) -> tuple[str, ResultsStore]:
+    """Plan (and record the manifest), tune, select, score, and store both protocols' workload times.
+
+    ``runner`` runs each trial; by default the one ``config.executor`` names (a docker runner checks the engine and
+    the image first, and raises :class:`harness.executors.ExecutorError` with one clear message when it cannot run).
+    """
     progress = progress or RunProgress()
+    runner = runner or runner_for(config.executor, config.image, config.submission_dir)
     store = store or ResultsStore(config.db)
     plan = make_plan(config)
+    check_environment(store, plan.run_id, runner)
     register(store, config, plan)
     done = store.finished_trial_ids(plan.run_id)
     progress.run_started(plan, len(done))
-    executor = _Executor(config, store, plan, progress)
+    executor = _Executor(config, store, plan, progress, runner)
     tuning = [e for e in plan.entries if e.role == "tuning" and e.trial_id not in done]
     progress.phase_started("tuning", tuning)
     executor.run_all(tuning)

@@ -13,6 +13,10 @@ Like ``asv/runner.py``: every outcome maps to a status and a reason, and results
 The process runs in its own session; killing means ``SIGKILL`` to the whole process group, so anything the
 submission spawned dies too. If the supervisor itself dies, the kernel kills the worker (``PR_SET_PDEATHSIG``)
 and its next record write fails on the closed pipe.
+
+The watching and judging (:func:`supervise`) do not care how the trial was started: :func:`run_trial` starts a local
+process, and :mod:`harness.executors.container` starts the same worker in a sealed container; both hand over a
+:class:`TrialProcess` and a :class:`RecordReader`.
 """
 
 from __future__ import annotations
@@ -26,10 +30,10 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import psutil
 
@@ -52,6 +56,8 @@ class TrialOutcome:
     estimated_submission_s: float
     log_path: Path
     evals: list[EvalRecord] = field(default_factory=list)
+    executor: str = "local"  # where the trial ran: ``local`` (a process here) or ``docker`` (a sealed container)
+    image_digest: str | None = None  # the image ID a docker trial ran in
 
 
 def _child_setup(output_bytes: int, cpus: list[int] | None) -> Callable[[], None]:
@@ -79,23 +85,60 @@ def _child_env(request: TrialRequest) -> dict[str, str]:
     return env
 
 
-class _Reader(threading.Thread):
-    """Reads JSON-line records from the worker's pipe and hands each to the callback as it arrives."""
+class TrialProcess(Protocol):
+    """A started trial as the supervisor sees it: a local process group, or a container.
 
-    def __init__(self, fd: int, on_eval: Callable[[EvalRecord], None]) -> None:
+    ``pid`` is the root of the trial's process tree on this machine (its memory is measured from there);
+    ``poll()`` returns None while it runs, then its exit status (negative: killed by that signal);
+    ``kill_all()`` kills everything the trial started, waits for it, and sets ``returncode``.
+    """
+
+    pid: int
+    returncode: int | None
+
+    def poll(self) -> int | None: ...
+    def kill_all(self) -> None: ...
+
+
+class _ProcessGroup(subprocess.Popen):
+    """The local worker process, started in its own session; killing it kills the whole group."""
+
+    def kill_all(self) -> None:
+        try:
+            os.killpg(self.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        self.wait()
+
+
+def pipe_lines(fd: int) -> Iterator[bytes]:
+    """The records pipe's lines until the worker (the pipe's only writer) is gone."""
+    with os.fdopen(fd, "rb") as pipe:
+        yield from pipe
+
+
+class RecordReader(threading.Thread):
+    """Reads JSON-line records from the worker and hands each evaluation to the callback as it arrives.
+
+    ``lines`` makes the line source from :attr:`ended`, an event the supervisor sets once the trial process is gone:
+    a pipe ignores it (it ends by itself), a tailed records file reads to its end after it and stops.
+    """
+
+    def __init__(self, lines: Callable[[threading.Event], Iterable[bytes]],
+                 on_eval: Callable[[EvalRecord], None]) -> None:
         super().__init__(daemon=True)
-        self.fd, self.on_eval = fd, on_eval
+        self.lines, self.on_eval = lines, on_eval
+        self.ended = threading.Event()
         self.evals: list[EvalRecord] = []
         self.result: WorkerResult | None = None
         self.error: str | None = None
 
     def run(self) -> None:
-        with os.fdopen(self.fd, "rb") as pipe:
-            for line in pipe:
-                try:
-                    self._handle(line)
-                except Exception as exc:  # noqa: BLE001 - a garbled record fails the trial, not the run
-                    self.error = f"unreadable record from the worker: {exc}"
+        for line in self.lines(self.ended):
+            try:
+                self._handle(line)
+            except Exception as exc:  # noqa: BLE001 - a garbled record fails the trial, not the run
+                self.error = f"unreadable record from the worker: {exc}"
 
     def _handle(self, line: bytes) -> None:
         if b'"type":"eval"' in line:
@@ -109,7 +152,7 @@ class _Reader(threading.Thread):
 class _Watch:
     """The polling loop's state: limits per phase, the submission-time estimate, memory and output."""
 
-    def __init__(self, request: TrialRequest, heartbeat: Heartbeat, process: subprocess.Popen, log: Path) -> None:
+    def __init__(self, request: TrialRequest, heartbeat: Heartbeat, process: TrialProcess, log: Path) -> None:
         self.request, self.heartbeat, self.process, self.log = request, heartbeat, process, log
         self.limits = request.limits
         self.started = time.monotonic()
@@ -184,14 +227,6 @@ class _Watch:
         return None
 
 
-def _kill(process: subprocess.Popen) -> None:
-    try:
-        os.killpg(process.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
-    process.wait()
-
-
 def _exit_reason(returncode: int, log: Path) -> tuple[str, str]:
     """Status for a worker that ended without delivering its result."""
     if returncode < 0:
@@ -211,7 +246,7 @@ def _log_tail(log: Path, lines: int = 3) -> str:
     return (" | last output: " + " / ".join(line.strip()[:200] for line in tail)) if tail else ""
 
 
-def _judge(watch: _Watch, reader: _Reader, returncode: int, log: Path) -> tuple[str, str]:
+def _judge(watch: _Watch, reader: RecordReader, returncode: int, log: Path) -> tuple[str, str]:
     """The final status from everything the supervisor saw. The worker's account is checked, not trusted."""
     result = reader.result
     flood = watch.output_flood()  # first: a write refused by the rlimit (EFBIG) makes the worker fail on its own
@@ -231,7 +266,7 @@ def _judge(watch: _Watch, reader: _Reader, returncode: int, log: Path) -> tuple[
 def run_trial(request: TrialRequest, workdir: Path, on_eval: Callable[[EvalRecord], None] = lambda r: None,
               on_poll: Callable[[float, int], None] | None = None,
               cancel: threading.Event | None = None) -> TrialOutcome:
-    """Run one trial in a fresh process and return the supervisor's verdict.
+    """Run one trial in a fresh local process and return the supervisor's verdict.
 
     Args:
         request: the trial.
@@ -247,15 +282,26 @@ def run_trial(request: TrialRequest, workdir: Path, on_eval: Callable[[EvalRecor
     heartbeat = Heartbeat(workdir / f"{request.trial_id}.heartbeat", create=True)
     read_fd, write_fd = os.pipe()
     with open(log, "wb") as log_file:
-        process = subprocess.Popen(
+        process = _ProcessGroup(
             [sys.executable, "-m", "harness.runner.worker", str(request_path), str(workdir / f"{request.trial_id}.heartbeat"),
              str(write_fd)],
             stdin=subprocess.DEVNULL, stdout=log_file, stderr=subprocess.STDOUT, pass_fds=(write_fd,),
             start_new_session=True, preexec_fn=_child_setup(request.limits.output_bytes, request.cpu_affinity), env=_child_env(request),
             cwd=tempfile.gettempdir())
     os.close(write_fd)
-    reader = _Reader(read_fd, on_eval)
+    reader = RecordReader(lambda ended: pipe_lines(read_fd), on_eval)
     reader.start()
+    return supervise(request, process, heartbeat, reader, log, on_poll, cancel)
+
+
+def supervise(request: TrialRequest, process: TrialProcess, heartbeat: Heartbeat, reader: RecordReader, log: Path,
+              on_poll: Callable[[float, int], None] | None = None,
+              cancel: threading.Event | None = None) -> TrialOutcome:
+    """Watch a started trial until it ends or must be killed, then decide its status (shared by every executor).
+
+    The trial is always killed at the end (with everything it spawned), the heartbeat closed, and the records read
+    to their end before the verdict.
+    """
     watch = _Watch(request, heartbeat, process, log)
     verdict = None
     try:
@@ -273,8 +319,9 @@ def run_trial(request: TrialRequest, workdir: Path, on_eval: Callable[[EvalRecor
     finally:
         # On a verdict, Ctrl-C or any supervisor error: never leave a trial running. After a normal exit it still
         # kills the process group: whatever the submission spawned and left behind dies with the trial.
-        _kill(process)
+        process.kill_all()
         heartbeat.close()
+        reader.ended.set()
     wall = time.monotonic() - watch.started
     reader.join(timeout=10)
     status, reason = verdict if verdict is not None else _judge(watch, reader, process.returncode, log)

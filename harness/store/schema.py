@@ -104,6 +104,12 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (hardware_class, workload, submission_name)
     );
     """,
+    # 3: where each trial ran: ``local`` (a process on this machine) or ``docker`` (a sealed container), and for
+    # docker the image ID it ran in. Every trial before this migration ran locally.
+    """
+    ALTER TABLE trials ADD COLUMN executor TEXT NOT NULL DEFAULT 'local';
+    ALTER TABLE trials ADD COLUMN image_digest TEXT;
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

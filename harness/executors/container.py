@@ -1,0 +1,303 @@
+"""The docker executor: every trial in a fresh, sealed container; the supervisor watches it from outside as usual.
+
+What a trial container gets, and nothing else:
+
+* the image, by ID (resolved once per run, so every trial of a run runs in the same image);
+* ``--network none``; a read-only root filesystem; a private ``/tmp`` (tmpfs, discarded);
+* the submission folder read-only at ``/podium/submission``, each dataset folder the workload reads read-only at
+  its own path, and one writable results folder at ``/podium/trial``: the request, the heartbeat, the records file
+  and the log;
+* ``--cpus`` = the trial's threads (and ``--cpuset-cpus`` when the run pins trials), a memory cap a little above
+  the trial's limit (the supervisor's own check fires first and names the reason), a process cap, the output cap as
+  a file-size limit;
+* the user 10001 (not root), no capabilities, no new privileges; an environment built from scratch (threads, seeds,
+  offline flags), never the host's.
+
+No file descriptor crosses into a container, so the worker writes its records to a file in the results folder and
+the supervisor tails it; the heartbeat is the same memory-mapped file as for a local trial (one page cache on one
+host, and containers share the host's CLOCK_MONOTONIC). If the supervisor dies, ``timeout`` inside the container
+ends the trial at its wall limit.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import os
+import re
+import secrets
+import shutil
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from harness.executors import ExecutorError
+from harness.executors.engine import ImageInfo, connect, find_image
+from harness.runner.messages import EvalRecord, Heartbeat, TrialRequest
+from harness.runner.supervisor import POLL_S, RecordReader, TrialOutcome, supervise
+
+SCORING_IMAGE = "podium-scoring:cpu"
+TRIAL_USER = "10001:10001"
+SUBMISSION_MOUNT = "/podium/submission"
+TRIAL_MOUNT = "/podium/trial"
+PATH = "/opt/podium/bin:/usr/local/bin:/usr/bin:/bin"
+TMPFS_BYTES = 1024**3
+PIDS_LIMIT = 1024
+MEMORY_HEADROOM = 256 * 1024**2  # the container cap sits above the supervisor's limit, so the supervisor names it
+SELF_DESTRUCT_EXTRA_S = 60  # `timeout` kills an orphaned trial this long after its wall limit
+
+#: labels ``podium docker build`` puts on images
+LABEL_GIT_COMMIT = "org.podium.git-commit"
+LABEL_REQUIREMENTS = "org.podium.submission-requirements"
+
+#: reasons a sealed trial gives for what the sandbox refused, and a hint saying so
+SEALED_HINTS = (
+    (re.compile(r"Errno 101\]|Network is unreachable|name resolution|Name or service not known"),
+     "a sealed trial has no network"),
+    (re.compile(r"Errno 30\]|Read-only file system"),
+     "a sealed trial can write only to /tmp and its results folder"),
+    (re.compile(r"FileNotFoundError|Errno 2\]"),
+     "a sealed trial sees only its submission folder, the dataset folders and its results folder"),
+)
+
+
+def requirements_hash(submission_dir: Path) -> str | None:
+    path = submission_dir / "requirements.txt"
+    return hashlib.sha256(path.read_bytes()).hexdigest() if path.exists() else None
+
+
+def submission_image_tag(submission_dir: Path, scoring_image_id: str) -> str:
+    """The tag of a submission's own image: its requirements layered on one scoring image (pure; see images.py)."""
+    key = hashlib.blake2b(f"{scoring_image_id}\0{requirements_hash(submission_dir)}".encode(), digest_size=6)
+    name = re.sub(r"[^a-z0-9_.-]+", "-", submission_dir.resolve().name.lower()).strip(".-") or "submission"
+    return f"podium-submission:{name}-{key.hexdigest()}"
+
+
+def choose_image(client: Any, image: str | None, submission_dir: Path | None) -> ImageInfo:
+    """The image a run uses: ``image`` as given, else the scoring image, or the submission's layer on it when the
+    submission has a requirements.txt. An image that lacks the submission's requirements is refused."""
+    needs = requirements_hash(submission_dir) if submission_dir is not None else None
+    name = image or SCORING_IMAGE
+    if image is None and needs is not None:
+        scoring = find_image(client, SCORING_IMAGE)
+        name = submission_image_tag(submission_dir, scoring.id) if scoring else SCORING_IMAGE
+    found = find_image(client, name)
+    build = f"`podium docker build --submission {submission_dir}`" if needs else "`podium docker build`"
+    if found is None:
+        raise ExecutorError(f"no local image {name!r} to run trials in; build it with {build}")
+    if needs is not None and found.labels.get(LABEL_REQUIREMENTS) != needs:
+        raise ExecutorError(f"image {name!r} was not built with {submission_dir / 'requirements.txt'} (nothing is "
+                            f"installed while a trial runs); build the submission's image with {build}")
+    return found
+
+
+def dataset_dirs(request: TrialRequest) -> list[Path]:
+    """Folders on this machine that the workload's data loader reads (``local_dir()`` of its family's data module).
+
+    Mounted read-only at the same path. A family whose data ships inside an installed package (digits) has none.
+    """
+    try:
+        module = importlib.import_module(f"workloads.{request.workload.family}.data")
+    except ModuleNotFoundError:
+        return []
+    local_dir = getattr(module, "local_dir", None)
+    folder = local_dir() if callable(local_dir) else None
+    return [Path(folder)] if folder is not None and Path(folder).is_dir() else []
+
+
+def trial_env(request: TrialRequest, mounted: list[Path]) -> dict[str, str]:
+    """The container's whole environment: nothing from the host but ``PODIUM_*`` variables naming a mounted folder."""
+    threads = str(request.threads)
+    env = dict(PATH=PATH, HOME="/tmp", TMPDIR="/tmp", LANG="C.UTF-8", OMP_NUM_THREADS=threads,
+               MKL_NUM_THREADS=threads, PYTHONHASHSEED="0", PYTHONUNBUFFERED="1", PYTHONDONTWRITEBYTECODE="1",
+               HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1")
+    folders = {str(p) for p in mounted}
+    env.update({k: v for k, v in os.environ.items() if k.startswith("PODIUM_") and v in folders})
+    return env
+
+
+def tail_lines(path: Path, ended: threading.Event) -> Iterator[bytes]:
+    """Complete lines of a file another process appends to, as they come; after ``ended``, the rest, then stop."""
+    with open(path, "rb") as fh:
+        pending = b""
+        while True:
+            last = ended.is_set()  # read before reading the file: the read after it sees every write
+            chunk = fh.read()
+            if chunk:
+                *lines, pending = (pending + chunk).split(b"\n")
+                yield from (line + b"\n" for line in lines)
+            elif last:
+                break
+            else:
+                time.sleep(POLL_S)
+        if pending:
+            yield pending
+
+
+class ContainerProcess:
+    """A started trial container, seen as a :class:`~harness.runner.supervisor.TrialProcess`."""
+
+    def __init__(self, container: Any) -> None:
+        self.container = container
+        self.pid = 0
+        self.returncode: int | None = None
+        self.oom_killed = False
+        self.engine_error = ""
+        self._status: int | None = None
+        self._waiter = threading.Thread(target=self._wait, daemon=True)
+
+    def start(self) -> None:
+        self.container.start()
+        self.container.reload()
+        self.pid = int(self.container.attrs["State"]["Pid"])
+        self._waiter.start()
+        if not self.pid:  # already gone: there is no process tree to measure
+            self._waiter.join()
+
+    def _wait(self) -> None:
+        try:
+            code = int(self.container.wait()["StatusCode"])
+        except Exception as exc:  # noqa: BLE001 - the engine went away: the trial fails with the engine's words
+            self.engine_error, code = f"lost the Docker engine while the trial ran: {exc}", 255
+        # 128 + N is how a container reports its process dying of signal N; the supervisor expects -N
+        self._status = -(code - 128) if 128 < code < 128 + 65 else code
+
+    def poll(self) -> int | None:
+        return self._status
+
+    def kill_all(self) -> None:
+        import docker
+
+        try:
+            self.container.kill()
+        except docker.errors.APIError:
+            pass  # not running any more
+        if self._waiter.ident is not None:  # started
+            self._waiter.join(timeout=60)
+        try:
+            self.container.reload()
+            self.oom_killed = bool(self.container.attrs["State"].get("OOMKilled"))
+        except docker.errors.APIError:
+            pass
+        self.returncode = self._status if self._status is not None else -9
+        try:
+            self.container.remove(force=True)
+        except docker.errors.APIError:
+            pass
+
+
+def prepare_folder(workdir: Path, request: TrialRequest) -> Path:
+    """A fresh results folder for one trial: the request as the container sees it, and the files the worker opens.
+
+    The files are made here, writable by the container's user whatever this machine's user is.
+    """
+    folder = workdir / request.trial_id
+    if folder.exists():
+        shutil.rmtree(folder)
+    folder.mkdir(parents=True)
+    inner = request.model_copy(update={"submission_dir": SUBMISSION_MOUNT})
+    (folder / "request.json").write_text(inner.model_dump_json(indent=1))
+    for name in ("records", "log"):
+        (folder / name).touch()
+    Heartbeat(folder / "heartbeat", create=True).close()
+    for path in folder.iterdir():
+        path.chmod(0o666)
+    folder.chmod(0o777)
+    return folder
+
+
+def hinted(reason: str) -> str:
+    for pattern, hint in SEALED_HINTS:
+        if pattern.search(reason):
+            return f"{reason} ({hint})"
+    return reason
+
+
+@dataclass
+class DockerRunner:
+    """Runs each trial in a fresh container from one image; see the module docstring for what a container gets."""
+
+    client: Any
+    image: ImageInfo
+    executor: str = field(default="docker", init=False)
+
+    @property
+    def image_digest(self) -> str:
+        return self.image.id
+
+    @classmethod
+    def connect(cls, image: str | None = None, submission_dir: Path | None = None) -> DockerRunner:
+        client = connect()
+        return cls(client, choose_image(client, image, submission_dir))
+
+    def run_trial(self, request: TrialRequest, workdir: Path, on_eval: Callable[[EvalRecord], None] = lambda r: None,
+                  on_poll: Callable[[float, int], None] | None = None,
+                  cancel: threading.Event | None = None) -> TrialOutcome:
+        import docker
+
+        folder = prepare_folder(workdir, request)
+        heartbeat = Heartbeat(folder / "heartbeat")
+        process = None
+        try:
+            process = ContainerProcess(self._create(request, folder))
+            process.start()
+        except BaseException as exc:
+            if process is not None:
+                process.kill_all()
+            heartbeat.close()
+            if isinstance(exc, docker.errors.DockerException):
+                raise ExecutorError(f"the Docker engine could not start trial {request.trial_id}: {exc}") from None
+            raise
+        reader = RecordReader(lambda ended: tail_lines(folder / "records", ended), on_eval)
+        reader.start()
+        outcome = supervise(request, process, heartbeat, reader, folder / "log", on_poll, cancel)
+        return self._account(outcome, process, request)
+
+    def _create(self, request: TrialRequest, folder: Path) -> Any:
+        from docker.types import DeviceRequest, Ulimit
+
+        limits = request.limits
+        data = dataset_dirs(request)
+        volumes = {str(Path(request.submission_dir).resolve()): {"bind": SUBMISSION_MOUNT, "mode": "ro"},
+                   str(folder.resolve()): {"bind": TRIAL_MOUNT, "mode": "rw"},
+                   **{str(d.resolve()): {"bind": str(d), "mode": "ro"} for d in data}}
+        wall = int(limits.wall_limit(request.budget_s) + SELF_DESTRUCT_EXTRA_S)
+        command = (f"exec >>{TRIAL_MOUNT}/log 2>&1; exec timeout -s KILL {wall} python -m harness.runner.worker "
+                   f"{TRIAL_MOUNT}/request.json {TRIAL_MOUNT}/heartbeat {TRIAL_MOUNT}/records")
+        memory = limits.memory_bytes + MEMORY_HEADROOM
+        cpus = request.cpu_affinity
+        return self.client.containers.create(
+            self.image.id, ["/bin/sh", "-c", command], name=f"podium-{_safe(request.trial_id)}-{secrets.token_hex(3)}",
+            labels={"org.podium.trial": request.trial_id}, hostname="podium-trial", user=TRIAL_USER,
+            environment=trial_env(request, data), working_dir="/tmp", network_mode="none", read_only=True,
+            tmpfs={"/tmp": f"rw,nosuid,nodev,size={TMPFS_BYTES}"}, volumes=volumes, init=True,
+            nano_cpus=int(request.threads * 1e9), cpuset_cpus=",".join(map(str, cpus)) if cpus else None,
+            mem_limit=memory, memswap_limit=memory, pids_limit=PIDS_LIMIT, cap_drop=["ALL"],
+            security_opt=["no-new-privileges"], log_config={"type": "none", "config": {}},
+            ulimits=[Ulimit(name="fsize", soft=limits.output_bytes * 2, hard=limits.output_bytes * 2)],
+            device_requests=[DeviceRequest(count=-1, capabilities=[["gpu"]])] if request.device == "cuda" else None)
+
+    def _account(self, outcome: TrialOutcome, process: ContainerProcess, request: TrialRequest) -> TrialOutcome:
+        """The supervisor's verdict, with what only the container knows: its image, an OOM kill, the sandbox."""
+        reason = outcome.reason
+        if process.engine_error and outcome.result is None:
+            reason = process.engine_error
+        elif process.oom_killed and outcome.status == "failed":
+            cap = (request.limits.memory_bytes + MEMORY_HEADROOM) / 2**30
+            reason = f"memory limit exceeded: the trial hit its container's {cap:.2f} GiB memory cap; killed"
+        elif outcome.status == "failed":
+            reason = hinted(reason)
+        if outcome.result is not None:
+            commit = self.image.labels.get(LABEL_GIT_COMMIT)
+            outcome.result.provenance.update(image=self.image.name, **({"git_commit": commit} if commit else {}))
+        return replace(outcome, reason=reason, executor=self.executor, image_digest=self.image_digest)
+
+
+def _safe(name: str) -> str:
+    return re.sub(r"[^a-zA-Z0-9_.-]+", "-", name)[:80]
+
+
+__all__ = ["DockerRunner", "SCORING_IMAGE", "choose_image", "submission_image_tag", "tail_lines"]

@@ -1,0 +1,61 @@
+"""Trials in sealed containers: a real trial reaches its target and is stored with the image's ID; a submission that
+reaches for the network, writes outside its folder or reads a path it was not given fails with a clear reason, and
+the run goes on."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from harness.runner.run import RunConfig, execute
+
+pytestmark = pytest.mark.docker
+ROOT = Path(__file__).resolve().parents[2]
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+TEST_IMAGE = "podium-scoring:test"  # built by the scoring_image fixture (conftest.py)
+SECRET = Path("/tmp/podium-docker-secret.txt")
+ESCAPE = Path("/var/tmp/podium-escape.txt")
+
+
+def run(submission: Path, workloads: tuple[str, ...], db: Path) -> list[dict[str, Any]]:
+    config = RunConfig(submission_dir=submission, workloads=workloads, scoring_seeds=0, db=db, executor="docker",
+                       image=TEST_IMAGE)
+    run_id, store = execute(config)
+    assert {w["workload"] for w in store.workload_times(run_id)} == set(workloads)  # the run finished
+    return store.trials(run_id)
+
+
+def test_adamw_reaches_its_target_inside_the_container(scoring_image: Any, tmp_path: Path) -> None:
+    [trial] = run(ROOT / "submissions" / "training" / "adamw", ("digits_mlp",), tmp_path / "r.db")
+    assert trial["status"] == "reached", trial["reason"]
+    assert 0 < trial["time_to_result_s"] <= trial["budget_s"] == 10.0
+    assert trial["executor"] == "docker" and trial["image_digest"] == scoring_image.image.id
+    provenance = json.loads(trial["provenance_json"])
+    assert provenance["executor"] == "docker" and provenance["image_digest"] == scoring_image.image.id
+    assert provenance["packages"]["torch"] == "2.13.0+cpu" and provenance["affinity"]
+    assert provenance["git_commit"] == scoring_image.image.labels["org.podium.git-commit"]
+
+
+@pytest.mark.parametrize("fixture, says", [
+    ("opens_socket", ("update_params raised OSError", "Network is unreachable", "a sealed trial has no network")),
+    ("writes_outside", ("update_params raised OSError", "Read-only file system", str(ESCAPE))),
+    ("reads_host_path", ("update_params raised FileNotFoundError", str(SECRET), "sees only its submission folder")),
+])
+def test_sealed_trial_fails_with_a_clear_reason(scoring_image: Any, tmp_path: Path, fixture: str,
+                                                says: tuple[str, ...]) -> None:
+    SECRET.write_text("a host file no trial was given")
+    ESCAPE.unlink(missing_ok=True)
+    try:
+        trials = run(FIXTURES / fixture, ("digits_mlp", "digits_mlp_tanh"), tmp_path / "r.db")
+    finally:
+        SECRET.unlink()
+    assert len(trials) == 2  # the first failure did not stop the run
+    for trial in trials:
+        assert trial["status"] == "failed" and trial["executor"] == "docker"
+        for part in says:
+            assert part in trial["reason"], trial["reason"]
+        assert "submission.py:" in trial["reason"]
+    assert not ESCAPE.exists()
