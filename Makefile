@@ -4,7 +4,7 @@ PY      := $(VENV)/bin/python
 STAMP   := $(VENV)/.installed-stamp
 FMNIST  := /usr/share/datasets/fashion-mnist
 
-.PHONY: setup data demo test test-all bench board clean
+.PHONY: setup data demo test test-system test-all bench board clean
 
 setup: $(STAMP) data
 
@@ -29,12 +29,27 @@ demo: setup
 test: setup
 	$(VENV)/bin/pytest
 
-# Slow system tests (full-suite runs; later docker, browser).
+# System tests: a real browser against `podium board`, and sealed trials in Docker. As root, installs what they need
+# from Debian and starts dockerd when it is not running; tests whose tool is missing skip with the reason.
+test-system: setup
+	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  missing=""; for p in chromium chromium-driver docker.io debootstrap; do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	  if [ -n "$$missing" ]; then echo "installing$$missing"; apt-get update -qq >/dev/null; \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; fi; \
+	fi
+	@if command -v dockerd >/dev/null && ! docker info >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+	  echo "starting dockerd"; (nohup dockerd >/tmp/podium-dockerd.log 2>&1 &); \
+	  for i in $$(seq 30); do docker info >/dev/null 2>&1 && break; sleep 1; done; \
+	fi
+	$(VENV)/bin/pytest -m "browser or docker"
+
+# Everything, slow tests included.
 test-all: setup
 	$(VENV)/bin/pytest -m "slow or not slow"
 
 bench: setup
 	$(PY) benchmarks/step_overhead.py
+	$(PY) benchmarks/board_render.py
 
 # The leaderboard over the bundle `make demo` published (http://127.0.0.1:8501).
 board: setup
