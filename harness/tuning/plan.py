@@ -9,6 +9,8 @@ Rulesets:
   (the same space for every workload; study and workload are part of the sample's seed). Each point runs on
   ``tuning_seeds`` tuning seeds. The point selected on tuning seeds is re-run on ``scoring_seeds`` held-out seeds;
   the scoring entries are planned now, with their seeds, and get their hyperparameters when the selection is made.
+  With a single point per study (``trials=1``) there is nothing to select: no tuning trials are planned and the
+  point is run on the scoring seeds directly.
 * ``self`` - no hyperparameters (a search space is refused) and the budget is multiplied by
   :data:`SELF_TUNING_BUDGET_FACTOR`; each study is ``scoring_seeds`` runs of the submission as it is.
 """
@@ -87,9 +89,13 @@ def plan_entries(header: RunPlan, space: SearchSpace, budgets: dict[str, float])
     for workload in h.workloads:
         budget = budgets[workload] * factor
         for study in range(h.studies):
+            fixed: dict[str, Any] | None = {} if h.ruleset == "self" else None
             if h.ruleset == "external":
                 sample_seed = derive_seed(h.release, h.submission, workload, "search", study, h.base_seed)
                 points = space.sample(h.trials, sample_seed) if not space.is_empty else [{}] * h.trials
+                if len(points) == 1 and h.scoring_seeds > 0:
+                    fixed = points[0]  # one candidate: nothing to select, so no tuning trials (see module docs)
+                    points = []
                 for point, values in enumerate(points):
                     for j in range(h.tuning_seeds):
                         seed = derive_seed(h.release, h.submission, workload, "tuning", study, point * 1000 + j,
@@ -97,7 +103,6 @@ def plan_entries(header: RunPlan, space: SearchSpace, budgets: dict[str, float])
                         entries.append(_entry(h.run_id, workload, study, "tuning", point, j, seed, values, budget))
             for k in range(h.scoring_seeds):
                 seed = derive_seed(h.release, h.submission, workload, "scoring", study, k, h.base_seed)
-                fixed = {} if h.ruleset == "self" else None
                 entries.append(_entry(h.run_id, workload, study, "scoring", 0 if fixed is not None else -1, k, seed,
                                       fixed, budget))
     return tuple(entries)

@@ -77,3 +77,12 @@ def test_self_ruleset_refuses_a_search_space_and_triples_the_budget(submission: 
     plan = make_plan(config(submission, tmp_path, ruleset="self"))
     assert {e.role for e in plan.entries} == {"scoring"}
     assert plan.entries[0].budget_s == 10.0 * SELF_TUNING_BUDGET_FACTOR
+
+
+def test_a_single_point_runs_on_scoring_seeds_only(submission: Path, tmp_path: Path) -> None:
+    plan = make_plan(config(submission, tmp_path, studies=2, trials=1, scoring_seeds=2))
+    assert {e.role for e in plan.entries} == {"scoring"} and len(plan.entries) == 2 * 2 * 2
+    for e in plan.entries:
+        assert e.hyperparameters and e.point == 0  # the one point of its study, fixed up front
+    by_study = {(e.workload, e.study): e.hyperparameters for e in plan.entries}
+    assert by_study[("digits_mlp", 0)] != by_study[("digits_mlp", 1)]  # each study still draws its own point

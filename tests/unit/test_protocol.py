@@ -65,3 +65,8 @@ def test_scoring_outcomes_cannot_change_the_selection(tuning, scoring, other) ->
     with_scoring = rows + [R(0, chosen or 0, "scoring", k, t) for k, t in enumerate(scoring)]
     changed = rows + [R(0, chosen or 0, "scoring", k, t) for k, t in enumerate(other)]
     assert select_configuration(with_scoring, 0) == select_configuration(changed, 0) == chosen
+
+
+def test_algoperf_time_without_tuning_rows_uses_the_study_trials() -> None:
+    rows = [R(0, 0, "scoring", 0, 4.0), R(0, 0, "scoring", 1, 6.0), R(1, 0, "scoring", 0, 8.0)]
+    assert algoperf_workload_time(rows) == 6.0  # median of min(4, 6) = 4 and 8
