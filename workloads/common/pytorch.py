@@ -76,6 +76,7 @@ class TorchWorkload:
         self.metrics_logger = MetricsLogger()
         self._param_shapes: dict[str, tuple[int, ...]] | None = None
         self._param_types: dict[str, ParameterType] | None = None
+        self._counts: dict[tuple, torch.Tensor] = {}
 
     # ---- AlgoPerf attributes ------------------------------------------------------------------------------------
     @property
@@ -145,7 +146,8 @@ class TorchWorkload:
         del rng, dropout_rate
         model = params
         train = mode == ForwardPassMode.TRAIN
-        model.train(train)
+        if model.training != train:  # Module.train() walks every submodule: skip it when nothing changes
+            model.train(train)
         freeze = frozen_batch_norm_stats(model) if train and not update_batch_norm else contextlib.nullcontext()
         with freeze, torch.set_grad_enabled(train):
             logits = model(augmented_and_preprocessed_input_batch["inputs"])  # (B, n_classes)
@@ -159,10 +161,19 @@ class TorchWorkload:
             per_example = per_example * mask_batch
             n_valid = mask_batch.sum()
         else:
-            n_valid = torch.tensor(len(label_batch), dtype=per_example.dtype, device=per_example.device)
+            n_valid = self._count(len(label_batch), per_example)
         summed = per_example.sum()
         self.last_summed_loss = summed  # the worker checks it for NaN/inf outside the clock
         return {"summed": summed, "n_valid_examples": n_valid, "per_example": per_example}
+
+    def _count(self, n: int, like: torch.Tensor) -> torch.Tensor:
+        """``n`` as a 0-d tensor, made once per (n, dtype, device): a fresh tensor every step costs a few percent
+        of a small model's step."""
+        key = (n, like.dtype, like.device)
+        cached = self._counts.get(key)
+        if cached is None:
+            cached = self._counts[key] = torch.tensor(n, dtype=like.dtype, device=like.device)
+        return cached
 
     # ---- data ---------------------------------------------------------------------------------------------------
     def input_queue(self, batch_size: int, seed: int) -> Iterator[dict[str, torch.Tensor]]:
