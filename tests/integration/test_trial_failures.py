@@ -93,7 +93,7 @@ CASES = [
     Case("syntax_error", "failed", ("importing submission.py raised SyntaxError",), located=True),
     Case("bad_batch_size", "failed", ("get_batch_size('digits_mlp') returned 0", "expected an int >= 1")),
     # A false claim of being done is a miss, never a reach, and the reason says what happened.
-    Case("early_complete", "missed", ("raised TrainingComplete at step 2", "never met the target")),
+    Case("early_complete", "missed", ("raised TrainingComplete at step 2", "did not meet the target")),
     # TrainingComplete is allowed from update_params and data_selection only.
     Case("complete_in_prepare", "failed", ("prepare_for_eval raised TrainingComplete",), located=True),
     Case("wrong_return", "failed",
