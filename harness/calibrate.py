@@ -16,7 +16,7 @@ from rich.console import Console
 
 from harness.provenance import cpu_model, git_commit
 from harness.runner.messages import TrialRequest
-from harness.runner.run import hyperparameter_points, search_space_of
+from harness.runner.run import first_point
 from harness.runner.supervisor import run_trial
 from harness.store import ResultsStore
 from workloads import get_spec
@@ -25,7 +25,7 @@ from workloads import get_spec
 def calibrate(workload: str, submission: Path, repeats: int, db: Path, hardware_class: str, seed: int,
               console: Console) -> dict:
     spec = get_spec(workload)
-    point = hyperparameter_points(search_space_of(submission), 1, seed=0)[0]
+    point = first_point(submission)
     times: list[float] = []
     with tempfile.TemporaryDirectory(prefix="podium-calibrate-") as workdir:
         for i in range(repeats):

@@ -249,7 +249,6 @@ def score(
 ) -> None:
     """Score every pool (track / ruleset / hardware class / release): performance profiles, benchmark score with a
     95% interval, rank bound, speedup against the reference baseline, per-workload ratios."""
-    import csv
     import io
 
     from harness.report import build_pools, score_pool, score_records

@@ -90,7 +90,7 @@ def build_pools(trials: list[Mapping[str, Any]], variant_of: Mapping[str, str]) 
         key = (t["track"], t["ruleset"], t["hardware_class"], t["release"])
         if t["status"] == "running" or chosen[key][t["submission_name"]] != t["run_id"]:
             continue
-        pool = pools.setdefault(key, Pool(*key, variant_of={w: b for w, b in variant_of.items()}))
+        pool = pools.setdefault(key, Pool(*key, variant_of=dict(variant_of)))
         pool.runs[t["submission_name"]] = t["run_id"]
         pool.budgets[t["workload"]] = float(t["budget_s"])
         per_study[(key, t["submission_name"], t["workload"])][f"{t['role']}:{t['study']}"].append(_time(t))
@@ -100,8 +100,6 @@ def build_pools(trials: list[Mapping[str, Any]], variant_of: Mapping[str, str]) 
         tuning = [times for name, times in sorted(groups.items()) if name.startswith("tuning:")]
         pool.studies.setdefault(sub, {})[workload] = scoring or [[INF]]
         pool.algoperf.setdefault(sub, {})[workload] = median(min(ts, default=INF) for ts in (tuning or scoring))
-    for pool in pools.values():
-        pool.variant_of = {v: b for v, b in variant_of.items() if v in pool.variants or v in pool.variant_of}
     return sorted(pools.values(), key=lambda p: p.key)
 
 

@@ -33,7 +33,7 @@ from rich.console import Console
 
 from harness.provenance import cpu_model, git_commit
 from harness.runner.messages import TrialRequest
-from harness.runner.run import BENCHMARK_RELEASE, hyperparameter_points, search_space_of
+from harness.runner.run import BENCHMARK_RELEASE, first_point
 from harness.runner.supervisor import run_trial
 from harness.tuning.seeds import derive_seed
 from workloads import TARGETS_FILE, WORKLOADS, get_spec
@@ -54,7 +54,7 @@ def floor4(value: float, higher_is_better: bool = True) -> float:
 
 def run_curves(spec: WorkloadSpec, baseline: Path, seeds: int, hardware_class: str) -> list[list[dict[str, float]]]:
     """Per seed, the list of evaluation metrics of one target-setting trial."""
-    point = hyperparameter_points(search_space_of(baseline), 1, seed=0)[0]
+    point = first_point(baseline)
     curves = []
     with tempfile.TemporaryDirectory(prefix="podium-targets-") as workdir:
         for k in range(seeds):
@@ -105,7 +105,7 @@ def set_targets(names: list[str] | None, seeds: int, hardware_class: str, write:
             "date": datetime.now(UTC).isoformat(timespec="seconds"), "hardware_class": hardware_class,
             "cpu_model": cpu_model(), "threads": 2, "harness_commit": git_commit(), "release": BENCHMARK_RELEASE,
             "procedure": "harness/targets.py", "budget_factor": BUDGET_FACTOR, "seeds": seeds,
-            "baselines": {b.name: hyperparameter_points(search_space_of(b), 1, 0)[0] for b in baselines()},
+            "baselines": {b.name: first_point(b) for b in baselines()},
             "command": f"podium targets set --workload {name} --seeds {seeds} --hardware-class {hardware_class}",
             "load_average_1min": {"before": round(load_before, 2), "after": round(os.getloadavg()[0], 2)},
             **{k: v for k, v in derived.items() if k not in ("validation", "test")},

@@ -84,9 +84,11 @@ def search_space_of(folder: Path) -> SearchSpace:
     return load_search_space(path) if path.exists() else SearchSpace.empty()
 
 
-def hyperparameter_points(space: SearchSpace, n: int, seed: int) -> list[dict[str, Any]]:
-    """``n`` points: the first ``n`` fixed points, or a quasi-random sample; ``{}`` when there is no space."""
-    return [{} for _ in range(n)] if space.is_empty else space.sample(n, seed)
+def first_point(folder: Path) -> dict[str, Any]:
+    """A submission's first hyperparameter point: its first fixed point, the first quasi-random point of its space
+    (sample seed 0), or ``{}`` when it has no search space. What smoke runs, calibration and target setting use."""
+    space = search_space_of(folder)
+    return {} if space.is_empty else space.sample(1, 0)[0]
 
 
 def make_plan(config: RunConfig) -> RunPlan:
