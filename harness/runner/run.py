@@ -176,18 +176,18 @@ def _outcome_fields(outcome: TrialOutcome) -> dict[str, Any]:
     return fields
 
 
-def protocol_rows(store: ResultsStore, run_id: str, workload: str) -> list[TrialOutcomeRow]:
-    """Finished trials of one workload as the protocols see them (anything but ``reached`` is infinity)."""
+def protocol_rows(trials: list[dict[str, Any]], workload: str) -> list[TrialOutcomeRow]:
+    """A run's finished trials of one workload as the protocols see them (anything but ``reached`` is infinity)."""
     return [TrialOutcomeRow(t["study"], t["trial_index"], t["role"], t["seed_index"],
                             t["time_to_result_s"] if t["status"] == "reached" else INF)
-            for t in store.trials(run_id) if t["workload"] == workload and t["status"] != "running"]
+            for t in trials if t["workload"] == workload and t["status"] != "running"]
 
 
-def resolve_scoring(store: ResultsStore, plan: RunPlan, entry: PlanEntry) -> PlanEntry | str:
+def resolve_scoring(trials: list[dict[str, Any]], plan: RunPlan, entry: PlanEntry) -> PlanEntry | str:
     """Give a scoring entry the configuration selected on tuning seeds, or say why there is none."""
     if entry.hyperparameters is not None:  # self-tuning: nothing to select
         return entry
-    chosen = select_configuration(protocol_rows(store, plan.run_id, entry.workload), entry.study)
+    chosen = select_configuration(protocol_rows(trials, entry.workload), entry.study)
     if chosen is None:
         return "no hyperparameter point reached the target on the tuning seeds of this study"
     return entry.model_copy(update={"point": chosen, "hyperparameters": plan.points(entry.workload, entry.study)[chosen]})
@@ -300,13 +300,15 @@ def execute(config: RunConfig, progress: RunProgress | None = None, store: Resul
     progress.phase_started("tuning", tuning)
     executor.run_all(tuning)
     scoring, skipped = [], []
+    tuned = store.trials(plan.run_id)  # read once: the selection needs every tuning result, nothing newer
     for entry in (e for e in plan.entries if e.role == "scoring" and e.trial_id not in done):
-        resolved = resolve_scoring(store, plan, entry)
+        resolved = resolve_scoring(tuned, plan, entry)
         (skipped if isinstance(resolved, str) else scoring).append((entry, resolved))
     for entry, reason in skipped:
         executor.skip(entry, reason)
     progress.phase_started("scoring", [r for _, r in scoring])
     executor.run_all([r for _, r in scoring])
+    finished = store.trials(plan.run_id)
     for workload in plan.workloads:
-        store.set_workload_time(plan.run_id, workload, summarize(protocol_rows(store, plan.run_id, workload)))
+        store.set_workload_time(plan.run_id, workload, summarize(protocol_rows(finished, workload)))
     return plan.run_id, store

@@ -27,6 +27,8 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+import numpy as np
+
 from harness.runner.messages import EvalRecord, Heartbeat, Phase, TrialRequest, WorkerResult
 from workloads.common.pytorch import EvaluationError
 from harness.tracks.training import TrainingComplete, TrainState, as_hyperparameters, default_prepare_for_eval
@@ -88,8 +90,6 @@ class Trial:
 
 
 def rng_for(seed: int, step: int) -> Any:
-    import numpy as np
-
     return np.array([seed & 0xFFFFFFFF, step & 0xFFFFFFFF], dtype=np.uint32)
 
 
