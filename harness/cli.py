@@ -33,7 +33,9 @@ app.add_typer(docker_app, name="docker")
 console = Console()
 err = Console(stderr=True)
 
-DbOption = Annotated[Path, typer.Option("--db", help="Results database (SQLite).")]
+# Every path is made absolute here, at the boundary (``resolve_path``), defaults included: trial workers run in
+# another working directory, so a relative path that reached them would point somewhere else.
+DbOption = Annotated[Path, typer.Option("--db", resolve_path=True, help="Results database (SQLite).")]
 HardwareOption = Annotated[str, typer.Option("--hardware-class", help="Hardware class whose budgets/targets apply.")]
 
 
@@ -68,7 +70,8 @@ def workloads(
 
 @app.command()
 def check(
-    path: Annotated[Path, typer.Argument(help="Submission folder (submission.py, README.md, search_space.json).")],
+    path: Annotated[Path, typer.Argument(resolve_path=True,
+                                         help="Submission folder (submission.py, README.md, search_space.json).")],
     static_only: Annotated[bool, typer.Option("--static", help="Only validate; do not run any training step.")] = False,
     seconds: Annotated[float, typer.Option(help="Submission seconds for the smoke run.")] = 2.0,
     workload: Annotated[str, typer.Option(help="Workload for the smoke run (the smallest by default).")] = "digits_mlp",
@@ -110,7 +113,7 @@ def _workload_names(workload: list[str] | None, suite: str | None) -> tuple[tupl
 
 @app.command()
 def run(
-    path: Annotated[Path, typer.Argument(help="Submission folder.")],
+    path: Annotated[Path, typer.Argument(resolve_path=True, help="Submission folder.")],
     workload: Annotated[Optional[list[str]], typer.Option("--workload", "-w", help="Workload name (repeatable).")] = None,
     suite: Annotated[Optional[str], typer.Option(help="A suite of workloads, e.g. lite.")] = None,
     ruleset: Annotated[str, typer.Option(help="external (tune the search space) or self (no hyperparameters, "
@@ -188,7 +191,7 @@ def run(
 def calibrate(
     workload: Annotated[str, typer.Option("--workload", "-w", help="Workload to calibrate.")],
     repeats: Annotated[int, typer.Option(min=2, help="Repetitions of the same configuration and seed.")] = 5,
-    submission: Annotated[Path, typer.Option(help="Submission to repeat (a baseline by default).")] = Path(
+    submission: Annotated[Path, typer.Option(resolve_path=True, help="Submission to repeat (a baseline by default).")] = Path(
         __file__).resolve().parent.parent / "submissions" / "training" / "adamw",
     seed: Annotated[int, typer.Option(help="The one seed every repetition uses.")] = 0,
     db: DbOption = DEFAULT_DB,
@@ -242,7 +245,7 @@ def results(
 def score(
     db: DbOption = DEFAULT_DB,
     fmt: Annotated[str, typer.Option("--format", help="table, json or csv (to stdout).")] = "table",
-    out: Annotated[Optional[Path], typer.Option(help="Also write scores.csv, scores.json and the profile "
+    out: Annotated[Optional[Path], typer.Option(resolve_path=True, help="Also write scores.csv, scores.json and the profile "
                                                       "figures (PNG, SVG) into this folder.")] = None,
     r_max: Annotated[float, typer.Option("--r-max", min=1.0, help="Ratios above this count as misses.")] = 4.0,
     bootstrap: Annotated[int, typer.Option(min=10, help="Bootstrap replicates for the intervals.")] = 1000,
@@ -288,9 +291,9 @@ def score(
 def publish(
     release: Annotated[Optional[str], typer.Option(help="Benchmark release to publish (default: the current one).")] = None,
     db: DbOption = DEFAULT_DB,
-    out: Annotated[Path, typer.Option(help="Folder for release bundles; the bundle is OUT/RELEASE.")] = Path(
-        "podium-results/bundles"),
-    verify_dir: Annotated[Optional[Path], typer.Option("--verify", help="Verify this bundle instead of writing "
+    out: Annotated[Optional[Path], typer.Option(resolve_path=True, help="Folder for release bundles; the bundle is "
+                                                "OUT/RELEASE (default: the bundles folder beside --db).")] = None,
+    verify_dir: Annotated[Optional[Path], typer.Option("--verify", resolve_path=True, help="Verify this bundle instead of writing "
                                                                       "one: re-hash every table, re-score.")] = None,
 ) -> None:
     """Write a versioned release bundle (Parquet tables + manifest with hashes), or verify one with --verify."""
@@ -307,7 +310,7 @@ def publish(
     if not db.exists():
         raise fail(f"no results database at {db}; run `podium run ...` or `podium demo` first")
     try:
-        bundle = write_bundle(db, out, release or BENCHMARK_RELEASE, variant_bases())
+        bundle = write_bundle(db, out or db.parent / "bundles", release or BENCHMARK_RELEASE, variant_bases())
     except BundleError as exc:
         raise fail(str(exc)) from None
     console.print(f"[green]✓[/] release bundle written to {bundle}")
@@ -332,8 +335,8 @@ def demo(db: DbOption = DEFAULT_DB) -> None:
 
 @app.command("port-algoperf")
 def port_algoperf(
-    source: Annotated[Path, typer.Argument(help="An AlgoPerf PyTorch submission.py.")],
-    dest: Annotated[Path, typer.Argument(help="Folder to write the Podium submission into.")],
+    source: Annotated[Path, typer.Argument(resolve_path=True, help="An AlgoPerf PyTorch submission.py.")],
+    dest: Annotated[Path, typer.Argument(resolve_path=True, help="Folder to write the Podium submission into.")],
 ) -> None:
     """Port an AlgoPerf PyTorch submission: rewrite its imports and extend get_batch_size to Podium's workloads."""
     from harness.port import PortError, port_algoperf as port
@@ -372,7 +375,7 @@ def docker_build(
                                                     "a local Debian base is made when it cannot be pulled).")] = None,
     make_base: Annotated[bool, typer.Option("--make-base", help="Build on a local Debian bookworm base made with "
                                                                 "debootstrap (made once, then reused).")] = False,
-    submission: Annotated[Optional[Path], typer.Option(help="Also build this submission's own image: its "
+    submission: Annotated[Optional[Path], typer.Option(resolve_path=True, help="Also build this submission's own image: its "
                                                             "requirements.txt layered on the scoring image.")] = None,
     tag: Annotated[Optional[str], typer.Option(help="Tag for the image (default: podium-scoring:cpu, or "
                                                    "podium-submission:NAME-HASH with --submission).")] = None,
@@ -409,7 +412,7 @@ def _build_image(base: str | None, make_base: bool, submission: Path | None, tag
 @app.command()
 def board(
     bundle: Annotated[Optional[list[Path]], typer.Option(
-        "--bundle", help="A release bundle folder (repeatable); default: podium-results/bundles/<current release>.")] = None,
+        "--bundle", resolve_path=True, help="A release bundle folder (repeatable); default: podium-results/bundles/<current release>.")] = None,
     port: Annotated[int, typer.Option(min=1, max=65535, help="Port to serve on (127.0.0.1 only).")] = 8501,
     headless: Annotated[bool, typer.Option("--headless", help="Do not open a browser.")] = False,
 ) -> None:
@@ -423,7 +426,7 @@ def board(
     from leaderboard.bundle import default_bundle_dir
     from leaderboard.serve import BoardConfig, BoardError, serve
 
-    config = BoardConfig(tuple(bundle or [default_bundle_dir()]), port, headless)
+    config = BoardConfig(tuple(bundle or [default_bundle_dir().resolve()]), port, headless)
     try:
         code = serve(config, announce=lambda url: console.print(f"Podium leaderboard at [bold]{url}[/] "
                                                                 f"(Ctrl-C stops it)", highlight=False))

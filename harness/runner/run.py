@@ -21,7 +21,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 import harness
 from harness.executors import TrialRunner, runner_for
@@ -69,6 +69,12 @@ class RunConfig(BaseModel):
     #: (default: the scoring image, or the submission's own layer on it when it has a requirements.txt).
     executor: Literal["local", "docker"] = "local"
     image: str | None = None
+
+    @field_validator("submission_dir", "db")
+    @classmethod
+    def _absolute(cls, path: Path) -> Path:
+        """Paths are made absolute once, here: trial workers start in another working directory."""
+        return Path(os.path.abspath(path.expanduser()))
 
     @property
     def workdir(self) -> Path:

@@ -275,6 +275,7 @@ def run_trial(request: TrialRequest, workdir: Path, on_eval: Callable[[EvalRecor
         on_poll: called about every 0.1 s with (submission seconds, step), for progress displays.
         cancel: when set (the run was interrupted), the trial is killed and its status is ``cancelled``.
     """
+    workdir = Path(os.path.abspath(workdir))  # the worker starts in another folder: relative paths would break
     workdir.mkdir(parents=True, exist_ok=True)
     request_path = workdir / f"{request.trial_id}.request.json"
     request_path.write_text(request.model_dump_json(indent=1))
