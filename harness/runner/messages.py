@@ -66,6 +66,11 @@ class TrialRequest(BaseModel):
     #: ``target_setting`` (used only by ``podium targets set``): never stop early, and evaluate the test split at
     #: every evaluation too (stored as ``test_<metric>``), so targets can be read off the curves afterwards.
     mode: Literal["score", "target_setting"] = "score"
+    #: target setting only: stop after this many updates (the budget stays the safety cap), and evaluate every
+    #: ``eval_every_steps`` updates instead of every ``eval_period_s`` seconds. A curve over steps does not depend
+    #: on how busy the machine was, so target levels set from it do not either (see :mod:`harness.targets`).
+    max_steps: int | None = Field(None, ge=1)
+    eval_every_steps: int | None = Field(None, ge=1)
     limits: TrialLimits = Field(default_factory=TrialLimits)
 
 

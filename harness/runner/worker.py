@@ -196,7 +196,8 @@ def train(trial: Trial, model: Any, model_state: Any, optimizer_state: Any, batc
     select_kwargs = dict(workload=workload, input_queue=queue, hyperparameters=hyperparameters)
     budget, period = request.budget_s, request.workload.eval_period_s
     trial.loop_start = now()
-    while clock.submission_s < budget:
+    max_steps = request.max_steps or math.inf
+    while clock.submission_s < budget and trial.step < max_steps:
         rng = rng_for(request.seed, trial.step + 2)
         if declares_train_state:
             update_kwargs["train_state"] = TrainState(clock.submission_s, trial.step, budget, period)
@@ -216,7 +217,7 @@ def train(trial: Trial, model: Any, model_state: Any, optimizer_state: Any, batc
         clock.stop()
         trial.step += 1
         optimizer_state, model, model_state = check_update(trial, "update_params", returned)
-        if clock.submission_s - trial.last_eval_submission_s >= period:
+        if eval_due(trial, period):
             model, model_state, optimizer_state = prepare_and_evaluate(trial, prepare, model, model_state,
                                                                        optimizer_state, hyperparameters)
             if trial.reached_at is not None:
@@ -225,6 +226,14 @@ def train(trial: Trial, model: Any, model_state: Any, optimizer_state: Any, batc
         model, model_state, optimizer_state = prepare_and_evaluate(trial, prepare, model, model_state,
                                                                    optimizer_state, hyperparameters)
     return model, model_state
+
+
+def eval_due(trial: Trial, period: float) -> bool:
+    """Every ``eval_period_s`` of submission time; in a step-capped target-setting run, every N updates."""
+    every = trial.request.eval_every_steps
+    if every:
+        return trial.step % every == 0
+    return trial.clock.submission_s - trial.last_eval_submission_s >= period
 
 
 def prepare_and_evaluate(trial: Trial, prepare: Any, model: Any, model_state: Any, optimizer_state: Any,
