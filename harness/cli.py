@@ -16,7 +16,7 @@ from rich.console import Console
 from rich.table import Table
 
 from harness.registry import UnknownNameError
-from workloads import variant_bases
+from workloads import get_spec, variant_bases
 from harness.runner.run import DEFAULT_DB, RunConfig
 
 if TYPE_CHECKING:
@@ -168,7 +168,7 @@ def run(
         runner = runner_for(executor, image, path)  # first: no engine or no image is said before anything is loaded
     except ExecutorError as exc:
         raise fail(str(exc)) from None
-    report = check_submission(path)
+    report = check_submission(path, config.limits)  # imports the submission in a child, under a trial's limits
     if not report.ok:
         err.print(format_report(report), highlight=False)
         raise typer.Exit(2)
@@ -220,7 +220,9 @@ def results(
     run_id: Annotated[Optional[str], typer.Option("--run", help="Only this run.")] = None,
     fmt: Annotated[str, typer.Option("--format", help="table or json.")] = "table",
 ) -> None:
-    """Show trials (status, reason, time-to-result, metrics), workload times under both protocols, noise floor."""
+    """Show trials (status, reason, time-to-result, metrics), workload times under both protocols (with n, the
+    interval or why there is none, and why a time is infinite), noise floor. JSON is strict: a miss is null."""
+    from harness.report import strict_json, workload_details
     from harness.store import ResultsStore
     from harness.ui import noise_floor_table, results_table, workload_times_table
 
@@ -230,13 +232,15 @@ def results(
         raise fail(f"no results database at {db}; run `podium run ...` or `podium demo` first")
     store = ResultsStore(db)
     rows, times, noise = store.trials(run_id), store.workload_times(run_id), store.noise_floor()
+    details = workload_details(rows, _metrics(rows))
     if fmt == "json":
+        times = [{**w, **details.get((w["run_id"], w["workload"]), {})} for w in times]
         payload = {"trials": rows, "workload_times": times, "noise_floor": noise}
-        sys.stdout.write(json.dumps(payload, indent=1, default=str) + "\n")
+        sys.stdout.write(strict_json(payload, indent=1, default=str) + "\n")
         return
     console.print(results_table(rows, title=f"Trials in {db}"))
     if times:
-        console.print(workload_times_table(times))
+        console.print(workload_times_table(times, details))
     if noise:
         console.print(noise_floor_table(noise))
 
@@ -251,10 +255,12 @@ def score(
     bootstrap: Annotated[int, typer.Option(min=10, help="Bootstrap replicates for the intervals.")] = 1000,
 ) -> None:
     """Score every pool (track / ruleset / hardware class / release): performance profiles, benchmark score with a
-    95% interval, rank bound, speedup against the reference baseline, per-workload ratios."""
+    95% interval, rank bound, speedup against the reference baseline, per-workload ratios. Every score and time
+    carries n (studies x scoring seeds); below the minimum n no interval or rank bound is given, only why; every
+    infinite time says why. JSON is strict: a miss is null, with its cause in ``why:<workload>``."""
     import io
 
-    from harness.report import build_pools, score_pool, score_records
+    from harness.report import build_pools, score_pool, score_records, strict_json
     from harness.store import ResultsStore
     from harness.ui import score_table
 
@@ -262,7 +268,8 @@ def score(
         raise fail(f"unknown --format {fmt!r}: use table, json or csv")
     if not db.exists():
         raise fail(f"no results database at {db}; run `podium run ...` or `podium demo` first")
-    pools = build_pools(ResultsStore(db).trials(), variant_bases())
+    trials = ResultsStore(db).trials()
+    pools = build_pools(trials, variant_bases(), _metrics(trials))
     if not pools:
         raise fail(f"{db} has no finished trials to score")
     scored = [(pool, score_pool(pool, r_max=r_max, n_boot=bootstrap)) for pool in pools]
@@ -271,13 +278,13 @@ def score(
         from harness.figures import render_profiles
 
         out.mkdir(parents=True, exist_ok=True)
-        (out / "scores.json").write_text(json.dumps(records, indent=1) + "\n")
+        (out / "scores.json").write_text(strict_json(records, indent=1) + "\n")
         with open(out / "scores.csv", "w", newline="") as fh:
             _write_csv(fh, records)
         figures = [path for pool, rows in scored for path in render_profiles(pool, rows, out, r_max)]
         err.print(f"wrote {out / 'scores.csv'}, {out / 'scores.json'} and {len(figures)} figures")
     if fmt == "json":
-        sys.stdout.write(json.dumps(records, indent=1) + "\n")
+        sys.stdout.write(strict_json(records, indent=1) + "\n")
     elif fmt == "csv":
         buffer = io.StringIO()
         _write_csv(buffer, records)
@@ -296,8 +303,10 @@ def publish(
     verify_dir: Annotated[Optional[Path], typer.Option("--verify", resolve_path=True, help="Verify this bundle instead of writing "
                                                                       "one: re-hash every table, re-score.")] = None,
 ) -> None:
-    """Write a versioned release bundle (Parquet tables + manifest with hashes), or verify one with --verify."""
-    from harness.publish import BundleError, publish as write_bundle, verify
+    """Write a versioned release bundle (Parquet tables + manifest with hashes), or verify one with --verify.
+    Pools whose score intervals are degenerate (too few runs, or zero width) are warned about on stderr and in
+    the manifest's ``warnings``."""
+    from harness.publish import BundleError, bundle_warnings, publish as write_bundle, verify
     from harness.runner.run import BENCHMARK_RELEASE
 
     if verify_dir is not None:
@@ -313,7 +322,17 @@ def publish(
         bundle = write_bundle(db, out or db.parent / "bundles", release or BENCHMARK_RELEASE, variant_bases())
     except BundleError as exc:
         raise fail(str(exc)) from None
+    for warning in bundle_warnings(bundle):
+        err.print(f"[yellow]warning:[/] {warning}", highlight=False, soft_wrap=True)
     console.print(f"[green]✓[/] release bundle written to {bundle}")
+
+
+def _metrics(trials: list[dict]) -> dict[str, tuple[str, bool]]:
+    """``workload -> (metric, higher_is_better)`` of the trials' workloads, to name what a missed run reached."""
+    from harness.publish import workload_specs
+    from harness.report import metrics_from_specs
+
+    return metrics_from_specs(workload_specs(sorted({t["workload"] for t in trials})))
 
 
 def _write_csv(fh, records: list[dict]) -> None:
@@ -349,24 +368,49 @@ def port_algoperf(
 
 
 @targets_app.command("show")
-def targets_show() -> None:
-    """Print the stored targets with their provenance (date, hardware, seeds, command)."""
+def targets_show(
+    hardware_class: HardwareOption = "cpu-2core",
+    raw: Annotated[bool, typer.Option("--json", help="Print targets.json with the whole provenance instead.")] = False,
+) -> None:
+    """The stored targets and budgets, with each baseline's success rate, seeds, date and machine load."""
+    from harness.targets import targets_rows
     from workloads import TARGETS_FILE
 
-    console.print_json(TARGETS_FILE.read_text())
+    if raw:
+        sys.stdout.write(TARGETS_FILE.read_text())
+        return
+    table = Table(title=f"Targets for {hardware_class} ({TARGETS_FILE})")
+    table.caption = ("val/test: targets; budget: seconds of submission time; success: share of each baseline's "
+                     "seeds that met the target within the budget; load: 1-minute load average when it was set")
+    for column in ("workload", "val", "test", "budget", "best", "success", "seeds", "set on", "load"):
+        table.add_column(column, overflow="fold")
+    for row in targets_rows(json.loads(TARGETS_FILE.read_text()), hardware_class):
+        budget = f"{row['budget_s']:g}" if row["budget_s"] is not None else "declared"
+        load = f"{row['load']:.2f}" + (" (forced)" if row["forced"] else "") if row["load"] is not None else "-"
+        table.add_row(row["workload"], f"{row['validation']:.4f}", f"{row['test']:.4f}", budget, row["best"],
+                      row["success"], str(row["seeds"]), row["date"], load)
+    console.print(table)
 
 
 @targets_app.command("set")
 def targets_set(
     workload: Annotated[Optional[list[str]], typer.Option("--workload", "-w", help="Workload (repeatable); default all.")] = None,
-    seeds: Annotated[int, typer.Option(min=1, help="Seeds per baseline.")] = 3,
+    seeds: Annotated[int, typer.Option(min=1, help="Seeds per baseline (at least 10 unless --force).")] = 10,
     hardware_class: HardwareOption = "cpu-2core",
     write: Annotated[bool, typer.Option(help="Write workloads/targets.json (otherwise only print).")] = True,
+    force: Annotated[bool, typer.Option("--force", help="Run on a busy machine or with fewer seeds (recorded in "
+                                                        "the provenance).")] = False,
 ) -> None:
-    """Re-run the documented target-setting procedure on the reference baselines (see harness/targets.py)."""
-    from harness.targets import set_targets
+    """Re-run the documented target-setting procedure on the reference baselines (see harness/targets.py):
+    step-capped curves, the level 90% of the best baseline's seeds sustain, budget = 3 x its time to that level."""
+    from harness.targets import TargetSettingError, set_targets
 
-    set_targets(workload or None, seeds, hardware_class, write, console)
+    try:
+        for name in workload or []:
+            get_spec(name)
+        set_targets(workload or None, seeds, hardware_class, write, console, force=force)
+    except (TargetSettingError, UnknownNameError) as exc:
+        raise fail(str(exc)) from None
 
 
 @docker_app.command("build")

@@ -2,20 +2,28 @@
 
 For each workload (base and variants) on one hardware class:
 
-1. Every reference baseline in ``submissions/training/`` runs its first (best) search-space point on K seeds
-   (``derive_seed(release, baseline, workload, "target-setting", k)``) for ``budget / BUDGET_FACTOR`` seconds of
-   submission time, in ``target_setting`` mode: no early stop, validation *and* test metrics at every evaluation.
-2. For each baseline, each seed's best validation metric is taken; the best baseline is the one with the highest
-   median of these (lowest, for lower-is-better metrics).
-3. **Validation target** = the worst of the best baseline's per-seed best values, floored to 4 decimals: every seed of
-   the reference reached it within a third of the budget. (AlgoPerf sets its budgets at about three times the time
-   the reference needs; we fix the budget and derive the target from a third of it, which is the same ratio.)
-4. **Test target** = the worst, over the same seeds, of the test metric at the first evaluation that met the
-   validation target, floored to 4 decimals.
+1. **Curves.** Every reference baseline in ``submissions/training/`` runs its first (best) search-space point on
+   K >= 10 seeds (``derive_seed(release, baseline, workload, "target-setting", k)``) for a fixed number of updates,
+   ``ceil(SETTING_STEPS_FACTOR x step_hint)``, evaluating validation *and* test every ``step_hint / EVALS_PER_HINT``
+   updates. A curve over *steps* does not depend on how busy the machine was, so the levels below do not either.
+2. **Sustained level.** Per seed, the best level the validation metric *held* for ``SUSTAIN_EVALS`` consecutive
+   evaluations (the max over windows of the window's min). A single lucky evaluation - one example on a small
+   split - cannot set a target.
+3. **Best baseline** = the one with the best median sustained level.
+4. **Validation target** = the level that at least ``SUCCESS_RATE`` (90%) of the best baseline's seeds sustained
+   (with 10 seeds: the second worst), rounded towards easier at 4 decimals.
+5. **Budget** = ``BUDGET_FACTOR`` (3, as AlgoPerf: about three times what the reference needs) x the median number of
+   updates the best baseline needed to first meet the target x its time per update. The time per update is the
+   *fastest* of its seeds' runs (submission seconds / updates): the minimum is the estimate least moved by other load
+   on the machine, which only ever slows a run down. Rounded up to 0.5 s.
+6. **Test target** = the test metric that at least 90% of the best baseline's seeds had at their first evaluation
+   meeting the validation target, rounded towards easier.
+7. **Success rate** per baseline = the share of its seeds that met the validation target within the budget (its own
+   updates-to-target x its own fastest time per update). Stored with the target; ``podium targets show`` prints it.
 
-Provenance stored with each target: date, hardware class, CPU model, threads, harness commit, baselines and their
-hyperparameters, seeds, per-seed values, the command, and the machine's load average before and after (targets are
-set against the clock: run the procedure on an otherwise idle machine; it warns when the machine is busy).
+The procedure refuses to start on a busy machine (1-minute load above ``BUSY_LOAD``) unless forced; the load
+before and after each workload, and whether it was forced, are in the provenance with the date, hardware class, CPU
+model, threads, harness commit, baselines and their hyperparameters, seeds, per-seed levels, and the command.
 """
 
 from __future__ import annotations
@@ -25,6 +33,7 @@ import math
 import os
 import statistics
 import tempfile
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -32,7 +41,7 @@ from typing import Any
 from rich.console import Console
 
 from harness.provenance import cpu_model, git_commit
-from harness.runner.messages import TrialRequest
+from harness.runner.messages import TrialLimits, TrialRequest
 from harness.runner.run import BENCHMARK_RELEASE, first_point
 from harness.runner.supervisor import run_trial
 from harness.tuning.seeds import derive_seed
@@ -40,6 +49,30 @@ from workloads import TARGETS_FILE, WORKLOADS, get_spec
 from workloads.spec import WorkloadSpec
 
 BUDGET_FACTOR = 3.0
+SUCCESS_RATE = 0.9
+SUSTAIN_EVALS = 3
+MIN_SEEDS = 10
+SETTING_STEPS_FACTOR = 1.25  # run a little past step_hint: the baselines' schedules end there
+EVALS_PER_HINT = 16
+BUSY_LOAD = 0.5  # 1-minute load average above which the machine counts as busy
+SETTING_CAP_S = 900.0  # safety cap (submission seconds) for one step-capped target-setting run
+
+
+class TargetSettingError(RuntimeError):
+    """The procedure cannot run or cannot derive a target; the message says why."""
+
+
+@dataclass(frozen=True)
+class CurvePoint:
+    """One evaluation of a target-setting run."""
+
+    step: int
+    submission_s: float
+    validation: float
+    test: float
+
+
+Curve = list[CurvePoint]
 
 
 def floor4(value: float, higher_is_better: bool = True) -> float:
@@ -49,70 +82,180 @@ def floor4(value: float, higher_is_better: bool = True) -> float:
     (0.8765, 0.1235)
     """
     scaled = value * 10_000
-    return (math.floor(scaled) if higher_is_better else math.ceil(scaled)) / 10_000
+    return (math.floor(scaled + 1e-9) if higher_is_better else math.ceil(scaled - 1e-9)) / 10_000
 
 
-def run_curves(spec: WorkloadSpec, baseline: Path, seeds: int, hardware_class: str) -> list[list[dict[str, float]]]:
-    """Per seed, the list of evaluation metrics of one target-setting trial."""
-    point = first_point(baseline)
+def sustained_level(values: list[float], window: int = SUSTAIN_EVALS, higher_is_better: bool = True) -> float:
+    """The best level held for ``window`` consecutive evaluations (max over windows of the window's worst value).
+
+    >>> sustained_level([0.90, 0.99, 0.91, 0.95, 0.96, 0.95])
+    0.95
+    >>> sustained_level([0.5, 0.3, 0.4], window=2, higher_is_better=False)
+    0.4
+    """
+    if not values:
+        raise TargetSettingError("a target-setting run produced no evaluation")
+    window = min(window, len(values))
+    sign = 1 if higher_is_better else -1
+    return sign * max(min(sign * v for v in values[i:i + window]) for i in range(len(values) - window + 1))
+
+
+def level_reached_by(levels: list[float], share: float = SUCCESS_RATE, higher_is_better: bool = True) -> float:
+    """The best level that at least ``share`` of the values reach.
+
+    >>> level_reached_by([0.91, 0.95, 0.93, 0.90, 0.94, 0.96, 0.92, 0.97, 0.98, 0.99])
+    0.91
+    """
+    ordered = sorted(levels, reverse=higher_is_better)  # best first
+    return ordered[math.ceil(share * len(ordered) - 1e-9) - 1]
+
+
+def first_hit(curve: Curve, target: float, higher_is_better: bool = True) -> CurvePoint | None:
+    """The first evaluation that meets ``target``, or None."""
+    meets = (lambda v: v >= target) if higher_is_better else (lambda v: v <= target)
+    return next((p for p in curve if meets(p.validation)), None)
+
+
+def seconds_per_step(curves: list[Curve]) -> float:
+    """The fastest run's submission seconds per update (other load only slows a run down)."""
+    rates = [c[-1].submission_s / c[-1].step for c in curves if c and c[-1].step > 0]
+    if not rates:
+        raise TargetSettingError("no target-setting run made an update")
+    return min(rates)
+
+
+def round_budget(seconds: float) -> float:
+    """Round a budget up to 0.5 s (at least 1 s).
+
+    >>> round_budget(4.1), round_budget(0.2)
+    (4.5, 1.0)
+    """
+    return max(1.0, math.ceil(seconds * 2 - 1e-9) / 2)
+
+
+def derive_targets(spec: WorkloadSpec, curves_by_baseline: dict[str, list[Curve]]) -> dict[str, Any]:
+    """Steps 2-7 of the procedure, as a pure function of the curves (see the module docstring)."""
+    hib = spec.higher_is_better
+    sign = 1 if hib else -1
+    levels = {b: [sustained_level([p.validation for p in c], higher_is_better=hib) for c in curves]
+              for b, curves in curves_by_baseline.items()}
+    best = max(levels, key=lambda b: sign * statistics.median(levels[b]))
+    validation = floor4(level_reached_by(levels[best], higher_is_better=hib), hib)
+    hits = {b: [first_hit(c, validation, hib) for c in curves] for b, curves in curves_by_baseline.items()}
+    per_step = {b: seconds_per_step(curves) for b, curves in curves_by_baseline.items()}
+    steps_to_target = [h.step if h else math.inf for h in hits[best]]
+    budget = round_budget(BUDGET_FACTOR * statistics.median(steps_to_target) * per_step[best])
+    success = {b: sum(1 for h in hs if h and h.step * per_step[b] <= budget) / len(hs) for b, hs in hits.items()}
+    test = floor4(level_reached_by([h.test for h in hits[best] if h], higher_is_better=hib), hib)
+    return {"validation": validation, "test": test, "budget_s": budget, "best_baseline": best,
+            "sustained_level_per_seed": levels, "success_rate": success,
+            "steps_to_target": {b: [h.step if h else None for h in hs] for b, hs in hits.items()},
+            "seconds_per_step": per_step,
+            "test_at_validation_target": [h.test if h else None for h in hits[best]]}
+
+
+def setting_request(spec: WorkloadSpec, baseline: Path, seed_index: int, hardware_class: str) -> TrialRequest:
+    """One step-capped target-setting trial: no early stop, validation and test every N updates."""
+    steps = math.ceil(SETTING_STEPS_FACTOR * spec.step_hint)
+    return TrialRequest(
+        trial_id=f"targets-{spec.name}-{baseline.name}-{seed_index}", submission_dir=str(baseline.resolve()),
+        workload=spec, hardware_class=hardware_class, mode="target_setting", budget_s=SETTING_CAP_S,
+        max_steps=steps, eval_every_steps=max(1, spec.step_hint // EVALS_PER_HINT),
+        hyperparameters=first_point(baseline),
+        seed=derive_seed(BENCHMARK_RELEASE, baseline.name, spec.name, "target-setting", seed_index),
+        limits=TrialLimits(wall_factor=1.5))
+
+
+def run_curves(spec: WorkloadSpec, baseline: Path, seeds: int, hardware_class: str,
+               console: Console | None = None) -> list[Curve]:
+    """Per seed, the evaluations of one step-capped target-setting trial."""
     curves = []
+    metric = spec.metric
     with tempfile.TemporaryDirectory(prefix="podium-targets-") as workdir:
         for k in range(seeds):
-            request = TrialRequest(
-                trial_id=f"targets-{spec.name}-{baseline.name}-{k}", submission_dir=str(baseline.resolve()),
-                workload=spec, hardware_class=hardware_class, mode="target_setting",
-                budget_s=spec.budget_for(hardware_class) / BUDGET_FACTOR, hyperparameters=point,
-                seed=derive_seed(BENCHMARK_RELEASE, baseline.name, spec.name, "target-setting", k))
-            outcome = run_trial(request, Path(workdir))
+            outcome = run_trial(setting_request(spec, baseline, k, hardware_class), Path(workdir))
             if outcome.status in ("failed", "timed_out"):
-                raise RuntimeError(f"target-setting run of {baseline.name} on {spec.name} {outcome.status}: "
-                                   f"{outcome.reason}")
-            curves.append([record.metrics for record in outcome.evals])
+                raise TargetSettingError(f"target-setting run of {baseline.name} on {spec.name} {outcome.status}: "
+                                         f"{outcome.reason}")
+            curves.append([CurvePoint(r.step, r.submission_time_s, r.metrics[metric], r.metrics[f"test_{metric}"])
+                           for r in outcome.evals])
+            if console is not None:
+                console.print(f"    seed {k + 1}/{seeds}: {len(curves[-1])} evaluations, sustained "
+                              f"{sustained_level([p.validation for p in curves[-1]], higher_is_better=spec.higher_is_better):.4f}",
+                              highlight=False)
     return curves
 
 
-def derive_targets(spec: WorkloadSpec, curves_by_baseline: dict[str, list[list[dict[str, float]]]]) -> dict[str, Any]:
-    """Steps 2-4 of the procedure, as a pure function of the curves."""
-    metric, sign = spec.metric, (1 if spec.higher_is_better else -1)
-    best_per_seed = {b: [max(sign * e[metric] for e in curve) * sign for curve in curves]
-                     for b, curves in curves_by_baseline.items()}
-    best = max(best_per_seed, key=lambda b: sign * statistics.median(best_per_seed[b]))
-    validation = floor4(min(sign * v for v in best_per_seed[best]) * sign, spec.higher_is_better)
-    test_at_target = [next(e[f"test_{metric}"] for e in curve if spec.meets(e[metric], validation))
-                      for curve in curves_by_baseline[best]]
-    test = floor4(min(sign * v for v in test_at_target) * sign, spec.higher_is_better)
-    return {"validation": validation, "test": test, "best_baseline": best, "best_per_seed": best_per_seed,
-            "test_at_validation_target": test_at_target}
+def check_idle(force: bool) -> float:
+    """The 1-minute load average; refuses a busy machine unless forced."""
+    load = os.getloadavg()[0]
+    if load > BUSY_LOAD and not force:
+        raise TargetSettingError(
+            f"the machine is busy (1-minute load average {load:.2f} > {BUSY_LOAD}): budgets are set against the "
+            "clock, so stop other work and retry, or pass --force (recorded in the provenance)")
+    return load
 
 
-def set_targets(names: list[str] | None, seeds: int, hardware_class: str, write: bool, console: Console) -> None:
+def set_targets(names: list[str] | None, seeds: int, hardware_class: str, write: bool, console: Console,
+                force: bool = False) -> dict[str, Any]:
+    """Run the procedure for ``names`` (default: every workload); write each result as soon as it is derived."""
     from harness.demo import baselines
 
+    if seeds < MIN_SEEDS and not force:
+        raise TargetSettingError(f"--seeds {seeds}: the procedure needs at least {MIN_SEEDS} seeds per baseline "
+                                 "for a 90% success rate to mean anything (--force to try anyway, e.g. for a test)")
+    check_idle(force)
     stored = json.loads(TARGETS_FILE.read_text()) if TARGETS_FILE.exists() else {"workloads": {}}
-    busy = os.getloadavg()[0]
-    if busy > 0.5:
-        console.print(f"[yellow]warning:[/] load average {busy:.2f} before starting: targets are set against the "
-                      "clock, so anything else running on this machine makes them easier. Stop other work first.")
     for name in names or WORKLOADS.names():
-        load_before = os.getloadavg()[0]
+        load_before = check_idle(force)
         spec = get_spec(name)
         curves = {}
         for baseline in baselines():
-            console.print(f"{name}: {baseline.name} x {seeds} seeds, {spec.budget_for(hardware_class) / BUDGET_FACTOR:.1f}s each")
-            curves[baseline.name] = run_curves(spec, baseline, seeds, hardware_class)
+            console.print(f"{name}: {baseline.name} x {seeds} seeds, {math.ceil(SETTING_STEPS_FACTOR * spec.step_hint)}"
+                          f" updates each", highlight=False)
+            curves[baseline.name] = run_curves(spec, baseline, seeds, hardware_class, console)
         derived = derive_targets(spec, curves)
-        provenance = {
-            "date": datetime.now(UTC).isoformat(timespec="seconds"), "hardware_class": hardware_class,
-            "cpu_model": cpu_model(), "threads": 2, "harness_commit": git_commit(), "release": BENCHMARK_RELEASE,
-            "procedure": "harness/targets.py", "budget_factor": BUDGET_FACTOR, "seeds": seeds,
-            "baselines": {b.name: first_point(b) for b in baselines()},
-            "command": f"podium targets set --workload {name} --seeds {seeds} --hardware-class {hardware_class}",
-            "load_average_1min": {"before": round(load_before, 2), "after": round(os.getloadavg()[0], 2)},
-            **{k: v for k, v in derived.items() if k not in ("validation", "test")},
-        }
-        console.print(f"  -> validation {derived['validation']:.4f}, test {derived['test']:.4f} "
-                      f"(best baseline {derived['best_baseline']})")
+        provenance = _provenance(name, seeds, hardware_class, force, load_before, derived)
+        console.print(f"  -> validation {derived['validation']:.4f}, test {derived['test']:.4f}, budget "
+                      f"{derived['budget_s']:.1f}s (best baseline {derived['best_baseline']}, success "
+                      f"{derived['success_rate'][derived['best_baseline']]:.0%})", highlight=False)
         stored["workloads"].setdefault(name, {})[hardware_class] = {
-            "validation": derived["validation"], "test": derived["test"], "provenance": provenance}
+            "validation": derived["validation"], "test": derived["test"], "budget_s": derived["budget_s"],
+            "provenance": provenance}
         if write:  # after each workload, so an interrupted run keeps what it finished
             TARGETS_FILE.write_text(json.dumps(stored, indent=1, sort_keys=True) + "\n")
+    return stored
+
+
+def _provenance(name: str, seeds: int, hardware_class: str, force: bool, load_before: float,
+                derived: dict[str, Any]) -> dict[str, Any]:
+    from harness.demo import baselines
+
+    return {
+        "date": datetime.now(UTC).isoformat(timespec="seconds"), "hardware_class": hardware_class,
+        "cpu_model": cpu_model(), "threads": 2, "harness_commit": git_commit(), "release": BENCHMARK_RELEASE,
+        "procedure": "harness/targets.py (step-capped curves, sustained level, 90% success)",
+        "budget_factor": BUDGET_FACTOR, "success_rate_goal": SUCCESS_RATE, "sustain_evals": SUSTAIN_EVALS,
+        "seeds": seeds, "forced": force, "baselines": {b.name: first_point(b) for b in baselines()},
+        "command": f"podium targets set --workload {name} --seeds {seeds} --hardware-class {hardware_class}"
+                   + (" --force" if force else ""),
+        "load_average_1min": {"before": round(load_before, 2), "after": round(os.getloadavg()[0], 2)},
+        **{k: v for k, v in derived.items() if k not in ("validation", "test", "budget_s")},
+    }
+
+
+def targets_rows(stored: dict[str, Any], hardware_class: str) -> list[dict[str, Any]]:
+    """One row per workload for ``podium targets show``: targets, budget, success rates, seeds, date, load."""
+    rows = []
+    for name, per_hw in sorted(stored.get("workloads", {}).items()):
+        entry = per_hw.get(hardware_class)
+        if entry is None:
+            continue
+        prov = entry.get("provenance", {})
+        rates = prov.get("success_rate", {})
+        rows.append(dict(workload=name, validation=entry["validation"], test=entry["test"],
+                         budget_s=entry.get("budget_s"), best=prov.get("best_baseline", ""),
+                         success=", ".join(f"{b} {r:.0%}" for b, r in sorted(rates.items())) or "not recorded",
+                         seeds=prov.get("seeds"), date=str(prov.get("date", ""))[:10],
+                         load=prov.get("load_average_1min", {}).get("before"), forced=prov.get("forced", False)))
+    return rows

@@ -45,7 +45,8 @@ def load_targets(path: Path = TARGETS_FILE) -> dict[str, dict[str, Targets]]:
 def register(spec: WorkloadSpec) -> WorkloadSpec:
     """Register a workload spec, attaching its stored targets."""
     targets = load_targets().get(spec.name, {})
-    spec = spec.model_copy(update={"targets": {**spec.targets, **targets}})
+    budgets = {hw: t.budget_s for hw, t in targets.items() if t.budget_s is not None}
+    spec = spec.model_copy(update={"targets": {**spec.targets, **targets}, "budget_s": {**spec.budget_s, **budgets}})
     WORKLOADS.add(spec.name, spec)
     return spec
 

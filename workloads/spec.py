@@ -25,6 +25,9 @@ class Targets(BaseModel):
 
     validation: float
     test: float
+    #: the runtime budget the procedure measured (``BUDGET_FACTOR`` x the reference's time to the target); when
+    #: present it replaces the workload's declared budget for this hardware class.
+    budget_s: float | None = None
     provenance: dict[str, Any] = Field(default_factory=dict)
 
 

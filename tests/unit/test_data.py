@@ -16,7 +16,7 @@ from workloads.fashion_mnist import data as fmnist
 
 def test_digits_splits_are_deterministic_and_disjoint() -> None:
     a, b = digits.load_splits(), digits.load_splits()
-    assert a.sizes() == {"train": 1079, "validation": 359, "test": 359}
+    assert a.sizes() == {"train": 838, "validation": 600, "test": 359}
     np.testing.assert_array_equal(a.validation_x, b.validation_x)
     assert 0.0 <= a.train_x.min() and a.train_x.max() <= 1.0
 

@@ -1,14 +1,14 @@
 """Digits workloads. No framework is imported here."""
 
 from workloads import register
-from workloads.digits.data import DIGITS_SHA256
+from workloads.digits.data import DIGITS_SHA256, N_TEST, N_TRAIN, N_VALIDATION
 from workloads.spec import WorkloadSpec
 
 _COMMON = dict(
     family="digits",
     builder="workloads.digits.pytorch.models:build",
     dataset="scikit-learn digits (sklearn/datasets/data/digits.csv.gz)",
-    data_revision=f"sha256:{DIGITS_SHA256[:16]}",
+    data_revision=f"sha256:{DIGITS_SHA256[:16]}/splits-{N_TRAIN}-{N_VALIDATION}-{N_TEST}",
     metric="accuracy",
     budget_s={"cpu-2core": 10.0},
     eval_period_s=0.05,  # an evaluation costs ~1 ms; coarser periods tie methods that reach the target in 0.1 s
