@@ -53,7 +53,7 @@ SUCCESS_RATE = 0.9
 SUSTAIN_EVALS = 3
 MIN_SEEDS = 10
 SETTING_STEPS_FACTOR = 1.25  # run a little past step_hint: the baselines' schedules end there
-EVALS_PER_HINT = 16
+EVALS_PER_HINT = 12
 BUSY_LOAD = 0.5  # 1-minute load average above which the machine counts as busy
 SETTING_CAP_S = 900.0  # safety cap (submission seconds) for one step-capped target-setting run
 
