@@ -1,69 +1,52 @@
 """Static checks of a training submission folder: the first half of ``podium check``.
 
 A submission is a folder holding ``submission.py`` and ``README.md``, and optionally ``search_space.json`` (external
-tuning) and ``requirements.txt``. :func:`check_submission` imports ``submission.py`` and compares its functions with
-the contract in :mod:`harness.tracks.training`, reading the expected parameter lists from there, so the checker and
-the contract cannot drift apart. It collects *every* problem, each with a ``file:line`` when one is known, so an author
-fixes a submission in one round. Nothing trains here: running a few real steps is the dynamic half of the check.
+tuning) and ``requirements.txt``. :func:`check_submission` checks the layout and the search space here (they are
+data), and has a child process (:mod:`harness.check_child`) import ``submission.py`` and compare its functions with
+the contract: importing runs the submission's module-level code, which must never run in a harness process (it could
+replace ``time.monotonic`` and so blind the supervisor to a hang). The child runs in its own process group under a
+trial's start-up limits (time, memory, output), and its problems come back as JSON. Every problem is collected, each
+with a ``file:line`` when one is known, so an author fixes a submission in one round. Nothing trains here: running a
+few real steps is the dynamic half of the check.
 """
 
 from __future__ import annotations
 
-import contextlib
-import difflib
-import hashlib
-import importlib.util
-import inspect
-import itertools
+import json
+import os
+import signal
+import subprocess
 import sys
-import traceback
-from collections.abc import Iterator, Mapping
+import tempfile
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import ModuleType
-from typing import Any
 
-from harness.tracks.training import OMITTABLE_PARAMETERS, OPTIONAL_FUNCTIONS, REQUIRED_FUNCTIONS
+import psutil
+
+from harness.check_child import SUBMISSION_FILE, Problem
+from harness.runner.messages import TrialLimits
+from harness.runner.supervisor import POLL_S, _child_setup, _ProcessGroup
 from harness.tuning.search_space import SearchSpace, SearchSpaceError, load_search_space
 
-SUBMISSION_FILE = "submission.py"
 README_FILE = "README.md"
 SEARCH_SPACE_FILE = "search_space.json"
 
-# Module names must be unique per import, so that two submissions (or two checks of one) never share a module.
-_import_counter = itertools.count()
-
-
-@dataclass(frozen=True)
-class Problem:
-    """One thing wrong with a submission.
-
-    Attributes:
-        where: ``file:line`` relative to the submission folder when known, else the file or the folder.
-        message: what is wrong, in one line.
-    """
-
-    where: str
-    message: str
-
-    def __str__(self) -> str:
-        return f"{self.where}: {self.message}"
+__all__ = ["CheckReport", "Problem", "check_submission", "format_report"]
 
 
 @dataclass(frozen=True)
 class CheckReport:
-    """The outcome of :func:`check_submission`.
+    """The outcome of :func:`check_submission`: data only (the submission was imported in another process).
 
     Attributes:
         path: the submission folder, as given.
         problems: every problem found, in the order checked; empty when the submission passes.
-        module: the imported ``submission.py`` when the submission passes, else None.
         search_space: the loaded ``search_space.json``; None when the folder has none or it is invalid.
     """
 
     path: Path
     problems: list[Problem] = field(default_factory=list)
-    module: ModuleType | None = None
     search_space: SearchSpace | None = None
 
     @property
@@ -72,17 +55,21 @@ class CheckReport:
         return not self.problems
 
 
-def check_submission(path: str | Path) -> CheckReport:
-    """Validate a training submission folder without training anything.
+def check_submission(path: str | Path, limits: TrialLimits | None = None) -> CheckReport:
+    """Validate a training submission folder without training anything, and without importing it here.
 
     Checks the folder layout, ``search_space.json`` when present, that ``submission.py`` imports, and that it
-    defines every function of the training contract with parameters the harness can pass by keyword.
+    defines every function of the training contract with parameters the harness can pass by keyword. The import and
+    the signature checks run in a child process; a child that hangs, crashes, exits, or goes over a limit is one
+    problem with a one-line reason.
 
     Args:
         path: the submission folder.
+        limits: the child's limits: ``startup_s`` (the time a trial gets for start-up, importing the submission
+            included), ``memory_bytes`` and ``output_bytes``. Default: a trial's defaults.
 
     Returns:
-        A report listing every problem; ``report.module`` is the imported submission when there is none.
+        A report listing every problem.
     """
     folder = Path(path)
     problems = _layout_problems(folder)
@@ -90,13 +77,9 @@ def check_submission(path: str | Path) -> CheckReport:
         return CheckReport(folder, problems)
     search_space, space_problems = _check_search_space(folder)
     problems += space_problems
-    module = None
     if (folder / SUBMISSION_FILE).is_file():
-        module, import_problems = _import_submission(folder)
-        problems += import_problems
-        if module is not None:
-            problems += _function_problems(module, folder)
-    return CheckReport(folder, problems, module if not problems else None, search_space)
+        problems += _check_in_child(folder, limits or TrialLimits())
+    return CheckReport(folder, problems, search_space)
 
 
 def format_report(report: CheckReport) -> str:
@@ -145,140 +128,91 @@ def _check_search_space(folder: Path) -> tuple[SearchSpace | None, list[Problem]
         return None, [Problem(SEARCH_SPACE_FILE, problem) for problem in error.problems]
 
 
-# --- Importing submission.py. --------------------------------------------------------------------------------------
+# --- The child that imports submission.py. ------------------------------------------------------------------------
 
 
-def _where(filename: str | None, line: int | None, folder: Path) -> str:
-    """``file:line``, with the file relative to the submission folder when it lies inside it."""
-    shown = str(filename or SUBMISSION_FILE)
-    with contextlib.suppress(ValueError, OSError):
-        shown = str(Path(shown).resolve().relative_to(folder.resolve()))
-    return f"{shown}:{line}" if line else shown
-
-
-def _is_inside(filename: str, folder: Path) -> bool:
-    try:
-        return Path(filename).resolve().is_relative_to(folder.resolve())
-    except (OSError, ValueError):
-        return False
-
-
-@contextlib.contextmanager
-def _importable_from(folder: Path, keep: str) -> Iterator[None]:
-    """Let ``submission.py`` import its sibling modules while it loads, then undo every trace of that.
-
-    Siblings are dropped from ``sys.modules`` afterwards so that another submission's ``helpers.py`` is not mistaken
-    for this one's; the module named ``keep`` (the submission itself) stays importable by name.
-    """
-    before = set(sys.modules)
-    writes_bytecode = sys.dont_write_bytecode
-    sys.dont_write_bytecode = True  # a check should not write __pycache__ into the folder it checks
-    sys.path.insert(0, str(folder))
-    try:
-        yield
-    finally:
-        with contextlib.suppress(ValueError):  # the submission may have edited sys.path itself
-            sys.path.remove(str(folder))
-        sys.dont_write_bytecode = writes_bytecode
-        for name in set(sys.modules) - before - {keep}:
-            if _is_inside(getattr(sys.modules[name], "__file__", None) or "", folder):
-                del sys.modules[name]
-
-
-def _import_submission(folder: Path) -> tuple[ModuleType | None, list[Problem]]:
-    file = folder / SUBMISSION_FILE
-    digest = hashlib.sha256(str(file.resolve()).encode()).hexdigest()[:12]
-    name = f"podium_submission_{digest}_{next(_import_counter)}"
-    spec = importlib.util.spec_from_file_location(name, file)
-    assert spec is not None and spec.loader is not None  # a .py file always gets a source loader
-    module = importlib.util.module_from_spec(spec)
-    with _importable_from(folder, keep=name):
-        sys.modules[name] = module  # dataclasses and pickle look a class's module up by name
+def _check_in_child(folder: Path, limits: TrialLimits) -> list[Problem]:
+    """Run :mod:`harness.check_child` on ``folder`` under ``limits``; its problems, or one saying why it gave none."""
+    with tempfile.TemporaryDirectory(prefix="podium-check-") as scratch:
+        report, log = Path(scratch) / "report.json", Path(scratch) / "output.log"
+        with open(log, "wb") as output:
+            process = _ProcessGroup(
+                [sys.executable, "-m", "harness.check_child", str(folder.resolve()), str(report)],
+                stdin=subprocess.DEVNULL, stdout=output, stderr=subprocess.STDOUT, start_new_session=True,
+                preexec_fn=_child_setup(limits.output_bytes, None), env=_child_env(), cwd=scratch)
         try:
-            spec.loader.exec_module(module)
-        except SyntaxError as error:
-            del sys.modules[name]
-            where = _where(error.filename, error.lineno, folder)
-            return None, [Problem(where, f"{type(error).__name__}: {error.msg}")]
-        except (Exception, SystemExit) as error:  # sys.exit() at import is a broken submission, not our exit
-            del sys.modules[name]
-            return None, [_import_problem(error, folder)]
-    return module, []
+            verdict = _watch(process, log, limits)
+        finally:
+            process.kill_all()  # also whatever the submission spawned at import
+        if verdict is None:
+            verdict = _output_flood(log, limits)
+        if verdict is not None:
+            return [Problem(SUBMISSION_FILE, verdict)]
+        return _read_report(report, process.returncode, log)
 
 
-def _import_problem(error: BaseException, folder: Path) -> Problem:
-    """The exception, located at the deepest frame inside the submission folder (the author's own code)."""
-    frames = [f for f in traceback.extract_tb(error.__traceback__) if _is_inside(f.filename, folder)]
-    where = _where(frames[-1].filename, frames[-1].lineno, folder) if frames else SUBMISSION_FILE
-    hint = ""
-    if isinstance(error, ModuleNotFoundError):
-        hint = " (if it is a pip package, list it in requirements.txt)"
-    return Problem(where, f"import failed: {type(error).__name__}: {error}{hint}")
+def _child_env() -> dict[str, str]:
+    """The child's environment: what a trial worker gets (no credentials), one thread, the harness importable."""
+    keep = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "VIRTUAL_ENV")
+    env = {k: v for k, v in os.environ.items() if k in keep or k.startswith(("PODIUM_", "HF_"))}
+    env.update(OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", PYTHONHASHSEED="0",
+               PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
+    return env
 
 
-# --- Functions and signatures. -------------------------------------------------------------------------------------
+def _watch(process: _ProcessGroup, log: Path, limits: TrialLimits) -> str | None:
+    """Poll the child from outside until it exits; the reason to kill it when it goes over a limit."""
+    started = time.monotonic()
+    while process.poll() is None:
+        if time.monotonic() - started > limits.startup_s:
+            return f"importing submission.py took over {limits.startup_s:g}s (a hang at import?); killed"
+        rss = _tree_rss(process.pid)
+        if rss > limits.memory_bytes:
+            return (f"importing submission.py used {rss / 2**30:.2f} GiB of memory, over the "
+                    f"{limits.memory_bytes / 2**30:.2f} GiB a trial is allowed; killed")
+        flood = _output_flood(log, limits)
+        if flood is not None:
+            return flood
+        time.sleep(POLL_S)
+    return None
 
 
-def _location(function: Any, folder: Path) -> str:
-    """Where ``function`` is defined, as ``file:line``; just ``submission.py`` for objects without code."""
+def _tree_rss(pid: int) -> int:
     try:
-        code = getattr(inspect.unwrap(function), "__code__", None)
-    except ValueError:  # a __wrapped__ cycle
-        code = None
-    return _where(code.co_filename, code.co_firstlineno, folder) if code else SUBMISSION_FILE
+        root = psutil.Process(pid)
+        return sum(p.memory_info().rss for p in [root, *root.children(recursive=True)])
+    except psutil.Error:  # the child ended between the poll and the look
+        return 0
 
 
-def _function_problems(module: ModuleType, folder: Path) -> list[Problem]:
-    """Every required function present and callable with the contract's parameters; optional ones when defined."""
-    contract_names = set(REQUIRED_FUNCTIONS) | set(OPTIONAL_FUNCTIONS)
-    others = [n for n, v in vars(module).items() if callable(v) and not n.startswith("__") and n not in contract_names]
-    problems = []
-    for name, contract in REQUIRED_FUNCTIONS.items():
-        if not hasattr(module, name):
-            close = difflib.get_close_matches(name, others, n=1)
-            if close:
-                where = _location(getattr(module, close[0]), folder)
-                problems.append(Problem(where, f"missing function {name} (found {close[0]}: a typo?)"))
-            else:
-                problems.append(Problem(SUBMISSION_FILE, f"missing function {name}"))
-            continue
-        problems += _signature_problems(name, getattr(module, name), contract, folder)
-    for name, contract in OPTIONAL_FUNCTIONS.items():
-        if hasattr(module, name):
-            problems += _signature_problems(name, getattr(module, name), contract, folder)
-    return problems
+def _output_flood(log: Path, limits: TrialLimits) -> str | None:
+    size = log.stat().st_size if log.exists() else 0
+    if size > limits.output_bytes:
+        return (f"importing submission.py wrote {size / 2**20:.1f} MiB to stdout/stderr, over the "
+                f"{limits.output_bytes / 2**20:g} MiB cap; killed")
+    return None
 
 
-def _signature_problems(
-    name: str, function: Any, contract: tuple[inspect.Parameter, ...], folder: Path
-) -> list[Problem]:
-    """Compare a submission function's parameters with the contract's, by name (the harness calls by keyword)."""
-    if not callable(function):
-        return [Problem(SUBMISSION_FILE, f"{name} is not a function (it is a {type(function).__name__})")]
-    where = _location(function, folder)
+def _read_report(report: Path, returncode: int | None, log: Path) -> list[Problem]:
+    """The child's problems; a crash or an exit before the report is one problem that says which."""
     try:
-        given = inspect.signature(function).parameters
-    except (TypeError, ValueError) as error:
-        return [Problem(where, f"{name}: cannot read its signature ({error})")]
-    messages = _parameter_messages(given, [p.name for p in contract])
-    return [Problem(where, f"{name}: {message}") for message in messages]
+        payload = json.loads(report.read_text())
+        return [Problem(str(p["where"]), str(p["message"])) for p in payload["problems"]]
+    except FileNotFoundError:
+        pass
+    except (ValueError, KeyError, TypeError) as error:
+        return [Problem(SUBMISSION_FILE, f"the check process sent an unreadable report ({error}){_tail(log)}")]
+    if returncode is not None and returncode < 0:
+        try:
+            name = signal.Signals(-returncode).name
+        except ValueError:  # a real-time signal has no name
+            name = f"signal {-returncode}"
+        return [Problem(SUBMISSION_FILE, f"importing submission.py crashed the check process with {name}{_tail(log)}")]
+    return [Problem(SUBMISSION_FILE, f"the check process exited with code {returncode} while importing "
+                                     f"submission.py (os._exit at import?){_tail(log)}")]
 
 
-def _parameter_messages(given: Mapping[str, inspect.Parameter], expected: list[str]) -> list[str]:
-    """What is wrong with parameters ``given`` when the harness passes ``expected`` by keyword."""
-    variadic = (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)
-    takes_any_keyword = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in given.values())
-    unknown = [p.name for p in given.values() if p.name not in expected and p.kind not in variadic]
-    messages, typos = [], set()
-    for parameter in expected:
-        if parameter in given and given[parameter].kind is inspect.Parameter.POSITIONAL_ONLY:
-            messages.append(f"parameter {parameter!r} is positional-only; the harness passes arguments by keyword")
-        elif parameter not in given and not takes_any_keyword and parameter not in OMITTABLE_PARAMETERS:
-            close = difflib.get_close_matches(parameter, unknown, n=1)
-            typos.update(close)
-            hint = f" (found {close[0]!r}: a typo?)" if close else ""
-            messages.append(f"missing parameter {parameter!r}{hint}")
-    for parameter in unknown:
-        if given[parameter].default is inspect.Parameter.empty and parameter not in typos:
-            messages.append(f"extra parameter {parameter!r} has no default; the harness will not pass it")
-    return messages
+def _tail(log: Path, lines: int = 3) -> str:
+    """The last lines the child printed, on one line, for a reason that has no traceback of its own."""
+    tail = log.read_text(errors="replace").strip().splitlines()[-lines:]
+    return (" | last output: " + " / ".join(line.strip()[:200] for line in tail)) if tail else ""

@@ -1,14 +1,20 @@
-"""Static submission checks: every kind of broken folder gives its own located message; a good one passes."""
+"""Static submission checks: every kind of broken folder gives its own located message; a good one passes.
+
+``submission.py`` is imported in a child process: whatever its module-level code does (hang, crash, exit, replace
+``time.monotonic``) stays there and comes back as one problem.
+"""
 
 from __future__ import annotations
 
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
 
 from harness.check import CheckReport, Problem, check_submission, format_report
+from harness.runner.messages import TrialLimits
 
 GOOD = """\
 import helpers
@@ -63,7 +69,6 @@ def test_good_submission_passes(tmp_path: Path) -> None:
     folder = make_submission(tmp_path, search_space__json=SEARCH_SPACE, requirements__txt="numpy\n")
     report = check_submission(folder)
     assert report.ok, format_report(report)
-    assert report.module is not None and report.module.get_batch_size("mnist") == 128
     assert report.search_space is not None and report.search_space.names == ("learning_rate",)
     assert format_report(report) == f"{folder}: OK (static checks passed)"
 
@@ -112,7 +117,6 @@ def test_misnamed_function_gets_a_suggestion(tmp_path: Path) -> None:
     report = check_submission(make_submission(tmp_path, source))
     line = line_of(source, "def update_param(")
     assert messages(report) == [f"submission.py:{line}: missing function update_params (found update_param: a typo?)"]
-    assert report.module is None
 
 
 def test_wrong_signature_names_the_function_line_and_parameter(tmp_path: Path) -> None:
@@ -154,7 +158,6 @@ def test_import_error_is_located_in_the_submission(tmp_path: Path) -> None:
     source = GOOD.replace("import helpers\n", "import helpers\nSCALE = 1 / 0\n")
     report = check_submission(make_submission(tmp_path, source))
     assert messages(report) == ["submission.py:2: import failed: ZeroDivisionError: division by zero"]
-    assert report.module is None
 
 
 def test_import_error_in_a_sibling_module_points_at_its_deepest_frame(tmp_path: Path) -> None:
@@ -235,6 +238,41 @@ def test_path_that_is_not_a_folder(tmp_path: Path, kind: str) -> None:
 
 def test_two_submissions_with_the_same_helper_name_do_not_mix(tmp_path: Path) -> None:
     first = make_submission(tmp_path / "a")
-    second = make_submission(tmp_path / "b", helpers__py="BATCH_SIZE = 7\n")
-    assert check_submission(first).module.get_batch_size("x") == 128  # type: ignore[union-attr]
-    assert check_submission(second).module.get_batch_size("x") == 7  # type: ignore[union-attr]
+    second = make_submission(tmp_path / "b", helpers__py="raise RuntimeError('the second helpers.py')\n")
+    assert check_submission(first).ok
+    assert messages(check_submission(second)) == [
+        "helpers.py:1: import failed: RuntimeError: the second helpers.py"]
+    assert check_submission(first).ok  # each check imports in a fresh process: nothing of the second is left
+
+
+def test_tampering_with_time_at_import_does_not_reach_the_harness(tmp_path: Path) -> None:
+    """The bug this guards against: a check in the harness process let a submission stop the supervisor's clock."""
+    originals = (time.monotonic, time.perf_counter, time.time)
+    source = "import time\ntime.monotonic = time.perf_counter = time.time = lambda: 0.0\n" + GOOD
+    assert check_submission(make_submission(tmp_path, source)).ok
+    assert (time.monotonic, time.perf_counter, time.time) == originals
+    assert "podium_submission" not in sys.modules
+
+
+def test_hang_at_import_is_killed_at_the_startup_limit(tmp_path: Path) -> None:
+    source = "import time\ntime.sleep(600)\n" + GOOD
+    report = check_submission(make_submission(tmp_path, source), TrialLimits(startup_s=1.0))
+    assert messages(report) == ["submission.py: importing submission.py took over 1s (a hang at import?); killed"]
+
+
+@pytest.mark.parametrize(("code", "reason"), [
+    ("import os, signal\nprint('about to crash', flush=True)\nos.kill(os.getpid(), signal.SIGSEGV)\n",
+     "importing submission.py crashed the check process with SIGSEGV | last output: about to crash"),
+    ("import os\nos._exit(7)\n", "the check process exited with code 7 while importing submission.py "
+                                  "(os._exit at import?)"),
+], ids=["segfault", "os_exit"])
+def test_crash_or_exit_at_import_is_one_problem(tmp_path: Path, code: str, reason: str) -> None:
+    assert messages(check_submission(make_submission(tmp_path, code + GOOD))) == [f"submission.py: {reason}"]
+
+
+def test_output_flood_at_import_is_killed(tmp_path: Path) -> None:
+    source = "while True:\n    print('x' * 1000)\n" + GOOD
+    report = check_submission(make_submission(tmp_path, source), TrialLimits(output_bytes=2**20))
+    [problem] = messages(report)
+    assert problem.startswith("submission.py: importing submission.py wrote ")
+    assert problem.endswith("MiB to stdout/stderr, over the 1 MiB cap; killed")
