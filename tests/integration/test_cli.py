@@ -72,7 +72,9 @@ def test_run_results_and_resume_after_kill_9(adamw_dir: Path, tmp_path: Path) ->
     with sqlite3.connect(db) as conn:
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         statuses = dict(conn.execute("SELECT workload, status FROM trials"))
-    assert statuses["digits_mlp"] == "reached" and statuses["fashion_mnist_mlp"] == "running"
+    # digits_mlp finished (reaching its target in time is a timing question, not this test's);
+    # fashion_mnist_mlp was running when the runner was killed.
+    assert statuses["digits_mlp"] in ("reached", "missed") and statuses["fashion_mnist_mlp"] == "running"
 
     out = podium(*args)  # the same command resumes
     assert out.returncode == 0, out.stderr

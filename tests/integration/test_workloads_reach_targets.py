@@ -1,4 +1,10 @@
-"""Every lite workload and variant is reachable by the AdamW baseline within its budget (a real trial each)."""
+"""Every workload's stored target is reachable: the best baseline, on a seed the target-setting procedure recorded as
+reaching it, meets it again in a real trial.
+
+No wall-clock outcome is asserted (a busy machine must not fail this test): the trial is capped in *updates*, as the
+target-setting runs are, with a generous time cap that only guards against a hang. Whether the target is met within
+the benchmark's time budget is a timing question for ``podium calibrate`` and the demo, not for a default test.
+"""
 
 from __future__ import annotations
 
@@ -7,21 +13,31 @@ from pathlib import Path
 
 import pytest
 
-from harness.runner.messages import TrialRequest
+from harness.demo import BASELINES_DIR
 from harness.runner.supervisor import run_trial
-from workloads import WORKLOADS, get_spec
+from harness.targets import setting_request
+from workloads import TARGETS_FILE, WORKLOADS, get_spec
+
+HARDWARE = "cpu-2core"
+
+
+def reaching_seed(name: str) -> tuple[str, int]:
+    """The best baseline and the first of its target-setting seeds that met the target."""
+    prov = json.loads(TARGETS_FILE.read_text())["workloads"][name][HARDWARE]["provenance"]
+    best = prov["best_baseline"]
+    steps = prov["steps_to_target"][best]
+    return best, next(k for k, s in enumerate(steps) if s is not None)
 
 
 @pytest.mark.parametrize("name", WORKLOADS.names())
-def test_adamw_reaches_validation_target(name: str, adamw_dir: Path, tmp_path: Path) -> None:
+def test_best_baseline_reaches_the_stored_target(name: str, tmp_path: Path) -> None:
     spec = get_spec(name)
-    hp = json.loads((adamw_dir / "search_space.json").read_text())[0]
-    request = TrialRequest(trial_id=name, submission_dir=str(adamw_dir), workload=spec, hardware_class="cpu-2core",
-                           budget_s=spec.budget_for("cpu-2core"), hyperparameters=hp, seed=7)
+    baseline, seed_index = reaching_seed(name)
+    setting = setting_request(spec, BASELINES_DIR / baseline, seed_index, HARDWARE)
+    # The same seed, hyperparameters, update cap and evaluation grid as the target-setting run, scored for real.
+    request = setting.model_copy(update={"mode": "score", "trial_id": f"reach-{name}"})
     outcome = run_trial(request, tmp_path)
     assert outcome.status == "reached", outcome.reason
-    result = outcome.result
-    assert result.time_to_result_s <= spec.budget_for("cpu-2core")
-    target = spec.targets_for("cpu-2core")
-    assert result.validation["accuracy"] >= target.validation
-    assert set(result.test) == {"loss", "accuracy"}
+    target = spec.targets_for(HARDWARE)
+    assert spec.meets(outcome.result.validation[spec.metric], target.validation)
+    assert set(outcome.result.test) == {"loss", spec.metric}
