@@ -21,6 +21,10 @@ For each workload (base and variants) on one hardware class:
 7. **Success rate** per baseline = the share of its seeds that met the validation target within the budget (its own
    updates-to-target x its own fastest time per update). Stored with the target; ``podium targets show`` prints it.
 
+``podium targets set --budgets-only`` re-measures only the time per update (the fastest of 3 short runs per baseline)
+and re-derives budgets and success rates from the stored updates-to-target: the curves, which cost most, need not
+be re-run when only the machine's speed is in question.
+
 The procedure refuses to start on a busy machine (1-minute load above ``BUSY_LOAD``) unless forced; the load
 before and after each workload, and whether it was forced, are in the provenance with the date, hardware class, CPU
 model, threads, harness commit, baselines and their hyperparameters, seeds, per-seed levels, and the command.
@@ -55,6 +59,8 @@ MIN_SEEDS = 10
 SETTING_STEPS_FACTOR = 1.25  # run a little past step_hint: the baselines' schedules end there
 EVALS_PER_HINT = 12
 BUSY_LOAD = 0.5  # 1-minute load average above which the machine counts as busy
+SPEED_RUNS = 3  # budgets-only re-measurement: runs per baseline and workload ...
+SPEED_STEPS = 300  # ... of this many updates each
 SETTING_CAP_S = 900.0  # safety cap (submission seconds) for one step-capped target-setting run
 
 
@@ -143,15 +149,27 @@ def derive_targets(spec: WorkloadSpec, curves_by_baseline: dict[str, list[Curve]
     validation = floor4(level_reached_by(levels[best], higher_is_better=hib), hib)
     hits = {b: [first_hit(c, validation, hib) for c in curves] for b, curves in curves_by_baseline.items()}
     per_step = {b: seconds_per_step(curves) for b, curves in curves_by_baseline.items()}
-    steps_to_target = [h.step if h else math.inf for h in hits[best]]
-    budget = round_budget(BUDGET_FACTOR * statistics.median(steps_to_target) * per_step[best])
-    success = {b: sum(1 for h in hs if h and h.step * per_step[b] <= budget) / len(hs) for b, hs in hits.items()}
+    steps = {b: [h.step if h else None for h in hs] for b, hs in hits.items()}
+    budget, success = budget_and_success(steps, per_step, best)
     test = floor4(level_reached_by([h.test for h in hits[best] if h], higher_is_better=hib), hib)
     return {"validation": validation, "test": test, "budget_s": budget, "best_baseline": best,
-            "sustained_level_per_seed": levels, "success_rate": success,
-            "steps_to_target": {b: [h.step if h else None for h in hs] for b, hs in hits.items()},
-            "seconds_per_step": per_step,
-            "test_at_validation_target": [h.test if h else None for h in hits[best]]}
+            "sustained_level_per_seed": levels, "success_rate": success, "steps_to_target": steps,
+            "seconds_per_step": per_step, "test_at_validation_target": [h.test if h else None for h in hits[best]]}
+
+
+def budget_and_success(steps_to_target: dict[str, list[int | None]], per_step: dict[str, float],
+                       best: str) -> tuple[float, dict[str, float]]:
+    """Steps 5 and 7: the budget from the best baseline's median updates-to-target x its time per update, and each
+    baseline's share of seeds that meet the target within it (None: never met).
+
+    >>> budget_and_success({"a": [100, 200, None], "b": [700, 50, 60]}, {"a": 0.01, "b": 0.01}, "a")
+    (6.0, {'a': 0.6666666666666666, 'b': 0.6666666666666666})
+    """
+    median_steps = statistics.median(math.inf if s is None else s for s in steps_to_target[best])
+    budget = round_budget(BUDGET_FACTOR * median_steps * per_step[best])
+    success = {b: sum(1 for s in steps if s is not None and s * per_step[b] <= budget) / len(steps)
+               for b, steps in steps_to_target.items()}
+    return budget, success
 
 
 def setting_request(spec: WorkloadSpec, baseline: Path, seed_index: int, hardware_class: str) -> TrialRequest:
@@ -177,13 +195,58 @@ def run_curves(spec: WorkloadSpec, baseline: Path, seeds: int, hardware_class: s
             if outcome.status in ("failed", "timed_out"):
                 raise TargetSettingError(f"target-setting run of {baseline.name} on {spec.name} {outcome.status}: "
                                          f"{outcome.reason}")
-            curves.append([CurvePoint(r.step, r.submission_time_s, r.metrics[metric], r.metrics[f"test_{metric}"])
+            # the test split is evaluated only where validation reached a new best (the only possible first hits)
+            curves.append([CurvePoint(r.step, r.submission_time_s, r.metrics[metric],
+                                      r.metrics.get(f"test_{metric}", math.nan))
                            for r in outcome.evals])
             if console is not None:
                 console.print(f"    seed {k + 1}/{seeds}: {len(curves[-1])} evaluations, sustained "
                               f"{sustained_level([p.validation for p in curves[-1]], higher_is_better=spec.higher_is_better):.4f}",
                               highlight=False)
     return curves
+
+
+def measure_speed(spec: WorkloadSpec, baseline: Path, hardware_class: str, runs: int = SPEED_RUNS) -> float:
+    """The fastest of ``runs`` short runs' submission seconds per update (one evaluation, at the end)."""
+    steps = min(SPEED_STEPS, math.ceil(SETTING_STEPS_FACTOR * spec.step_hint))
+    rates = []
+    with tempfile.TemporaryDirectory(prefix="podium-speed-") as workdir:
+        for k in range(runs):
+            request = setting_request(spec, baseline, k, hardware_class).model_copy(
+                update={"max_steps": steps, "eval_every_steps": steps, "trial_id": f"speed-{spec.name}-{k}"})
+            outcome = run_trial(request, Path(workdir))
+            if outcome.result is None or outcome.status in ("failed", "timed_out") or not outcome.result.steps:
+                raise TargetSettingError(f"speed run of {baseline.name} on {spec.name} {outcome.status}: "
+                                         f"{outcome.reason}")
+            rates.append(outcome.result.submission_time_s / outcome.result.steps)
+    return min(rates)
+
+
+def rebudget(names: list[str] | None, hardware_class: str, write: bool, console: Console,
+             force: bool = False) -> dict[str, Any]:
+    """Re-measure only the time per update (short runs, on an idle machine) and re-derive budgets and success rates
+    from the stored updates-to-target. The curves, and so the targets, are unchanged."""
+    from harness.demo import baselines
+
+    stored = json.loads(TARGETS_FILE.read_text())
+    for name in names or sorted(stored["workloads"]):
+        entry = stored["workloads"].get(name, {}).get(hardware_class)
+        if entry is None:
+            raise TargetSettingError(f"{name} has no targets for {hardware_class}: run `podium targets set` first")
+        load_before, spec, prov = check_idle(force), get_spec(name), entry["provenance"]
+        per_step = {b.name: measure_speed(spec, b, hardware_class) for b in baselines()}
+        budget, success = budget_and_success(prov["steps_to_target"], per_step, prov["best_baseline"])
+        prov.update(seconds_per_step=per_step, success_rate=success, budget_measured={
+            "date": datetime.now(UTC).isoformat(timespec="seconds"), "runs": SPEED_RUNS, "updates": SPEED_STEPS,
+            "forced": force, "load_average_1min": {"before": round(load_before, 2),
+                                                   "after": round(os.getloadavg()[0], 2)},
+            "command": f"podium targets set --budgets-only --workload {name}" + (" --force" if force else "")})
+        entry["budget_s"] = budget
+        console.print(f"{name}: budget {budget:.1f}s, success " + ", ".join(
+            f"{b} {r:.0%}" for b, r in sorted(success.items())), highlight=False)
+        if write:
+            TARGETS_FILE.write_text(json.dumps(stored, indent=1, sort_keys=True) + "\n")
+    return stored
 
 
 def check_idle(force: bool) -> float:
