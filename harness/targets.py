@@ -206,8 +206,9 @@ def run_curves(spec: WorkloadSpec, baseline: Path, seeds: int, hardware_class: s
     return curves
 
 
-def measure_speed(spec: WorkloadSpec, baseline: Path, hardware_class: str, runs: int = SPEED_RUNS) -> float:
-    """The fastest of ``runs`` short runs' submission seconds per update (one evaluation, at the end)."""
+def measure_speed(spec: WorkloadSpec, baseline: Path, hardware_class: str, runs: int | None = None) -> float:
+    """The fastest of ``runs`` (default ``SPEED_RUNS``) short runs' submission seconds per update."""
+    runs = runs or SPEED_RUNS
     steps = min(SPEED_STEPS, math.ceil(SETTING_STEPS_FACTOR * spec.step_hint))
     rates = []
     with tempfile.TemporaryDirectory(prefix="podium-speed-") as workdir:

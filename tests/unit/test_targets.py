@@ -102,3 +102,27 @@ def test_stored_targets_meet_the_procedure() -> None:
             assert prov["success_rate"][prov["best_baseline"]] >= 0.9, (name, hw)
             assert entry["budget_s"] is not None and math.isfinite(entry["budget_s"]), (name, hw)
             assert get_spec(name).budget_for(hw) == entry["budget_s"]
+
+
+def test_budgets_only_keeps_targets_and_re_derives_budgets(tmp_path, monkeypatch) -> None:
+    """A real (short) speed run per baseline; the stored targets and updates-to-target are kept."""
+    import harness.targets as targets
+    from rich.console import Console
+
+    stored = {"workloads": {"digits_mlp": {"cpu-2core": {
+        "validation": 0.5, "test": 0.5, "budget_s": 99.0,
+        "provenance": {"best_baseline": "adamw", "seeds": 10,
+                       "steps_to_target": {"adamw": [100] * 10, "nadamw": [100] * 9 + [None],
+                                           "nesterov": [None] * 10}}}}}}
+    path = tmp_path / "targets.json"
+    path.write_text(json.dumps(stored))
+    monkeypatch.setattr(targets, "TARGETS_FILE", path)
+    monkeypatch.setattr(targets, "SPEED_RUNS", 1)
+    monkeypatch.setattr(targets, "SPEED_STEPS", 50)
+    targets.rebudget(["digits_mlp"], "cpu-2core", write=True, console=Console(quiet=True), force=True)
+    entry = json.loads(path.read_text())["workloads"]["digits_mlp"]["cpu-2core"]
+    prov = entry["provenance"]
+    assert entry["validation"] == 0.5 and entry["budget_s"] != 99.0
+    assert set(prov["seconds_per_step"]) == {"adamw", "nadamw", "nesterov"}
+    assert prov["success_rate"]["nesterov"] == 0.0 and prov["budget_measured"]["forced"] is True
+    assert entry["budget_s"] == targets.round_budget(3 * 100 * prov["seconds_per_step"]["adamw"])
