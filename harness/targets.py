@@ -5,7 +5,9 @@ For each workload (base and variants) on one hardware class:
 1. **Curves.** Every reference baseline in ``submissions/training/`` runs its first (best) search-space point on
    K >= 10 seeds (``derive_seed(release, baseline, workload, "target-setting", k)``) for a fixed number of updates,
    ``ceil(SETTING_STEPS_FACTOR x step_hint)``, evaluating validation *and* test every ``step_hint / EVALS_PER_HINT``
-   updates. A curve over *steps* does not depend on how busy the machine was, so the levels below do not either.
+   updates. A curve over *steps* does not depend on how busy the machine was, so the levels below do not either;
+   curves run with one thread each (``--workers`` of them at a time), which keeps a loaded machine from making
+   threads spin-wait for each other.
 2. **Sustained level.** Per seed, the best level the validation metric *held* for ``SUSTAIN_EVALS`` consecutive
    evaluations (the max over windows of the window's min). A single lucky evaluation - one example on a small
    split - cannot set a target.
@@ -13,9 +15,10 @@ For each workload (base and variants) on one hardware class:
 4. **Validation target** = the level that at least ``SUCCESS_RATE`` (90%) of the best baseline's seeds sustained
    (with 10 seeds: the second worst), rounded towards easier at 4 decimals.
 5. **Budget** = ``BUDGET_FACTOR`` (3, as AlgoPerf: about three times what the reference needs) x the median number of
-   updates the best baseline needed to first meet the target x its time per update. The time per update is the
-   *fastest* of its seeds' runs (submission seconds / updates): the minimum is the estimate least moved by other load
-   on the machine, which only ever slows a run down. Rounded up to 0.5 s.
+   updates the best baseline needed to first meet the target x its time per update. The time per update is measured
+   apart from the curves, with the hardware class's threads, one run at a time on an idle machine: the *fastest* of
+   ``SPEED_RUNS`` short runs (submission seconds / updates), the estimate least moved by other load, which only ever
+   slows a run down. Rounded up to 0.5 s.
 6. **Test target** = the test metric that at least 90% of the best baseline's seeds had at their first evaluation
    meeting the validation target, rounded towards easier.
 7. **Success rate** per baseline = the share of its seeds that met the validation target within the budget (its own
@@ -61,7 +64,9 @@ EVALS_PER_HINT = 12
 BUSY_LOAD = 0.5  # 1-minute load average above which the machine counts as busy
 SPEED_RUNS = 3  # budgets-only re-measurement: runs per baseline and workload ...
 SPEED_STEPS = 300  # ... of this many updates each
-SETTING_CAP_S = 900.0  # safety cap (submission seconds) for one step-capped target-setting run
+SETTING_CAP_S = 900.0
+CURVE_THREADS = 1  # threads per curve run (curves are counted in updates; see step 1)
+CLASS_THREADS = {"cpu-2core": 2}  # threads per trial on each hardware class, as `podium run` uses them  # safety cap (submission seconds) for one step-capped target-setting run
 
 
 class TargetSettingError(RuntimeError):
@@ -122,14 +127,6 @@ def first_hit(curve: Curve, target: float, higher_is_better: bool = True) -> Cur
     return next((p for p in curve if meets(p.validation)), None)
 
 
-def seconds_per_step(curves: list[Curve]) -> float:
-    """The fastest run's submission seconds per update (other load only slows a run down)."""
-    rates = [c[-1].submission_s / c[-1].step for c in curves if c and c[-1].step > 0]
-    if not rates:
-        raise TargetSettingError("no target-setting run made an update")
-    return min(rates)
-
-
 def round_budget(seconds: float) -> float:
     """Round a budget up to 0.5 s (at least 1 s).
 
@@ -139,8 +136,9 @@ def round_budget(seconds: float) -> float:
     return max(1.0, math.ceil(seconds * 2 - 1e-9) / 2)
 
 
-def derive_targets(spec: WorkloadSpec, curves_by_baseline: dict[str, list[Curve]]) -> dict[str, Any]:
-    """Steps 2-7 of the procedure, as a pure function of the curves (see the module docstring)."""
+def derive_targets(spec: WorkloadSpec, curves_by_baseline: dict[str, list[Curve]],
+                   per_step: dict[str, float]) -> dict[str, Any]:
+    """Steps 2-7 of the procedure, as a pure function of the curves and each baseline's seconds per update."""
     hib = spec.higher_is_better
     sign = 1 if hib else -1
     levels = {b: [sustained_level([p.validation for p in c], higher_is_better=hib) for c in curves]
@@ -148,7 +146,6 @@ def derive_targets(spec: WorkloadSpec, curves_by_baseline: dict[str, list[Curve]
     best = max(levels, key=lambda b: sign * statistics.median(levels[b]))
     validation = floor4(level_reached_by(levels[best], higher_is_better=hib), hib)
     hits = {b: [first_hit(c, validation, hib) for c in curves] for b, curves in curves_by_baseline.items()}
-    per_step = {b: seconds_per_step(curves) for b, curves in curves_by_baseline.items()}
     steps = {b: [h.step if h else None for h in hs] for b, hs in hits.items()}
     budget, success = budget_and_success(steps, per_step, best)
     test = floor4(level_reached_by([h.test for h in hits[best] if h], higher_is_better=hib), hib)
@@ -172,7 +169,8 @@ def budget_and_success(steps_to_target: dict[str, list[int | None]], per_step: d
     return budget, success
 
 
-def setting_request(spec: WorkloadSpec, baseline: Path, seed_index: int, hardware_class: str) -> TrialRequest:
+def setting_request(spec: WorkloadSpec, baseline: Path, seed_index: int, hardware_class: str,
+                    threads: int = CURVE_THREADS) -> TrialRequest:
     """One step-capped target-setting trial: no early stop, validation and test every N updates."""
     steps = math.ceil(SETTING_STEPS_FACTOR * spec.step_hint)
     return TrialRequest(
@@ -181,29 +179,35 @@ def setting_request(spec: WorkloadSpec, baseline: Path, seed_index: int, hardwar
         max_steps=steps, eval_every_steps=max(1, spec.step_hint // EVALS_PER_HINT),
         hyperparameters=first_point(baseline),
         seed=derive_seed(BENCHMARK_RELEASE, baseline.name, spec.name, "target-setting", seed_index),
-        limits=TrialLimits(wall_factor=1.5))
+        threads=threads, limits=TrialLimits(wall_factor=1.5))
 
 
-def run_curves(spec: WorkloadSpec, baseline: Path, seeds: int, hardware_class: str,
+def run_curves(spec: WorkloadSpec, baseline: Path, seeds: int, hardware_class: str, workers: int = 1,
                console: Console | None = None) -> list[Curve]:
-    """Per seed, the evaluations of one step-capped target-setting trial."""
-    curves = []
-    metric = spec.metric
-    with tempfile.TemporaryDirectory(prefix="podium-targets-") as workdir:
-        for k in range(seeds):
-            outcome = run_trial(setting_request(spec, baseline, k, hardware_class), Path(workdir))
-            if outcome.status in ("failed", "timed_out"):
-                raise TargetSettingError(f"target-setting run of {baseline.name} on {spec.name} {outcome.status}: "
-                                         f"{outcome.reason}")
-            # the test split is evaluated only where validation reached a new best (the only possible first hits)
-            curves.append([CurvePoint(r.step, r.submission_time_s, r.metrics[metric],
-                                      r.metrics.get(f"test_{metric}", math.nan))
-                           for r in outcome.evals])
+    """Per seed, the evaluations of one step-capped target-setting trial (``workers`` trials at a time)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with tempfile.TemporaryDirectory(prefix="podium-targets-") as workdir, ThreadPoolExecutor(workers) as pool:
+        runs = [pool.submit(_curve, spec, baseline, k, hardware_class, Path(workdir)) for k in range(seeds)]
+        curves = []
+        for k, future in enumerate(runs):
+            curves.append(future.result())
             if console is not None:
-                console.print(f"    seed {k + 1}/{seeds}: {len(curves[-1])} evaluations, sustained "
-                              f"{sustained_level([p.validation for p in curves[-1]], higher_is_better=spec.higher_is_better):.4f}",
+                level = sustained_level([p.validation for p in curves[-1]], higher_is_better=spec.higher_is_better)
+                console.print(f"    seed {k + 1}/{seeds}: {len(curves[-1])} evaluations, sustained {level:.4f}",
                               highlight=False)
     return curves
+
+
+def _curve(spec: WorkloadSpec, baseline: Path, seed_index: int, hardware_class: str, workdir: Path) -> Curve:
+    outcome = run_trial(setting_request(spec, baseline, seed_index, hardware_class), workdir)
+    if outcome.status in ("failed", "timed_out"):
+        raise TargetSettingError(f"target-setting run of {baseline.name} on {spec.name} {outcome.status}: "
+                                 f"{outcome.reason}")
+    metric = spec.metric
+    # the test split is evaluated only where validation reached a new best (the only possible first hits)
+    return [CurvePoint(r.step, r.submission_time_s, r.metrics[metric], r.metrics.get(f"test_{metric}", math.nan))
+            for r in outcome.evals]
 
 
 def measure_speed(spec: WorkloadSpec, baseline: Path, hardware_class: str, runs: int | None = None) -> float:
@@ -213,7 +217,8 @@ def measure_speed(spec: WorkloadSpec, baseline: Path, hardware_class: str, runs:
     rates = []
     with tempfile.TemporaryDirectory(prefix="podium-speed-") as workdir:
         for k in range(runs):
-            request = setting_request(spec, baseline, k, hardware_class).model_copy(
+            threads = CLASS_THREADS.get(hardware_class, 2)
+            request = setting_request(spec, baseline, k, hardware_class, threads).model_copy(
                 update={"max_steps": steps, "eval_every_steps": steps, "trial_id": f"speed-{spec.name}-{k}"})
             outcome = run_trial(request, Path(workdir))
             if outcome.result is None or outcome.status in ("failed", "timed_out") or not outcome.result.steps:
@@ -261,7 +266,7 @@ def check_idle(force: bool) -> float:
 
 
 def set_targets(names: list[str] | None, seeds: int, hardware_class: str, write: bool, console: Console,
-                force: bool = False) -> dict[str, Any]:
+                force: bool = False, workers: int = 1) -> dict[str, Any]:
     """Run the procedure for ``names`` (default: every workload); write each result as soon as it is derived."""
     from harness.demo import baselines
 
@@ -271,14 +276,15 @@ def set_targets(names: list[str] | None, seeds: int, hardware_class: str, write:
     check_idle(force)
     stored = json.loads(TARGETS_FILE.read_text()) if TARGETS_FILE.exists() else {"workloads": {}}
     for name in names or WORKLOADS.names():
-        load_before = check_idle(force)
         spec = get_spec(name)
         curves = {}
         for baseline in baselines():
             console.print(f"{name}: {baseline.name} x {seeds} seeds, {math.ceil(SETTING_STEPS_FACTOR * spec.step_hint)}"
                           f" updates each", highlight=False)
-            curves[baseline.name] = run_curves(spec, baseline, seeds, hardware_class, console)
-        derived = derive_targets(spec, curves)
+            curves[baseline.name] = run_curves(spec, baseline, seeds, hardware_class, workers, console)
+        load_before = check_idle(force)
+        per_step = {b.name: measure_speed(spec, b, hardware_class) for b in baselines()}
+        derived = derive_targets(spec, curves, per_step)
         provenance = _provenance(name, seeds, hardware_class, force, load_before, derived)
         console.print(f"  -> validation {derived['validation']:.4f}, test {derived['test']:.4f}, budget "
                       f"{derived['budget_s']:.1f}s (best baseline {derived['best_baseline']}, success "
@@ -297,7 +303,8 @@ def _provenance(name: str, seeds: int, hardware_class: str, force: bool, load_be
 
     return {
         "date": datetime.now(UTC).isoformat(timespec="seconds"), "hardware_class": hardware_class,
-        "cpu_model": cpu_model(), "threads": 2, "harness_commit": git_commit(), "release": BENCHMARK_RELEASE,
+        "cpu_model": cpu_model(), "threads": CLASS_THREADS.get(hardware_class, 2),
+        "curve_threads": CURVE_THREADS, "speed_runs": SPEED_RUNS, "speed_updates": SPEED_STEPS, "harness_commit": git_commit(), "release": BENCHMARK_RELEASE,
         "procedure": "harness/targets.py (step-capped curves, sustained level, 90% success)",
         "budget_factor": BUDGET_FACTOR, "success_rate_goal": SUCCESS_RATE, "sustain_evals": SUSTAIN_EVALS,
         "seeds": seeds, "forced": force, "baselines": {b.name: first_point(b) for b in baselines()},

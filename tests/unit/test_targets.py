@@ -50,7 +50,7 @@ def test_derive_targets_on_hand_made_curves() -> None:
     # "slow": same levels but 0.02 s per update and reaching them only at the 5th evaluation.
     slow = [curve([0.70, 0.80, 0.85, 0.90] + [0.95 + k / 1000] * 4, seconds_per_step=0.02) for k in range(10)]
     slow[0] = curve([0.70] * 8, seconds_per_step=0.02)  # one seed of "slow" never gets there
-    derived = derive_targets(spec, {"good": good, "slow": slow})
+    derived = derive_targets(spec, {"good": good, "slow": slow}, {"good": 0.01, "slow": 0.02})
     assert derived["best_baseline"] == "good"
     assert derived["validation"] == 0.951
     # good meets 0.951 at its 3rd evaluation (300 updates) on seeds 1..9, never on seed 0 (0.950):
@@ -62,15 +62,6 @@ def test_derive_targets_on_hand_made_curves() -> None:
     assert derived["success_rate"]["slow"] == 0.0
     # test target: the test value (validation - 0.01) at the first hit, reached by 90% of the 9 hits -> 0.941.
     assert derived["test"] == pytest.approx(0.941)
-
-
-def test_budget_uses_the_fastest_run() -> None:
-    spec = get_spec("digits_mlp")
-    runs = [curve([0.9, 0.95, 0.95, 0.95], seconds_per_step=0.01 * (1 + k)) for k in range(10)]
-    derived = derive_targets(spec, {"only": runs})
-    # every seed meets 0.95 at 200 updates; fastest run 0.01 s per update: 3 x 200 x 0.01 = 6 s.
-    assert derived["budget_s"] == 6.0
-    assert derived["seconds_per_step"]["only"] == pytest.approx(0.01)
 
 
 def test_refuses_fewer_than_ten_seeds(capsys) -> None:
