@@ -222,7 +222,7 @@ def results(
 ) -> None:
     """Show trials (status, reason, time-to-result, metrics), workload times under both protocols (with n, the
     interval or why there is none, and why a time is infinite), noise floor. JSON is strict: a miss is null."""
-    from harness.report import strict_json, workload_details
+    from harness.report import strict_json, strict_json_fields, workload_details
     from harness.store import ResultsStore
     from harness.ui import noise_floor_table, results_table, workload_times_table
 
@@ -235,7 +235,8 @@ def results(
     details = workload_details(rows, _metrics(rows))
     if fmt == "json":
         times = [{**w, **details.get((w["run_id"], w["workload"]), {})} for w in times]
-        payload = {"trials": rows, "workload_times": times, "noise_floor": noise}
+        payload = {name: [strict_json_fields(r) for r in table]
+                   for name, table in (("trials", rows), ("workload_times", times), ("noise_floor", noise))}
         sys.stdout.write(strict_json(payload, indent=1, default=str) + "\n")
         return
     console.print(results_table(rows, title=f"Trials in {db}"))

@@ -6,7 +6,11 @@ A bundle is a folder ``<out>/<release>/`` with Parquet tables and a ``manifest.j
   ``scores`` (one row per pool and submission) and ``profiles`` (the step functions, with the workloads solved);
 * the manifest: bundle format version, benchmark release, harness version and commit, hardware classes, the
   targets version (sha256 of ``workloads/targets.json``), scoring settings (r_max, bootstrap seed and size,
-  reference submission, scored variants), and the sha256 and row count of every table.
+  reference submission, scored variants, the minimum n for an interval), the sha256 and row count of every table,
+  and ``warnings``: every pool whose score intervals are degenerate (n below the minimum, or zero width).
+
+The manifest is strict JSON (no ``Infinity``/``NaN``). The ``scores`` table keeps ``inf`` for a miss, with the
+cause beside it (``why:<workload>``); a missing interval or rank bound is null, with ``interval_note`` saying why.
 
 Verification re-hashes every table, then re-scores from the bundle's own ``trials`` table with the same code that
 produced ``scores`` and compares: an edited table, an edited score, or a score that does not follow from the trials
@@ -25,13 +29,13 @@ from typing import Any
 import harness
 from harness.provenance import git_commit, hash_tree
 from harness.report import (
-    BOOTSTRAP_SAMPLES, BOOTSTRAP_SEED, REFERENCE_SUBMISSION, Pool, build_pools, profile_points, score_pool,
-    score_records,
+    BOOTSTRAP_SAMPLES, BOOTSTRAP_SEED, REFERENCE_SUBMISSION, Metrics, Pool, build_pools, degenerate_warnings,
+    metrics_from_specs, profile_points, score_pool, score_records, strict_json,
 )
-from harness.scoring import R_MAX
+from harness.scoring import MIN_INTERVAL_N, R_MAX
 from harness.store import ResultsStore
 
-BUNDLE_FORMAT = 1
+BUNDLE_FORMAT = 2  # 2: n, interval notes and infinity causes in ``scores``; warnings in the manifest
 TABLES = ("submissions", "runs", "trials", "evals", "workload_times", "scores", "profiles")
 
 
@@ -64,10 +68,10 @@ def _frame(records: list[dict[str, Any]]):
     return pd.DataFrame.from_records(records) if records else pd.DataFrame({"empty": []})
 
 
-def scored_tables(trials: list[dict[str, Any]], variant_of: dict[str, str], n_boot: int = BOOTSTRAP_SAMPLES
-                  ) -> tuple[list[Pool], list[dict[str, Any]], list[dict[str, Any]]]:
+def scored_tables(trials: list[dict[str, Any]], variant_of: dict[str, str], n_boot: int = BOOTSTRAP_SAMPLES,
+                  metrics: Metrics | None = None) -> tuple[list[Pool], list[dict[str, Any]], list[dict[str, Any]]]:
     """Pools, score records and profile records from trial rows (the same path for publish and verify)."""
-    pools = build_pools(trials, variant_of)
+    pools = build_pools(trials, variant_of, metrics)
     scores, profiles = [], []
     for pool in pools:
         rows = score_pool(pool, n_boot=n_boot)
@@ -103,7 +107,8 @@ def publish(db: Path, out: Path, release: str, variant_of: dict[str, str]) -> Pa
     if not trials:
         raise BundleError(f"{db} has no finished trials of release {release!r}")
     run_ids = {t["run_id"] for t in trials}
-    pools, scores, profiles = scored_tables(trials, variant_of)
+    specs = workload_specs(sorted({t["workload"] for t in trials}))
+    pools, scores, profiles = scored_tables(trials, variant_of, metrics=metrics_from_specs(specs))
     tables = {
         "submissions": _submission_records(store), "runs": [r for r in store.runs() if r["run_id"] in run_ids],
         "trials": trials, "evals": [e for t in trials for e in store.evals(t["trial_id"])],
@@ -122,18 +127,37 @@ def publish(db: Path, out: Path, release: str, variant_of: dict[str, str]) -> Pa
         "harness_commit": git_commit(), "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "hardware_classes": sorted({p.hardware_class for p in pools}), "pools": [p.key for p in pools],
         "targets_version": targets_version(),
-        "workloads": workload_specs(sorted({t["workload"] for t in trials})),
+        "workloads": specs,
         "scoring": {"r_max": R_MAX, "bootstrap_seed": BOOTSTRAP_SEED, "bootstrap_samples": BOOTSTRAP_SAMPLES,
-                    "reference": REFERENCE_SUBMISSION, "variants": {p.key: p.variants for p in pools}},
+                    "reference": REFERENCE_SUBMISSION, "variants": {p.key: p.variants for p in pools},
+                    "min_interval_n": MIN_INTERVAL_N},
         "tables": manifest_tables,
+        "warnings": degenerate_warnings(scores),
     }
-    (bundle / "manifest.json").write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
+    (bundle / "manifest.json").write_text(strict_json(manifest, indent=1, sort_keys=True) + "\n")
     return bundle
 
 
+def bundle_warnings(bundle: Path) -> list[str]:
+    """The warnings recorded in a bundle's manifest (degenerate intervals), for the CLI to print."""
+    return list(json.loads((bundle / "manifest.json").read_text()).get("warnings", []))
+
+
+def _missing(value: Any) -> bool:
+    """None or NaN: how Parquet gives back a value that was None (a column of floats reads it as NaN)."""
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
 def _same(a: Any, b: Any) -> bool:
-    if isinstance(a, float) and isinstance(b, float):
-        return (math.isnan(a) and math.isnan(b)) or a == b or abs(a - b) <= 1e-9 * max(1.0, abs(a))
+    """A stored value equals a re-scored one: both missing (None or NaN, in any mix), or equal numbers.
+
+    >>> _same(None, None), _same(None, float("nan")), _same(1, 1.0), _same(None, 0.0)
+    (True, True, True, False)
+    """
+    if _missing(a) or _missing(b):
+        return _missing(a) and _missing(b)
+    if isinstance(a, (int, float)) and isinstance(b, (int, float)) and not isinstance(a, bool):
+        return a == b or abs(a - b) <= 1e-9 * max(1.0, abs(a))
     return a == b
 
 
@@ -156,12 +180,13 @@ def verify(bundle: Path, variant_of: dict[str, str]) -> list[str]:
         return problems
     trials = pd.read_parquet(bundle / "trials.parquet").to_dict("records")
     stored = pd.read_parquet(bundle / "scores.parquet").to_dict("records")
-    _, rescored, _ = scored_tables(trials, variant_of, n_boot=manifest["scoring"]["bootstrap_samples"])
+    _, rescored, _ = scored_tables(trials, variant_of, n_boot=manifest["scoring"]["bootstrap_samples"],
+                                   metrics=metrics_from_specs(manifest.get("workloads", {})))
     if len(rescored) != len(stored):
         return [f"scores: {len(stored)} rows stored, {len(rescored)} re-scored from the trials"]
     for old, new in zip(stored, rescored):
         for key, value in new.items():
-            if not _same(old.get(key), value if value is not None else float("nan")):
+            if not _same(old.get(key), value):
                 problems.append(f"scores: {old.get('submission')} {key}: stored {old.get(key)!r}, "
                                 f"re-scored from trials {value!r}")
     return problems

@@ -13,27 +13,45 @@ Rules applied here (the arithmetic is in :mod:`harness.scoring`):
   submission's base-workload studies become all-infinite, so every replicate scores that workload as a miss;
 * benchmark score = exact area under the performance profile on the base workloads, with a 95% bootstrap interval
   (seeds and studies resampled; the bootstrap seed is recorded);
-* speedup = geometric mean over base workloads of (reference time / submission time), misses at budget + 1 s.
+* speedup = geometric mean over base workloads of (reference time / submission time), misses at budget + 1 s;
+* honest uncertainty: every time and score carries ``n`` (studies x scoring seeds actually used; a score's ``n`` is
+  the fewest on any of its base workloads). Below :data:`~harness.scoring.MIN_INTERVAL_N` no interval and no rank
+  bound is given (``None``), only a note (``"single seed: no interval"`` for n = 1). A rank bound counts only the
+  competitors that have an interval: one without cannot be *certainly* ahead;
+* every infinite time or ratio carries its cause (``why:<workload>``), worded by
+  :func:`harness.scoring.reasons.explain_infinity`.
+
+Records keep ``inf`` for a miss (Parquet and CSV hold it); :func:`strict_json` writes JSON with ``null`` instead and
+refuses any NaN or infinity left over, so a regression fails loudly rather than writing ``Infinity``.
 """
 
 from __future__ import annotations
 
+import json
 import math
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from harness.scoring import (
-    R_MAX, apply_variant_rule, bootstrap_scores, performance_ratios, rank_upper_bounds, speedup_vs_reference,
+    MIN_INTERVAL_N, R_MAX, apply_variant_rule, bootstrap_scores, bootstrap_workload_times, interval_note,
+    percentile_interval, performance_ratios, rank_upper_bounds, speedup_vs_reference,
     workload_time_from_studies,
 )
+from harness.scoring.reasons import Evidence, evidence, explain_infinity
 from harness.tuning.protocol import INF, median
+from harness.tuning.seeds import derive_seed
 
 #: The frozen reference for pool-independent speedups in this release.
 REFERENCE_SUBMISSION = "adamw"
 BOOTSTRAP_SEED = 20_261_123
 BOOTSTRAP_SAMPLES = 1000
+
+
+Metrics = Mapping[str, tuple[str, bool]]  # workload -> (metric name, higher is better)
 
 
 @dataclass
@@ -46,6 +64,7 @@ class Pool:
     release: str
     studies: dict[str, dict[str, list[list[float]]]] = field(default_factory=dict)  # sub -> workload -> studies
     algoperf: dict[str, dict[str, float]] = field(default_factory=dict)  # sub -> workload -> AlgoPerf-style time
+    evidence: dict[str, dict[str, Evidence]] = field(default_factory=dict)  # sub -> workload -> its counted runs
     variant_of: dict[str, str] = field(default_factory=dict)
     budgets: dict[str, float] = field(default_factory=dict)
     runs: dict[str, str] = field(default_factory=dict)  # sub -> run id used
@@ -64,10 +83,20 @@ class Pool:
         seen = {w for per in self.studies.values() for w in per}
         return sorted(w for w in seen if w in self.variant_of)
 
+    def n(self, sub: str, workload: str) -> int:
+        """Runs behind the submission's time on ``workload``: studies x scoring seeds (0: none)."""
+        ev = self.evidence.get(sub, {}).get(workload)
+        return ev.n if ev is not None else 0
+
 
 def _time(row: Mapping[str, Any]) -> float:
     value = row.get("time_to_result_s")
     return float(value) if row.get("status") == "reached" and value is not None else INF
+
+
+def metrics_from_specs(specs: Mapping[str, Mapping[str, Any]]) -> dict[str, tuple[str, bool]]:
+    """``workload -> (metric, higher_is_better)`` from workload specs (as in a bundle manifest's ``workloads``)."""
+    return {w: (str(s.get("metric", "")), bool(s.get("higher_is_better", True))) for w, s in specs.items()}
 
 
 def latest_runs(trials: Iterable[Mapping[str, Any]]) -> dict[tuple[str, ...], dict[str, str]]:
@@ -81,11 +110,33 @@ def latest_runs(trials: Iterable[Mapping[str, Any]]) -> dict[tuple[str, ...], di
     return {key: {sub: run for sub, (_, run) in subs.items()} for key, subs in started.items()}
 
 
-def build_pools(trials: list[Mapping[str, Any]], variant_of: Mapping[str, str]) -> list[Pool]:
-    """Group finished trials into pools; per submission only its latest run counts."""
+def _add_workload(pool: Pool, sub: str, workload: str, rows: list[Mapping[str, Any]],
+                  metric: tuple[str, bool] | None) -> None:
+    """One submission's counted trials on one workload: studies of scoring times, AlgoPerf time, evidence."""
+    groups: dict[str, list[float]] = defaultdict(list)
+    for t in rows:
+        groups[f"{t['role']}:{t['study']}"].append(_time(t))
+    scoring = [times for name, times in sorted(groups.items()) if name.startswith("scoring:")]
+    tuning = [times for name, times in sorted(groups.items()) if name.startswith("tuning:")]
+    pool.studies.setdefault(sub, {})[workload] = scoring or [[INF]]
+    pool.algoperf.setdefault(sub, {})[workload] = median(min(ts, default=INF) for ts in (tuning or scoring))
+    counted = [t for t in rows if t["role"] == "scoring"]
+    name, higher = metric or ("", True)
+    pool.evidence.setdefault(sub, {})[workload] = evidence(counted or rows, name, higher, scored=bool(counted))
+
+
+def build_pools(trials: list[Mapping[str, Any]], variant_of: Mapping[str, str],
+                metrics: Metrics | None = None) -> list[Pool]:
+    """Group finished trials into pools; per submission only its latest run counts.
+
+    Args:
+        trials: trial rows (as stored, or a bundle's ``trials`` table).
+        variant_of: ``variant -> base workload`` for the scored held-out variants.
+        metrics: ``workload -> (metric, higher_is_better)``, to name the best value a missed run reached.
+    """
     chosen = latest_runs(trials)
     pools: dict[tuple[str, ...], Pool] = {}
-    per_study: dict[tuple, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
+    counted: dict[tuple, list[Mapping[str, Any]]] = defaultdict(list)
     for t in trials:
         key = (t["track"], t["ruleset"], t["hardware_class"], t["release"])
         if t["status"] == "running" or chosen[key][t["submission_name"]] != t["run_id"]:
@@ -93,34 +144,79 @@ def build_pools(trials: list[Mapping[str, Any]], variant_of: Mapping[str, str]) 
         pool = pools.setdefault(key, Pool(*key, variant_of=dict(variant_of)))
         pool.runs[t["submission_name"]] = t["run_id"]
         pool.budgets[t["workload"]] = float(t["budget_s"])
-        per_study[(key, t["submission_name"], t["workload"])][f"{t['role']}:{t['study']}"].append(_time(t))
-    for (key, sub, workload), groups in per_study.items():
-        pool = pools[key]
-        scoring = [times for name, times in sorted(groups.items()) if name.startswith("scoring:")]
-        tuning = [times for name, times in sorted(groups.items()) if name.startswith("tuning:")]
-        pool.studies.setdefault(sub, {})[workload] = scoring or [[INF]]
-        pool.algoperf.setdefault(sub, {})[workload] = median(min(ts, default=INF) for ts in (tuning or scoring))
+        counted[(key, t["submission_name"], t["workload"])].append(t)
+    for (key, sub, workload), rows in counted.items():
+        _add_workload(pools[key], sub, workload, rows, (metrics or {}).get(workload))
     return sorted(pools.values(), key=lambda p: p.key)
 
 
 @dataclass(frozen=True)
 class ScoreRow:
+    """One submission's numbers in a pool. Intervals and the rank bound are ``None`` below the minimum ``n``."""
+
     submission: str
     run_id: str
     score: float
-    score_lo: float
-    score_hi: float
+    score_lo: float | None
+    score_hi: float | None
     rank: int
-    rank_bound: int
+    rank_bound: int | None
     speedup: float | None
     times: dict[str, float]  # base and variant workloads, after the variant rule
-    time_intervals: dict[str, tuple[float, float]]
+    time_intervals: dict[str, tuple[float | None, float | None]]
     ratios: dict[str, float]
     algoperf_times: dict[str, float]
+    n: int = 0  # the fewest runs behind any of its base-workload times
+    workload_n: dict[str, int] = field(default_factory=dict)
+    why: dict[str, str] = field(default_factory=dict)  # workload -> why its time or ratio is infinite ("" if not)
+
+    @property
+    def interval_note(self) -> str:
+        """``""`` when the score has an interval, else why not (e.g. ``"single seed: no interval"``)."""
+        return interval_note(self.n)
 
 
 def point_times(pool: Pool) -> dict[str, dict[str, float]]:
     return {sub: {w: workload_time_from_studies(s) for w, s in per.items()} for sub, per in pool.studies.items()}
+
+
+def _raw_ratios(times: Mapping[str, Mapping[str, float]], workloads: list[str]) -> dict[str, dict[str, float | None]]:
+    """time / best time before the ``r_max`` cut; None where the time or the best is infinite."""
+    best = {w: min((t.get(w, INF) for t in times.values()), default=INF) for w in workloads}
+    return {s: {w: t.get(w, INF) / best[w] if math.isfinite(best[w]) and math.isfinite(t.get(w, INF)) else None
+                for w in workloads} for s, t in times.items()}
+
+
+def explain_pool(pool: Pool, times: Mapping[str, Mapping[str, float]], ruled: Mapping[str, Mapping[str, float]],
+                 r_max: float = R_MAX) -> dict[str, dict[str, str]]:
+    """``why[submission][workload]`` for every base workload and variant: why the time or ratio is infinite.
+
+    Args:
+        pool: the pool (its evidence and variants).
+        times: each submission's own times, before the variant rule.
+        ruled: base-workload times after the variant rule: the ratios, and so the best time, come from these.
+        r_max: the ratio cut-off.
+    """
+    bases, variants = pool.base_workloads, pool.variants
+    raw = _raw_ratios(ruled, bases)
+    raw_v = _raw_ratios(times, variants)
+    why: dict[str, dict[str, str]] = {}
+    for s, t in times.items():
+        ev = pool.evidence.get(s, {})
+        why[s] = {v: explain_infinity(t.get(v, INF), ev.get(v), raw_ratio=raw_v[s][v], r_max=r_max) for v in variants}
+        for w in bases:
+            failed = [v for v in variants if pool.variant_of[v] == w and why[s][v]]
+            why[s][w] = explain_infinity(t.get(w, INF), ev.get(w), raw_ratio=raw[s][w], r_max=r_max,
+                                         variant=failed[0] if failed else None,
+                                         variant_cause=why[s][failed[0]] if failed else "")
+    return why
+
+
+def _bounds(scores: Mapping[str, tuple[float, float, float]], n: Mapping[str, int]) -> dict[str, int | None]:
+    """Rank bounds among the submissions with an interval; None for the others (see the module docstring)."""
+    shown = {s: iv for s, iv in scores.items() if n[s] >= MIN_INTERVAL_N}
+    bounds = rank_upper_bounds(shown) if shown else {}
+    return {s: bounds.get(s) for s in scores}
 
 
 def score_pool(pool: Pool, r_max: float = R_MAX, n_boot: int = BOOTSTRAP_SAMPLES,
@@ -135,38 +231,162 @@ def score_pool(pool: Pool, r_max: float = R_MAX, n_boot: int = BOOTSTRAP_SAMPLES
                for s in pool.studies}  # a base workload lost to the variant rule is a miss in every replicate
     boot = bootstrap_scores(studies, bases, n_boot=n_boot, seed=seed, r_max=r_max)
     ratios = performance_ratios(ruled, bases, r_max)
-    bounds = rank_upper_bounds({s: tuple(boot.scores[s]) for s in boot.scores})
+    workload_n = {s: {w: pool.n(s, w) for w in bases + variants} for s in pool.studies}
+    n = {s: min((workload_n[s][w] for w in bases), default=0) for s in pool.studies}
+    bounds = _bounds({s: tuple(boot.scores[s]) for s in boot.scores}, n)
+    why = explain_pool(pool, times, ruled, r_max)
     order = sorted(boot.scores, key=lambda s: (-boot.scores[s].point, s))
     rows = []
     for rank, sub in enumerate(order, start=1):
-        speedup = (speedup_vs_reference(ruled[sub], ruled[reference], pool.budgets, bases)
-                   if reference in ruled else None)
+        shown = n[sub] >= MIN_INTERVAL_N
         rows.append(ScoreRow(
-            submission=sub, run_id=pool.runs[sub], score=boot.scores[sub].point, score_lo=boot.scores[sub].lo,
-            score_hi=boot.scores[sub].hi, rank=rank, rank_bound=bounds[sub], speedup=speedup,
+            submission=sub, run_id=pool.runs[sub], score=boot.scores[sub].point,
+            score_lo=boot.scores[sub].lo if shown else None, score_hi=boot.scores[sub].hi if shown else None,
+            rank=rank, rank_bound=bounds[sub], n=n[sub], workload_n=workload_n[sub], why=why[sub],
+            speedup=(speedup_vs_reference(ruled[sub], ruled[reference], pool.budgets, bases)
+                     if reference in ruled else None),
             times={**ruled[sub], **{v: times[sub].get(v, INF) for v in variants}},
-            time_intervals={w: (iv.lo, iv.hi) for w, iv in boot.times[sub].items()},
+            time_intervals={w: (iv.lo, iv.hi) if workload_n[sub][w] >= MIN_INTERVAL_N else (None, None)
+                            for w, iv in boot.times[sub].items()},
             ratios=ratios[sub], algoperf_times=pool.algoperf.get(sub, {})))
     return rows
 
 
+def time_interval_note(n: int, lo: float | None, hi: float | None) -> str:
+    """Why a workload time has no interval, or what an infinite end of one means; ``""`` for a plain interval.
+
+    >>> time_interval_note(1, None, None), time_interval_note(3, 5.0, math.inf), time_interval_note(3, 5.0, 6.0)
+    ('single seed: no interval', 'upper end is a miss (inf)', '')
+    """
+    if n < MIN_INTERVAL_N:
+        return interval_note(n)
+    if lo is not None and math.isinf(lo):
+        return "every resample is a miss (inf)"
+    return "upper end is a miss (inf)" if hi is not None and math.isinf(hi) else ""
+
+
+def speedup_note(speedup: float | None, reference: str = REFERENCE_SUBMISSION) -> str:
+    """Why there is no speedup (``""`` when there is one)."""
+    return "" if speedup is not None else f"no speedup: the reference {reference} is not in this pool"
+
+
 def score_records(pool: Pool, rows: list[ScoreRow]) -> list[dict[str, Any]]:
-    """Flat records (one per submission) for CSV / JSON / Parquet; infinity stays ``inf``."""
+    """Flat records (one per submission) for CSV / JSON / Parquet; infinity stays ``inf``, a missing interval is
+    ``None`` and every ``inf`` or ``None`` has its text: ``why:<w>``, ``interval_note``, ``interval_note:<w>``."""
     records = []
     for r in rows:
         record = {"pool": pool.key, "track": pool.track, "ruleset": pool.ruleset, "hardware_class": pool.hardware_class,
                   "release": pool.release, "submission": r.submission, "run_id": r.run_id, "rank": r.rank,
-                  "rank_bound": r.rank_bound, "score": r.score, "score_lo": r.score_lo, "score_hi": r.score_hi,
-                  "speedup_vs_reference": r.speedup}
+                  "rank_bound": r.rank_bound, "n": r.n, "score": r.score, "score_lo": r.score_lo,
+                  "score_hi": r.score_hi, "interval_note": r.interval_note, "speedup_vs_reference": r.speedup,
+                  "speedup_note": speedup_note(r.speedup)}
         for w in pool.base_workloads + pool.variants:
             record[f"time:{w}"] = r.times.get(w, INF)
+            record[f"n:{w}"] = r.workload_n.get(w, 0)
+            record[f"why:{w}"] = r.why.get(w, "")
         for w in pool.base_workloads:
             record[f"ratio:{w}"] = r.ratios.get(w, INF)
-            lo, hi = r.time_intervals.get(w, (INF, INF))
+            lo, hi = r.time_intervals.get(w, (None, None))
             record[f"time_lo:{w}"], record[f"time_hi:{w}"] = lo, hi
+            record[f"interval_note:{w}"] = time_interval_note(r.workload_n.get(w, 0), lo, hi)
             record[f"algoperf_time:{w}"] = r.algoperf_times.get(w, INF)
         records.append(record)
     return records
+
+
+def degenerate_warnings(records: list[Mapping[str, Any]]) -> list[str]:
+    """Warnings for pools whose score intervals say nothing: too few runs, or zero width.
+
+    Args:
+        records: score records (:func:`score_records`) of one or more pools.
+
+    Returns:
+        Per pool at most two lines, each naming the pool and how many of its submissions are affected.
+    """
+    by_pool: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
+    for r in records:
+        by_pool[r["pool"]].append(r)
+    warnings = []
+    for key, rows in by_pool.items():
+        few = [r for r in rows if r["score_lo"] is None]
+        flat = [r for r in rows if r["score_lo"] is not None and r["score_lo"] == r["score_hi"]]
+        if few:
+            smallest = min(int(r["n"]) for r in few)
+            warnings.append(f"pool {key}: {len(few)} of {len(rows)} submissions have no score interval and no rank "
+                            f"bound (n = studies x scoring seeds below {MIN_INTERVAL_N}; smallest n = {smallest}: "
+                            f"{interval_note(smallest)})")
+        if flat:
+            warnings.append(f"pool {key}: {len(flat)} of {len(rows)} submissions have a zero-width score interval "
+                            f"(every bootstrap resample gave the same score)")
+    return warnings
+
+
+def json_safe(value: Any) -> Any:
+    """``value`` with every non-finite float (and numpy scalar) made JSON-ready: ``inf`` and NaN become ``None``.
+
+    >>> json_safe({"t": math.inf, "xs": [1.0, float("nan")], "k": np.int64(3)})
+    {'t': None, 'xs': [1.0, None], 'k': 3}
+    """
+    if isinstance(value, Mapping):
+        return {k: json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def strict_json(value: Any, **kwargs: Any) -> str:
+    """Strict JSON (no ``Infinity``/``NaN``): non-finite floats become ``null`` (their text fields say why).
+
+    ``allow_nan=False`` makes any non-finite number that escaped :func:`json_safe` raise instead of being written.
+    """
+    return json.dumps(json_safe(value), allow_nan=False, **kwargs)
+
+
+def strict_json_fields(row: Mapping[str, Any]) -> dict[str, Any]:
+    """``row`` with each ``*_json`` text re-encoded as strict JSON, so no ``Infinity``/``NaN`` hides in a string.
+
+    >>> strict_json_fields({"study_times_json": '{"0": Infinity}', "x": 1})
+    {'study_times_json': '{"0": null}', 'x': 1}
+    """
+    out = dict(row)
+    for key, value in row.items():
+        if key.endswith("_json") and isinstance(value, str) and value:
+            try:
+                out[key] = strict_json(json.loads(value), sort_keys=True)
+            except json.JSONDecodeError:
+                pass  # not JSON after all: kept as stored
+    return out
+
+
+def workload_details(trials: list[Mapping[str, Any]], metrics: Metrics | None = None,
+                     n_boot: int = BOOTSTRAP_SAMPLES, seed: int = BOOTSTRAP_SEED) -> dict[tuple[str, str], dict]:
+    """Per ``(run_id, workload)``: ``n``, the time's interval (or its note) and why it is infinite, if it is.
+
+    What ``podium results`` shows beside each stored workload time; the run's own time, so no variant rule and no
+    ratio apply.
+    """
+    by_run: dict[tuple[str, str], list[Mapping[str, Any]]] = defaultdict(list)
+    for t in trials:
+        if t["status"] != "running":
+            by_run[(t["run_id"], t["workload"])].append(t)
+    details = {}
+    for (run_id, workload), rows in by_run.items():
+        pool = Pool("", "", "", "")
+        _add_workload(pool, run_id, workload, rows, (metrics or {}).get(workload))
+        studies, ev = pool.studies[run_id][workload], pool.evidence[run_id][workload]
+        time = workload_time_from_studies(studies)
+        lo = hi = None
+        if ev.n >= MIN_INTERVAL_N:
+            rng = np.random.default_rng(derive_seed("bootstrap", seed, run_id, workload))
+            _, lo, hi = percentile_interval(time, bootstrap_workload_times(studies, n_boot, rng))
+        details[(run_id, workload)] = {"n": ev.n, "time_lo": lo, "time_hi": hi,
+                                       "interval_note": time_interval_note(ev.n, lo, hi),
+                                       "why": explain_infinity(time, ev)}
+    return details
 
 
 def profile_points(ratios: Mapping[str, float], r_max: float = R_MAX) -> list[tuple[float, float, list[str]]]:

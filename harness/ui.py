@@ -118,17 +118,41 @@ def _seconds(value: float | None) -> str:
     return "inf" if value is None or value == float("inf") else f"{value:.2f}"
 
 
-def workload_times_table(rows: list[dict[str, Any]]) -> Table:
-    """Per run and workload: the official time (median over studies of the median over scoring seeds) and the
-    AlgoPerf-compatible time (median over studies of the fastest tuning trial)."""
-    table = Table(title="Workload times (s of submission time; inf = target not reached)")
-    for column in ("submission", "ruleset", "workload", "official", "AlgoPerf-compatible", "per study", "selected"):
-        table.add_column(column)
+def interval_cell(lo: float | None, hi: float | None, note: str, digits: int = 2) -> str:
+    """An interval as ``[lo, hi]``, or the note that says why there is none.
+
+    >>> interval_cell(None, None, "single seed: no interval"), interval_cell(1.0, 2.5, "")
+    ('single seed: no interval', '[1.00, 2.50]')
+    """
+    if lo is None or hi is None:
+        return note or "-"
+    fmt = (lambda v: "inf" if v == float("inf") else f"{v:.{digits}f}")
+    return f"[{fmt(lo)}, {fmt(hi)}]"
+
+
+def workload_times_table(rows: list[dict[str, Any]], details: dict[tuple[str, str], dict[str, Any]] | None = None
+                         ) -> Table:
+    """Per run and workload: the official time (median over studies of the median over scoring seeds) with its
+    ``n`` (studies x scoring seeds), its 95% interval or why there is none, why it is infinite, and the
+    AlgoPerf-compatible time (median over studies of the fastest tuning trial).
+
+    ``details`` maps ``(run_id, workload)`` to :func:`harness.report.workload_details`; without it the ``n``,
+    interval and cause columns show ``-``.
+    """
+    table = Table(title="Workload times (s of submission time; inf = target not reached, see why)")
+    for column in ("submission", "ruleset", "workload", "official", "n", "95% interval", "why inf",
+                   "AlgoPerf-compatible", "per study", "selected"):
+        table.add_column(column, overflow="fold")
     for r in rows:
         studies = json.loads(r["study_times_json"])
+        d = (details or {}).get((r["run_id"], r["workload"]), {})
+        selected = json.loads(r["selected_json"]).items()
         table.add_row(r["submission_name"], r["ruleset"], r["workload"], _seconds(r["workload_time_s"]),
-                      _seconds(r["algoperf_time_s"]), ", ".join(_seconds(v) for v in studies.values()),
-                      ", ".join(f"s{k}:p{v}" if v is not None else f"s{k}:-" for k, v in json.loads(r["selected_json"]).items()))
+                      str(d.get("n", "-")),
+                      interval_cell(d.get("time_lo"), d.get("time_hi"), d.get("interval_note", "")),
+                      d.get("why", "-") or "", _seconds(r["algoperf_time_s"]),
+                      ", ".join(_seconds(v) for v in studies.values()),
+                      ", ".join(f"s{k}:p{v}" if v is not None else f"s{k}:-" for k, v in selected))
     return table
 
 
@@ -144,13 +168,20 @@ def noise_floor_table(rows: list[dict[str, Any]]) -> Table:
 
 
 def score_table(pool: Any, rows: list[Any]) -> Table:
-    """One pool's leaderboard: score [95% interval], rank and rank bound, speedup, per-workload ratios."""
-    table = Table(title=f"Benchmark scores: {pool.key}  (score = area under the performance profile, r_max 4)")
-    for column in ("rank", "rank bound", "submission", "score [95% CI]", "speedup vs ref", *pool.base_workloads):
-        table.add_column(column, justify="right" if column != "submission" else "left")
+    """One pool's leaderboard: score [95% interval] with its n, rank and rank bound, speedup, per-workload ratios,
+    and why each infinite ratio is infinite. Below the minimum n the interval and bound cells say why they are empty.
+    """
+    table = Table(title=f"Benchmark scores: {pool.key}  (score = area under the performance profile, r_max 4; "
+                        f"n = studies x scoring seeds)")
+    for column in ("rank", "rank bound", "submission", "n", "score [95% CI]", "speedup vs ref", *pool.base_workloads,
+                   "why inf"):
+        table.add_column(column, justify="left" if column in ("submission", "why inf") else "right",
+                         overflow="fold")
     for r in rows:
         ratios = [("inf" if r.ratios[w] == float("inf") else f"{r.ratios[w]:.2f}") for w in pool.base_workloads]
-        table.add_row(str(r.rank), f"<= {r.rank_bound}", r.submission,
-                      f"{r.score:.3f} [{r.score_lo:.3f}, {r.score_hi:.3f}]",
-                      f"{r.speedup:.2f}x" if r.speedup is not None else "-", *ratios)
+        why = "; ".join(f"{w}: {r.why[w]}" for w in pool.base_workloads + pool.variants if r.why.get(w))
+        score = f"{r.score:.3f} " + interval_cell(r.score_lo, r.score_hi, r.interval_note, 3)
+        table.add_row(str(r.rank), f"<= {r.rank_bound}" if r.rank_bound is not None else r.interval_note,
+                      r.submission, str(r.n), score, f"{r.speedup:.2f}x" if r.speedup is not None else "-", *ratios,
+                      why)
     return table

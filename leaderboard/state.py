@@ -226,8 +226,11 @@ def column_config(view: pd.DataFrame) -> dict:
     config = {"submission": st.column_config.LinkColumn("submission", display_text=r"[?&]sub=([^&]*)"),
               "rank": st.column_config.NumberColumn("rank", format="%d", width="small"),
               "score": st.column_config.NumberColumn("score", format="%.3f"),
-              "best rank": st.column_config.NumberColumn("best rank", format="%d",
-                                                         help="best rank the score interval supports"),
+              "best rank": st.column_config.TextColumn("best rank", help="best rank the score interval supports; "
+                                                                    "none below the minimum n"),
+              "n": st.column_config.NumberColumn("n", format="%d", width="small",
+                                                 help="runs behind the score: studies × scoring seeds"),
+              "why ∞": st.column_config.TextColumn("why ∞", help="why a time or ratio is infinite", width="large"),
               "speedup ×": st.column_config.NumberColumn("speedup ×", format="%.2f",
                                                          help="vs the reference baseline; > 1 is faster")}
     for col in view.columns:
@@ -235,7 +238,9 @@ def column_config(view: pd.DataFrame) -> dict:
         if col.startswith("ratio:"):
             config[label] = st.column_config.NumberColumn(label, format="%.2f")
         elif col.startswith(("time:", "algoperf_time:")):
-            config[label] = st.column_config.NumberColumn(label, format="%.1f", help="seconds; ∞ = miss")
+            config[label] = st.column_config.NumberColumn(label, format="%.1f", help="seconds; ∞ = miss, see why ∞")
+        elif col.startswith("n:"):
+            config[label] = st.column_config.NumberColumn(label, format="%d", help="studies × scoring seeds")
     return config
 
 

@@ -205,6 +205,7 @@ def write_synthetic_bundle(out: Path, cfg: SyntheticConfig = SyntheticConfig()) 
     import pandas as pd
 
     from harness.publish import BUNDLE_FORMAT, TABLES, scored_tables, sha256
+    from harness.report import degenerate_warnings, metrics_from_specs, strict_json
 
     writer = _Writer(cfg)
     names = submission_names(cfg.submissions)
@@ -214,7 +215,9 @@ def write_synthetic_bundle(out: Path, cfg: SyntheticConfig = SyntheticConfig()) 
         writer.run(name, "external", factors[name])
     for name in names[:max(2, int(cfg.self_share * cfg.submissions))]:
         writer.run(name, "self", factors[name] * 0.9)
-    pools, scores, profiles = scored_tables(writer.tables["trials"], writer.variant_of, n_boot=cfg.bootstrap)
+    specs = {w: {"metric": "accuracy", "higher_is_better": True} for w in workload_names(cfg)[0]}
+    pools, scores, profiles = scored_tables(writer.tables["trials"], writer.variant_of, n_boot=cfg.bootstrap,
+                                            metrics=metrics_from_specs(specs))
     tables = {**{name: with_store_columns(name, rows) for name, rows in writer.tables.items()},
               "submissions": _submission_rows(writer, names), "scores": scores, "profiles": profiles}
     bundle = out / cfg.release
@@ -225,15 +228,18 @@ def write_synthetic_bundle(out: Path, cfg: SyntheticConfig = SyntheticConfig()) 
         pd.DataFrame.from_records(tables[name]).to_parquet(path, index=False)
         entries[name] = {"file": path.name, "sha256": sha256(path), "rows": len(tables[name])}
     from harness.report import BOOTSTRAP_SEED
-    from harness.scoring import R_MAX
+    from harness.scoring import MIN_INTERVAL_N, R_MAX
 
     manifest = {
         "bundle_format": BUNDLE_FORMAT, "release": cfg.release, "harness_version": "0.1.0",
         "harness_commit": "synthetic", "created_at": START.isoformat(timespec="seconds"),
         "hardware_classes": [HARDWARE], "pools": [p.key for p in pools], "targets_version": "synthetic",
+        "workloads": specs,
         "scoring": {"r_max": R_MAX, "bootstrap_seed": BOOTSTRAP_SEED, "bootstrap_samples": cfg.bootstrap,
-                    "reference": REFERENCE, "variants": {p.key: p.variants for p in pools}},
+                    "reference": REFERENCE, "variants": {p.key: p.variants for p in pools},
+                    "min_interval_n": MIN_INTERVAL_N},
         "tables": entries,
+        "warnings": degenerate_warnings(scores),
     }
-    (bundle / "manifest.json").write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
+    (bundle / "manifest.json").write_text(strict_json(manifest, indent=1, sort_keys=True) + "\n")
     return bundle

@@ -4,7 +4,9 @@ Only pure functions live here (no I/O, no plotting, no globals). A miss is ``mat
 
 - :mod:`harness.scoring.profiles`: performance ratios, profiles, the benchmark score, the held-out variant rule,
   the choice of scored variants, and the pool-independent speedup against a reference.
-- :mod:`harness.scoring.uncertainty`: two-stage bootstrap (studies, then scoring seeds) intervals and rank bounds.
+- :mod:`harness.scoring.uncertainty`: two-stage bootstrap (studies, then scoring seeds) intervals and rank bounds,
+  and the minimum number of runs below which no interval is shown.
+- :mod:`harness.scoring.reasons`: why a workload time or ratio is infinite, in one wording used everywhere.
 """
 
 from harness.scoring.profiles import (
@@ -12,12 +14,13 @@ from harness.scoring.profiles import (
     speedup_vs_reference,
 )
 from harness.scoring.uncertainty import (
-    BootstrapScores, Interval, bootstrap_scores, bootstrap_workload_times, rank_upper_bounds,
-    workload_time_from_studies,
+    MIN_INTERVAL_N, SINGLE_SEED, BootstrapScores, Interval, bootstrap_scores, bootstrap_workload_times,
+    interval_note, percentile_interval, rank_upper_bounds, run_count, workload_time_from_studies,
 )
 
 __all__ = [
-    "R_MAX", "BootstrapScores", "Interval", "apply_variant_rule", "benchmark_score", "bootstrap_scores",
-    "bootstrap_workload_times", "choose_scoring_variants", "performance_profile", "performance_ratios",
-    "rank_upper_bounds", "speedup_vs_reference", "workload_time_from_studies",
+    "MIN_INTERVAL_N", "R_MAX", "SINGLE_SEED", "BootstrapScores", "Interval", "apply_variant_rule", "benchmark_score",
+    "bootstrap_scores", "bootstrap_workload_times", "choose_scoring_variants", "interval_note", "percentile_interval",
+    "performance_profile", "performance_ratios", "rank_upper_bounds", "run_count", "speedup_vs_reference",
+    "workload_time_from_studies",
 ]

@@ -14,6 +14,14 @@ Intervals are percentile intervals taken without interpolation (the order statis
 quantile and just above the upper one). Interpolating between a finite time and ``inf`` would give NaN, and not
 interpolating errs on the wide side. A percentile interval is not forced to contain the point estimate; for the
 medians used here it does unless the bootstrap distribution is very skewed.
+
+**No interval from too few runs.** ``n`` is the number of timed runs behind a workload time: studies x scoring
+seeds actually used. A bootstrap can only recombine the observed values, so below :data:`MIN_INTERVAL_N` it is not
+an interval: with n = 1 every replicate is that one value (zero width, whatever the noise), with n = 2 the median of
+a resample is one of the two values or their mean, so the "interval" is the range of two runs. Below the minimum
+nothing is printed but :func:`interval_note`. Even at the minimum the 95% is nominal: the range of n runs covers the
+true median with probability ``1 - 2 ** (1 - n)`` (75% for n = 3, 94% for n = 5, 97% for n = 6), and a bootstrap
+percentile interval is never wider than that range; n >= 6 is needed before 95% is attainable at all.
 """
 
 from __future__ import annotations
@@ -30,6 +38,11 @@ from harness.tuning.protocol import median
 from harness.tuning.seeds import derive_seed
 
 Studies = Sequence[Sequence[float]]  # studies[i][j]: time of study i on scoring seed j; inf = miss
+
+#: Fewest runs (studies x scoring seeds) behind a time for which an interval, and a rank bound, is shown.
+#: See the module docstring: a bootstrap over 1 or 2 values is not an interval.
+MIN_INTERVAL_N = 3
+SINGLE_SEED = "single seed: no interval"
 
 
 class Interval(NamedTuple):
@@ -107,11 +120,40 @@ def bootstrap_workload_times(studies: Studies, n_boot: int, rng: np.random.Gener
     return np.median(study_medians, axis=1)  # mean of a middle pair with inf is inf, as statistics.median
 
 
-def _interval(point: float, replicates: np.ndarray, level: float) -> Interval:
+def percentile_interval(point: float, replicates: np.ndarray, level: float = 0.95) -> Interval:
+    """``point`` with the percentile interval of its bootstrap ``replicates`` (order statistics, no interpolation).
+
+    >>> percentile_interval(2.0, np.array([1.0, 2.0, 3.0, math.inf]))
+    Interval(point=2.0, lo=1.0, hi=inf)
+    """
     alpha = (1.0 - level) / 2.0
     lo = float(np.quantile(replicates, alpha, method="lower"))
     hi = float(np.quantile(replicates, 1.0 - alpha, method="higher"))
     return Interval(float(point), lo, hi)
+
+
+def run_count(studies: Studies) -> int:
+    """``n``: the runs behind a workload time, studies x scoring seeds actually used.
+
+    >>> run_count([[5.0, 6.0, math.inf], [8.0]])
+    4
+    """
+    return sum(len(seeds) for seeds in studies)
+
+
+def interval_note(n: int) -> str:
+    """Why no interval is shown for ``n`` runs, or ``""`` when there are enough for one.
+
+    >>> interval_note(1), interval_note(2), interval_note(MIN_INTERVAL_N)
+    ('single seed: no interval', 'n=2: no interval (needs n >= 3)', '')
+    """
+    if n >= MIN_INTERVAL_N:
+        return ""
+    if n == 1:
+        return SINGLE_SEED
+    if n <= 0:
+        return "no scoring runs: no interval"
+    return f"n={n}: no interval (needs n >= {MIN_INTERVAL_N})"
 
 
 def bootstrap_scores(
@@ -167,8 +209,9 @@ def bootstrap_scores(
         seed=seed,
         n_boot=n_boot,
         level=level,
-        scores={s: _interval(benchmark_score(point_ratios[s], r_max), score_reps[s], level) for s in subs},
-        times={s: {w: _interval(point_times[s][w], replicates[s][w], level) for w in workloads} for s in subs},
+        scores={s: percentile_interval(benchmark_score(point_ratios[s], r_max), score_reps[s], level) for s in subs},
+        times={s: {w: percentile_interval(point_times[s][w], replicates[s][w], level) for w in workloads}
+               for s in subs},
     )
 
 

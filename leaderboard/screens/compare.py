@@ -18,7 +18,7 @@ left.markdown(compare.side_summary(ctx.records, a))
 right.markdown(compare.side_summary(ctx.records, b))
 
 sides = compare.time_sides(ctx.records, a, b)
-st.subheader("Workload times (s) with 95% intervals")
+st.subheader("Workload times (s) with 95% intervals, n and why a time is ∞")
 st.dataframe(sides.round(2), hide_index=True, key="times_table")
 st.plotly_chart(compare.times_figure(sides, a, b), key="times_figure")
 

@@ -22,9 +22,12 @@ if warning:
     st.warning(warning)
 cols = st.columns(4)
 cols[0].metric("rank", f"{row['rank']}", help="by benchmark score in this pool")
-cols[1].metric("best possible rank", f"{row['rank_bound']}", help="the best rank the score interval supports")
-cols[2].metric("score [95% interval]", f"{row['score']:.3f}", f"[{row['score_lo']:.3f}, {row['score_hi']:.3f}]",
-               delta_color="off", delta_arrow="off")
+note = row.get("interval_note", "")
+cols[1].metric("best possible rank", table.rank_bound_text(row["rank_bound"], note),
+               help="the best rank the score interval supports")
+cols[2].metric("score [95% interval]", f"{row['score']:.3f}",
+               table.interval_text(row["score_lo"], row["score_hi"], note) + table.n_text(row.get("n")),
+               delta_color="off", delta_arrow="off", help="n = studies × scoring seeds (the fewest on any workload)")
 cols[3].metric("speedup vs reference", table.speedup_text(row.get("speedup_vs_reference")),
                help="geometric mean of reference time / time over the base workloads; no reference: –")
 

@@ -1,4 +1,5 @@
-"""Two submissions side by side: hyperparameters, per-workload times with their 95% intervals."""
+"""Two submissions side by side: hyperparameters, per-workload times with their 95% intervals (or why there is
+none), their n and why a time is infinite."""
 
 from __future__ import annotations
 
@@ -7,14 +8,16 @@ import math
 import pandas as pd
 
 from leaderboard.views.submission import chosen_hyperparameters
-from leaderboard.views.table import workloads
+from leaderboard.views.table import interval_text, rank_bound_text, workloads
 
 
 def side_summary(records: pd.DataFrame, sub: str) -> str:
-    """One line: rank, best possible rank, score and its interval."""
+    """One line: rank, best possible rank, score with its interval and n (or why there is no interval)."""
     r = records.set_index("submission").loc[sub]
-    return (f"**{sub}** · rank {r['rank']} (best possible {r['rank_bound']}) · score {r['score']:.3f} "
-            f"[{r['score_lo']:.3f}, {r['score_hi']:.3f}]")
+    note = r.get("interval_note", "")
+    n = f" · n = {int(r['n'])}" if "n" in r and not pd.isna(r["n"]) else ""
+    return (f"**{sub}** · rank {r['rank']} (best possible {rank_bound_text(r['rank_bound'], note)}) · score "
+            f"{r['score']:.3f} {interval_text(r['score_lo'], r['score_hi'], note)}{n}")
 
 
 def hyperparameter_sides(trials_a: pd.DataFrame, trials_b: pd.DataFrame, a: str, b: str) -> pd.DataFrame:
@@ -33,14 +36,6 @@ def hyperparameter_sides(trials_a: pd.DataFrame, trials_b: pd.DataFrame, a: str,
     return joined[["workload", "study", "hyperparameter", a, b]]
 
 
-def _interval_text(lo: float, hi: float) -> str:
-    """
-    >>> _interval_text(1.0, float("inf"))
-    '[1.0, ∞] s'
-    """
-    return "[" + ", ".join("∞" if v == math.inf else f"{v:.1f}" for v in (lo, hi)) + "] s"
-
-
 def _fmt(value) -> str:
     """
     >>> _fmt(0.000123456), _fmt(float("nan")), _fmt("relu")
@@ -51,8 +46,14 @@ def _fmt(value) -> str:
     return str(value)
 
 
+def _cell(rows: pd.DataFrame, side: str, column: str, default):
+    value = rows.at[side, column] if side in rows.index and column in rows.columns else default
+    return default if value is None or (isinstance(value, float) and math.isnan(value)) else value
+
+
 def time_sides(records: pd.DataFrame, a: str, b: str) -> pd.DataFrame:
-    """Per base workload: each side's time and 95% interval (``inf`` = miss) and the ratio ``time b / time a``."""
+    """Per base workload: each side's time, n and 95% interval (``inf`` = miss; NaN where there is no interval),
+    the interval as text or why there is none, why the time is infinite, and the ratio ``time b / time a``."""
     bases, _ = workloads(records)
     rows = records.set_index("submission")
     out = []
@@ -60,7 +61,11 @@ def time_sides(records: pd.DataFrame, a: str, b: str) -> pd.DataFrame:
         row = {"workload": w}
         for side in (a, b):
             for col, key in (("time", "time"), ("lo", "time_lo"), ("hi", "time_hi")):
-                row[f"{col} {side}"] = float(rows.at[side, f"{key}:{w}"]) if side in rows.index else math.nan
+                row[f"{col} {side}"] = float(_cell(rows, side, f"{key}:{w}", math.nan))
+            row[f"n {side}"] = _cell(rows, side, f"n:{w}", "")
+            row[f"interval {side}"] = interval_text(row[f"lo {side}"], row[f"hi {side}"],
+                                                    _cell(rows, side, f"interval_note:{w}", ""), 1)
+            row[f"why {side}"] = _cell(rows, side, f"why:{w}", "")
         ta, tb = row[f"time {a}"], row[f"time {b}"]
         row[f"{b} / {a}"] = tb / ta if math.isfinite(ta) and math.isfinite(tb) and ta > 0 else math.nan
         out.append(row)
@@ -79,9 +84,9 @@ def times_figure(sides: pd.DataFrame, a: str, b: str):
             x=sides["workload"][finite], y=t[finite], mode="markers", name=side,
             marker=dict(color=color, size=10, symbol="circle" if i == 0 else "diamond"),
             error_y=dict(type="data", symmetric=False, array=(hi - t)[finite].where(hi[finite].map(math.isfinite), 0),
-                         arrayminus=(t - lo)[finite]),
-            customdata=[_interval_text(a_, b_) for a_, b_ in zip(lo[finite], hi[finite])], offsetgroup=str(i),
-            hovertemplate=f"{side}<br>%{{x}}: %{{y:.1f}} s<br>95% interval %{{customdata}}<extra></extra>"))
+                         arrayminus=(t - lo)[finite].fillna(0)),
+            customdata=list(sides[f"interval {side}"][finite]), offsetgroup=str(i),
+            hovertemplate=f"{side}<br>%{{x}}: %{{y:.1f}} s<br>95% interval: %{{customdata}}<extra></extra>"))
     fig.update_layout(height=380, margin=dict(l=10, r=10, t=30, b=10), scattermode="group", xaxis_title="workload",
                       yaxis=dict(type="log", title="time (s)", **log_ticks(sides)),
                       title=dict(text="workload time with its 95% interval (an interval reaching ∞ has no upper bar)",

@@ -1,8 +1,9 @@
 """Downloads: a table as CSV, JSON or Parquet bytes. (The whole bundle as one zip is I/O, so it is
 :func:`leaderboard.bundle.bundle_zip`.)
 
-JSON keeps ``inf`` for a miss (written ``Infinity``), as ``podium score --format json`` does, so exported scores
-read back with :func:`json.loads` as they were published.
+JSON is strict, as ``podium score --format json`` is: a miss (``inf``) and a missing value (NaN) are written
+``null``, never ``Infinity``/``NaN``; score records carry the cause of each miss in ``why:<workload>``. CSV and
+Parquet keep ``inf``.
 """
 
 from __future__ import annotations
@@ -17,10 +18,10 @@ FORMATS = {"csv": "text/csv", "json": "application/json", "parquet": "applicatio
 
 
 def _plain(value):
-    """A JSON-ready value: numpy scalars to Python, NaN (a missing value) to None, ``inf`` kept."""
+    """A JSON-ready value: numpy scalars to Python, NaN (a missing value) and ``inf`` (a miss) to None."""
     if hasattr(value, "item"):
         value = value.item()
-    if isinstance(value, float) and math.isnan(value):
+    if isinstance(value, float) and not math.isfinite(value):
         return None
     return value
 
@@ -29,13 +30,13 @@ def table_bytes(frame: pd.DataFrame, fmt: str) -> bytes:
     """``frame`` in ``fmt`` (csv, json or parquet).
 
     >>> table_bytes(pd.DataFrame({"a": [1.0, float("inf")]}), "json")
-    b'[{"a": 1.0}, {"a": Infinity}]'
+    b'[{"a": 1.0}, {"a": null}]'
     """
     if fmt == "csv":
         return frame.to_csv(index=False).encode()
     if fmt == "json":
         records = [{k: _plain(v) for k, v in row.items()} for row in frame.to_dict("records")]
-        return json.dumps(records, default=str).encode()
+        return json.dumps(records, default=str, allow_nan=False).encode()
     if fmt == "parquet":
         buffer = io.BytesIO()
         frame.to_parquet(buffer, index=False)

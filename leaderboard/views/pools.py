@@ -56,3 +56,12 @@ def default_option(level: str, options: list[str]) -> str:
     ('external', 'self')
     """
     return PREFERRED[level] if PREFERRED.get(level) in options else options[0]
+
+
+def pool_warnings(manifest: dict, pool: str) -> list[str]:
+    """The warnings ``podium publish`` recorded for ``pool`` (degenerate intervals: too few runs, zero width).
+
+    >>> pool_warnings({"warnings": ["pool t/e/c/r: 2 of 2 submissions ...", "pool t/s/c/r: ..."]}, "t/e/c/r")
+    ['pool t/e/c/r: 2 of 2 submissions ...']
+    """
+    return [w for w in manifest.get("warnings", []) if w.startswith(f"pool {pool}:")]

@@ -2,6 +2,10 @@
 
 The rows are the bundle's ``scores`` records exactly as :func:`harness.report.score_records` wrote them (a test
 checks this against a re-scoring of the same trials); this module only selects, orders and labels them.
+
+Honest uncertainty: a record carries ``n`` (studies x scoring seeds); below the release's minimum its interval and
+rank bound are empty and the cell shows the record's ``interval_note`` instead (``single seed: no interval``).
+Every infinite time or ratio has its cause in ``why:<workload>``, shown in the "why ∞" column.
 """
 
 from __future__ import annotations
@@ -14,21 +18,23 @@ import pandas as pd
 
 #: Columns every score record has (the rest are per workload: ``time:<w>``, ``ratio:<w>``...).
 RECORD_COLUMNS = ("pool", "track", "ruleset", "hardware_class", "release", "submission", "run_id", "rank",
-                  "rank_bound", "score", "score_lo", "score_hi", "speedup_vs_reference")
-WORKLOAD_PREFIXES = ("time:", "ratio:", "time_lo:", "time_hi:", "algoperf_time:")
+                  "rank_bound", "n", "score", "score_lo", "score_hi", "interval_note", "speedup_vs_reference",
+                  "speedup_note")
+WORKLOAD_PREFIXES = ("time:", "ratio:", "time_lo:", "time_hi:", "algoperf_time:", "n:", "why:", "interval_note:")
 
 #: Optional column groups, in display order, with their labels.
 COLUMN_GROUPS = {
-    "interval": "score 95% interval",
+    "interval": "score 95% interval (with n)",
     "rank_bound": "best possible rank",
     "speedup": "speedup vs reference",
     "ratios": "per-workload ratio t / best t",
     "times": "per-workload time (s)",
     "time_intervals": "per-workload time 95% interval",
     "algoperf": "AlgoPerf-protocol time (s)",
+    "why": "why a time or ratio is ∞",
     "run": "run id",
 }
-DEFAULT_COLUMNS = ("interval", "rank_bound", "speedup", "ratios")
+DEFAULT_COLUMNS = ("interval", "rank_bound", "speedup", "ratios", "why")
 FIXED_SORTS = ("rank", "score", "speedup_vs_reference", "rank_bound", "submission")
 
 
@@ -111,16 +117,18 @@ def chosen_columns(records: pd.DataFrame, groups: tuple[str, ...]) -> list[str]:
     """Record columns of the chosen groups, in display order (rank, submission and score always)."""
     bases, variants = workloads(records)
     by_group = {
-        "interval": ["score_lo", "score_hi"], "rank_bound": ["rank_bound"], "speedup": ["speedup_vs_reference"],
-        "ratios": [f"ratio:{w}" for w in bases], "times": [f"time:{w}" for w in bases + variants],
-        "time_intervals": [c for w in bases for c in (f"time_lo:{w}", f"time_hi:{w}")],
-        "algoperf": [f"algoperf_time:{w}" for w in bases], "run": ["run_id"],
+        "interval": ["n", "score_lo", "score_hi", "interval_note"], "rank_bound": ["rank_bound", "interval_note"],
+        "speedup": ["speedup_vs_reference"], "ratios": [f"ratio:{w}" for w in bases],
+        "times": [c for w in bases + variants for c in (f"time:{w}", f"n:{w}")],
+        "time_intervals": [c for w in bases for c in (f"time_lo:{w}", f"time_hi:{w}", f"interval_note:{w}")],
+        "algoperf": [f"algoperf_time:{w}" for w in bases], "why": [f"why:{w}" for w in bases + variants],
+        "run": ["run_id"],
     }
     columns = ["rank", "submission", "score"]
     for group in COLUMN_GROUPS:
         if group in groups:
             columns += [c for c in by_group[group] if c in records.columns]
-    return columns
+    return list(dict.fromkeys(columns))
 
 
 def view_records(records: pd.DataFrame, cfg: TableConfig) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -130,31 +138,74 @@ def view_records(records: pd.DataFrame, cfg: TableConfig) -> tuple[pd.DataFrame,
     return shown[chosen_columns(records, cfg.columns)], hidden
 
 
-def _interval(lo: float, hi: float, digits: int) -> str:
+def _missing(value) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+def interval_text(lo, hi, note: str = "", digits: int = 3) -> str:
+    """An interval as ``[lo, hi]`` text, or, when it has no ends, the note that says why (``–`` without one).
+
+    >>> interval_text(0.25, float("inf")), interval_text(None, None, "single seed: no interval")
+    ('[0.250, ∞]', 'single seed: no interval')
     """
-    >>> _interval(0.25, float("inf"), 3)
-    '[0.250, ∞]'
-    """
+    if _missing(lo) or _missing(hi):
+        return note if isinstance(note, str) and note else "–"
+
     def fmt(v: float) -> str:
-        return "∞" if v == math.inf else "–" if v is None or math.isnan(v) else f"{v:.{digits}f}"
+        return "∞" if v == math.inf else f"{v:.{digits}f}"
     return f"[{fmt(lo)}, {fmt(hi)}]"
 
 
+def rank_bound_text(bound, note: str = "") -> str:
+    """
+    >>> rank_bound_text(2.0), rank_bound_text(float("nan"), "single seed: no interval")
+    ('2', 'single seed: no interval')
+    """
+    return (note if isinstance(note, str) and note else "–") if _missing(bound) else str(int(bound))
+
+
+def n_text(n) -> str:
+    """
+    >>> n_text(3.0), n_text(None)
+    (' · n = 3', '')
+    """
+    return "" if _missing(n) else f" · n = {int(n)}"
+
+
+def why_text(row: pd.Series, columns: list[str]) -> str:
+    """The causes of a row's infinite times and ratios, one ``workload: cause`` per workload, ``; ``-separated."""
+    parts = [f"{c.split(':', 1)[1]}: {row[c]}" for c in columns if isinstance(row[c], str) and row[c]]
+    return "; ".join(parts)
+
+
+def _note(view: pd.DataFrame, column: str) -> pd.Series:
+    return view[column] if column in view else pd.Series("", index=view.index)
+
+
 def display_table(view: pd.DataFrame, link: Callable[[str], str] | None = None) -> pd.DataFrame:
-    """Reader-facing labels: intervals as ``[lo, hi]`` text, the submission as a link when ``link`` is given."""
+    """Reader-facing labels: intervals as ``[lo, hi]`` text (or why there is none), the rank bound as text (or
+    why there is none), the causes of infinite times in one "why ∞" column, the submission as a link when ``link``
+    is given."""
     out = pd.DataFrame(index=view.index)
+    why = [c for c in view.columns if c.startswith("why:")]
     for col in view.columns:
-        if col in ("score_hi",) or col.startswith("time_hi:"):
+        if col in ("score_hi", "interval_note") or col.startswith(("time_hi:", "interval_note:", "why:")):
             continue
         if col == "score_lo":
-            out["score 95% CI"] = [_interval(lo, hi, 3) for lo, hi in zip(view["score_lo"], view["score_hi"])]
+            out["score 95% CI"] = [interval_text(lo, hi, note) for lo, hi, note in
+                                   zip(view["score_lo"], view["score_hi"], _note(view, "interval_note"))]
         elif col.startswith("time_lo:"):
             w = col.split(":", 1)[1]
-            out[f"CI s · {w}"] = [_interval(lo, hi, 1) for lo, hi in zip(view[col], view[f"time_hi:{w}"])]
+            out[f"CI s · {w}"] = [interval_text(lo, hi, note, 1) for lo, hi, note in
+                                  zip(view[col], view[f"time_hi:{w}"], _note(view, f"interval_note:{w}"))]
+        elif col == "rank_bound":
+            out[LABELS[col]] = [rank_bound_text(b, note) for b, note in zip(view[col], _note(view, "interval_note"))]
         elif col == "submission" and link is not None:
             out[col] = view[col].map(link)
         else:
             out[LABELS.get(col, col.replace(":", " · "))] = view[col]
+    if why:
+        out["why ∞"] = [why_text(row, why) for _, row in view.iterrows()]
     return out
 
 

@@ -71,3 +71,16 @@ def test_edited_score_with_a_forged_hash_is_detected_by_rescoring(bundle: Path) 
     (bundle / "manifest.json").write_text(json.dumps(manifest))
     problems = verify(bundle, VARIANTS)
     assert any("adamw score: stored 0.99" in p for p in problems)
+
+
+def test_a_pool_without_the_reference_publishes_and_verifies(tmp_path: Path) -> None:
+    """No reference baseline: every speedup is missing (None, read back as NaN), and that still verifies."""
+    store = ResultsStore(tmp_path / "r.db")
+    _fill(store, "mysub", {"w1": [5, 6, 5], "w2": [40, 41, 39]})
+    _fill(store, "other", {"w1": [10], "w2": [math.inf]})
+    bundle = publish(tmp_path / "r.db", tmp_path / "bundles", "r1", VARIANTS)
+    assert verify(bundle, VARIANTS) == []
+    scores = pd.read_parquet(bundle / "scores.parquet").set_index("submission")
+    assert scores["speedup_vs_reference"].isna().all()
+    assert scores.loc["other", "interval_note"] == "single seed: no interval"
+    assert scores.loc["mysub", "interval_note"] == ""

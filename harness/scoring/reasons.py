@@ -1,0 +1,134 @@
+"""Why a workload time or a performance ratio is infinite, in one wording that every output uses.
+
+An infinite time is never left unexplained: the CLI tables, the JSON files, the bundle's ``scores`` table and the
+leaderboard all show the text :func:`explain_infinity` returns, so the same cause reads the same everywhere.
+The causes, in the order they are checked:
+
+1. the submission's own runs did not reach the target: missed (with the best final validation value of the missed
+   runs against the target, when the trial rows record it: ``validation_json`` holds a run's last evaluation),
+   failed or timed out (with the supervisor's reason), or never ran;
+2. it reached the target on the workload but failed a scored held-out variant (the variant is named, with the
+   variant's own cause);
+3. it reached the target, but more than ``r_max`` times slower than the best in the pool (only the ratio is infinite).
+
+Pure functions: the inputs are trial rows (dicts, as stored and as in a bundle's ``trials`` table) and numbers.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from harness.scoring.profiles import R_MAX
+
+FAILED = ("failed", "timed_out")
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """What the counted trials of one (submission, workload) say about its outcome.
+
+    Attributes:
+        runs: counted trials: the scoring runs, or the tuning trials when nothing was re-run on scoring seeds.
+        scored: False when no scoring run exists and the evidence comes from tuning trials.
+        missed: how many counted trials missed the target.
+        failures: ``(status, reason)`` of each failed or timed-out trial, in order.
+        best: the best final validation value (last evaluation) among the missed trials, when recorded.
+        target: the validation target.
+        metric: the name of the workload's metric (empty when unknown).
+    """
+
+    runs: int = 0
+    scored: bool = True
+    missed: int = 0
+    failures: tuple[tuple[str, str], ...] = ()
+    best: float | None = None
+    target: float | None = None
+    metric: str = ""
+
+    @property
+    def n(self) -> int:
+        """Runs behind the workload time: studies x scoring seeds (0 when nothing was re-run on scoring seeds)."""
+        return self.runs if self.scored else 0
+
+
+def _metric_value(raw: Any, metric: str) -> float | None:
+    values = json.loads(raw) if isinstance(raw, str) and raw else raw
+    value = values.get(metric) if isinstance(values, Mapping) and metric else None
+    return float(value) if isinstance(value, (int, float)) and math.isfinite(value) else None
+
+
+def evidence(rows: Iterable[Mapping[str, Any]], metric: str = "", higher_is_better: bool = True,
+             scored: bool = True) -> Evidence:
+    """Summarize the counted trial rows of one (submission, workload).
+
+    Args:
+        rows: trial rows with ``status``, ``reason``, ``validation_json`` and ``validation_target``.
+        metric: the workload's metric, the key of ``validation_json`` compared with the target.
+        higher_is_better: the metric's direction, to pick the best value.
+        scored: whether the rows are scoring runs (False: tuning trials, nothing was re-run).
+
+    >>> rows = [{"status": "missed", "validation_json": '{"accuracy": 0.5}', "validation_target": 0.9},
+    ...         {"status": "failed", "reason": "non-finite loss at step 3"}, {"status": "reached"}]
+    >>> e = evidence(rows, "accuracy")
+    >>> e.runs, e.missed, e.failures, e.best, e.target
+    (3, 1, (('failed', 'non-finite loss at step 3'),), 0.5, 0.9)
+    """
+    rows = list(rows)
+    missed = [r for r in rows if r.get("status") == "missed"]
+    values = [v for v in (_metric_value(r.get("validation_json"), metric) for r in missed) if v is not None]
+    targets = [v for v in (r.get("validation_target") for r in rows)  # NaN: a missing value read from Parquet
+               if isinstance(v, (int, float)) and math.isfinite(v)]
+    return Evidence(runs=len(rows), scored=scored, missed=len(missed),
+                    failures=tuple((r["status"], r.get("reason") or "") for r in rows if r.get("status") in FAILED),
+                    best=(max(values) if higher_is_better else min(values)) if values else None,
+                    target=float(targets[0]) if targets else None, metric=metric)
+
+
+def _own_cause(ev: Evidence) -> str:
+    """Why the runs themselves did not give a finite time."""
+    if ev.runs == 0:
+        return "not run"
+    parts = []
+    if ev.missed:
+        detail = (f" (best final {ev.metric} {ev.best:.4f} vs target {ev.target:.4f})"
+                  if ev.best is not None and ev.target is not None else "")
+        parts.append(f"target missed on {ev.missed} of {ev.runs} runs{detail}")
+    for status in FAILED:
+        reasons = [reason for s, reason in ev.failures if s == status]
+        if reasons:
+            label = status.replace("_", " ")
+            parts.append(f"{label} on {len(reasons)} of {ev.runs} runs" + (f": {reasons[0]}" if reasons[0] else ""))
+    cause = "; ".join(parts) or f"target not reached on the median of {ev.runs} runs"
+    return cause if ev.scored else f"no configuration selected on the tuning seeds: {cause}"
+
+
+def explain_infinity(time: float, ev: Evidence | None = None, *, raw_ratio: float | None = None,
+                     variant: str | None = None, variant_cause: str = "", r_max: float = R_MAX) -> str:
+    """The one wording for an infinite workload time or ratio; ``""`` when neither is infinite.
+
+    Args:
+        time: the submission's own workload time (before the variant rule); ``inf`` = its runs gave no time.
+        ev: the evidence of its counted runs (None: it has no runs on this workload).
+        raw_ratio: time / best time in the pool, before the ``r_max`` cut (None when not scored as a ratio).
+        variant: the held-out variant that made the base workload's time infinite, if any.
+        variant_cause: this function's text for that variant.
+        r_max: the ratio cut-off.
+
+    >>> explain_infinity(math.inf, Evidence(runs=3, missed=3, best=0.5, target=0.9, metric="accuracy"))
+    'target missed on 3 of 3 runs (best final accuracy 0.5000 vs target 0.9000)'
+    >>> explain_infinity(10.0, Evidence(runs=1), variant="w_v", variant_cause="failed on 1 of 1 runs: oom")
+    'held-out variant w_v: failed on 1 of 1 runs: oom'
+    >>> explain_infinity(50.0, Evidence(runs=1), raw_ratio=5.0)
+    'ratio 5.00 beyond r_max 4'
+    """
+    if math.isinf(time):
+        return _own_cause(ev or Evidence())
+    if variant is not None:
+        return f"held-out variant {variant}: {variant_cause or 'not met'}"
+    if raw_ratio is not None and not raw_ratio <= r_max:
+        return f"ratio {raw_ratio:.2f} beyond r_max {r_max:g}"
+    return ""
