@@ -88,6 +88,10 @@ def evidence(rows: Iterable[Mapping[str, Any]], metric: str = "", higher_is_bett
                     target=float(targets[0]) if targets else None, metric=metric)
 
 
+def _runs(n: int) -> str:
+    return f"{n} run" if n == 1 else f"{n} runs"
+
+
 def _own_cause(ev: Evidence) -> str:
     """Why the runs themselves did not give a finite time."""
     if ev.runs == 0:
@@ -96,13 +100,13 @@ def _own_cause(ev: Evidence) -> str:
     if ev.missed:
         detail = (f" (best final {ev.metric} {ev.best:.4f} vs target {ev.target:.4f})"
                   if ev.best is not None and ev.target is not None else "")
-        parts.append(f"target missed on {ev.missed} of {ev.runs} runs{detail}")
+        parts.append(f"target missed on {ev.missed} of {_runs(ev.runs)}{detail}")
     for status in FAILED:
         reasons = [reason for s, reason in ev.failures if s == status]
         if reasons:
             label = status.replace("_", " ")
-            parts.append(f"{label} on {len(reasons)} of {ev.runs} runs" + (f": {reasons[0]}" if reasons[0] else ""))
-    cause = "; ".join(parts) or f"target not reached on the median of {ev.runs} runs"
+            parts.append(f"{label} on {len(reasons)} of {_runs(ev.runs)}" + (f": {reasons[0]}" if reasons[0] else ""))
+    cause = "; ".join(parts) or f"target not reached on the median of {_runs(ev.runs)}"
     return cause if ev.scored else f"no configuration selected on the tuning seeds: {cause}"
 
 
@@ -120,8 +124,8 @@ def explain_infinity(time: float, ev: Evidence | None = None, *, raw_ratio: floa
 
     >>> explain_infinity(math.inf, Evidence(runs=3, missed=3, best=0.5, target=0.9, metric="accuracy"))
     'target missed on 3 of 3 runs (best final accuracy 0.5000 vs target 0.9000)'
-    >>> explain_infinity(10.0, Evidence(runs=1), variant="w_v", variant_cause="failed on 1 of 1 runs: oom")
-    'held-out variant w_v: failed on 1 of 1 runs: oom'
+    >>> explain_infinity(10.0, Evidence(runs=1), variant="w_v", variant_cause="failed on 1 of 1 run: oom")
+    'held-out variant w_v: failed on 1 of 1 run: oom'
     >>> explain_infinity(50.0, Evidence(runs=1), raw_ratio=5.0)
     'ratio 5.00 beyond r_max 4'
     """

@@ -14,7 +14,8 @@ st.subheader("The current view")
 config = state.stored_table_config(ctx.records)
 view, _ = table.view_records(ctx.records, config)
 st.caption(f"The leaderboard as it is filtered now: pool {ctx.pool}, {len(view)} rows, sorted by {config.sort}"
-           + (f", search {config.search!r}" if config.search else "") + ". Raw numbers; a miss is inf.")
+           + (f", search {config.search!r}" if config.search else "") + ". Raw numbers; a miss is inf (null in JSON), "
+           "its cause in why:<workload>; no interval below the minimum n (null, with interval_note).")
 stem = ctx.pool.replace("/", "_")
 st.download_button(f"leaderboard view .{fmt}", data=export.table_bytes(view, fmt), file_name=f"{stem}.{fmt}",
                    mime=export.FORMATS[fmt], key="dl_view")

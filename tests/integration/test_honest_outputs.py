@@ -68,7 +68,7 @@ def cli(*args: str):
 def test_score_table_says_single_seed(single_seed_db: Path) -> None:
     out = cli("score", "--db", str(single_seed_db), "--bootstrap", "50").stdout
     assert "single seed: no interval" in out
-    assert "target missed on 1 of 1 runs (best final accuracy 0.5000 vs target 0.9000)" in out
+    assert "target missed on 1 of 1 run (best final accuracy 0.5000 vs target 0.9000)" in out
     assert "ratio 6.00 beyond r_max 4" in out
 
 
@@ -88,7 +88,7 @@ def test_results_show_n_and_explain_infinite_times(single_seed_db: Path) -> None
     payload = strict_loads(cli("results", "--db", str(single_seed_db), "--format", "json").stdout)
     times = {(t["submission_name"], t["workload"]): t for t in payload["workload_times"]}
     missed = times[("mysub", "fashion_mnist_mlp")]
-    assert missed["workload_time_s"] is None and missed["why"].startswith("target missed on 1 of 1 runs")
+    assert missed["workload_time_s"] is None and missed["why"].startswith("target missed on 1 of 1 run")
     assert missed["n"] == 1 and missed["interval_note"] == "single seed: no interval"
     assert strict_loads(missed["study_times_json"]) == {"0": None}
 
@@ -105,7 +105,7 @@ def test_publish_without_the_reference_warns_writes_and_verifies(single_seed_db:
     assert set(scores["interval_note"]) == {"single seed: no interval"}
     assert scores["speedup_vs_reference"].isna().all()
     why = scores.loc["mysub", "why:fashion_mnist_mlp"]
-    assert why.startswith("target missed on 1 of 1 runs (best final accuracy")
+    assert why.startswith("target missed on 1 of 1 run (best final accuracy")
 
 
 def test_bundle_with_enough_runs_has_intervals_and_no_warning(tmp_path: Path) -> None:

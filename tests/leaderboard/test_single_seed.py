@@ -62,7 +62,7 @@ def test_leaderboard_says_single_seed_and_explains_infinities(single_app) -> Non
     assert (board["n"] == 1).all()
     why = dict(zip(board["score"].index, board["why ∞"]))
     assert any("w1: ratio 5.00 beyond r_max 4" in text for text in why.values())
-    assert any("w2: target missed on 1 of 1 runs" in text for text in why.values())  # w2: no registered metric
+    assert any("w2: target missed on 1 of 1 run" in text for text in why.values())  # w2: no registered metric
     assert any("w1: held-out variant w1_variant: target missed" in text for text in why.values())
     assert any("3 of 3 submissions have no score interval" in w.value for w in single_app.warning)
 
@@ -75,7 +75,7 @@ def test_compare_and_submission_pages_say_single_seed(single_app) -> None:
     assert any("single seed: no interval" in m.value for m in single_app.markdown)
     times = single_app.dataframe[0].value.set_index("workload")
     assert times.loc["w1", "interval quick"] == "single seed: no interval"
-    assert times.loc["w2", "why lost"].startswith("target missed on 1 of 1 runs")
+    assert times.loc["w2", "why lost"].startswith("target missed on 1 of 1 run")
     single_app.switch_page("screens/submission.py").run()
     assert not single_app.exception
     assert any("single seed: no interval" in str(m.proto) for m in single_app.get("metric"))

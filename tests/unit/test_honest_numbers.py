@@ -123,8 +123,8 @@ def test_missed_variant_is_named() -> None:
     _, scores = scored(rows)
     a = next(r for r in scores if r.submission == "a")
     assert a.times["w1"] == INF
-    assert a.why["w1"].startswith("held-out variant w1_variant: target missed on 1 of 1 runs")
-    assert a.why["w1_variant"].startswith("target missed on 1 of 1 runs")
+    assert a.why["w1"].startswith("held-out variant w1_variant: target missed on 1 of 1 run")
+    assert a.why["w1_variant"].startswith("target missed on 1 of 1 run")
 
 
 def test_ratio_beyond_r_max_is_explained() -> None:
@@ -139,7 +139,7 @@ def test_failures_carry_their_reason(status: str, label: str) -> None:
     rows = [row("a", "w1", INF, status=status, reason="non-finite loss at step 3")] + trials({"b": {"w1": [10]}})
     _, scores = scored(rows)
     a = next(r for r in scores if r.submission == "a")
-    assert a.why["w1"] == f"{label} on 1 of 1 runs: non-finite loss at step 3"
+    assert a.why["w1"] == f"{label} on 1 of 1 run: non-finite loss at step 3"
 
 
 def test_one_wording_for_every_cause() -> None:
@@ -167,7 +167,7 @@ def test_workload_details_for_the_results_table() -> None:
     details = workload_details(rows, METRICS, n_boot=100)
     a, b = details[("a-run", "w1")], details[("b-run", "w1")]
     assert (a["n"], a["interval_note"], a["time_lo"]) == (1, "single seed: no interval", None)
-    assert a["why"] == "target missed on 1 of 1 runs (best final accuracy 0.5000 vs target 0.9000)"
+    assert a["why"] == "target missed on 1 of 1 run (best final accuracy 0.5000 vs target 0.9000)"
     assert b["n"] == 3 and 10 <= b["time_lo"] <= b["time_hi"] <= 12 and b["why"] == ""
     stored = [{"run_id": "a-run", "workload": "w1", "submission_name": "a", "ruleset": "external",
                "workload_time_s": INF, "algoperf_time_s": INF, "study_times_json": '{"0": Infinity}',
