@@ -1,123 +1,347 @@
-"""Harness overhead: per-step time of a trial under Podium / per-step time of a bare PyTorch loop.
+"""Harness overhead: per-step time of a trial under Podium / per-step time of a bare PyTorch loop, with a 95% interval.
 
 Both sides train the same model (``fashion_mnist_mlp``), on the same tensors, with the same batch size (128), the
 same optimizer (AdamW, the adamw baseline's first hyperparameter point, with its warmup + cosine schedule), the same
-shuffling, the same thread count, each in a fresh process. The harness side is a real trial (supervisor, worker,
-heartbeat, clock, checks) in target-setting mode so it does not stop at the target; its per-step time is
-``(loop wall time - evaluation time) / steps`` - harness bookkeeping included, evaluation excluded (the bare loop
-does not evaluate). Runs alternate A/B so drifts in machine load hit both sides; the ratio of medians is printed.
+shuffling and thread count:
 
-Run: ``make bench`` (or ``python benchmarks/step_overhead.py --repeats 5 --seconds 8``).
+* **bare**: a hand-written loop, no harness;
+* **harness**: the worker's real loop (:func:`harness.runner.worker.train`: clock, heartbeat, checks, evaluations
+  every ``eval_period_s``, ``data_selection``/``update_params`` of the adamw baseline), with this process polling
+  the heartbeat and the memory from outside as the supervisor does. Evaluation time (wall and CPU) is excluded, as
+  the bare loop does not evaluate; what evaluation leaves behind (cold caches) is not.
+
+Why not two whole trials: a trial lasts seconds and starts a process, and on a shared VM the machine's speed drifts
+by tens of percent between two runs (two back-to-back runs of the old version gave ratios 1.23 and 0.79). Here each
+side lives in ONE long-lived process, set up once, and the two alternate in many short rounds of the same number of
+steps (bare, harness, harness, bare, ...). Each pair of neighbouring rounds gives one log-ratio; their mean and a
+t interval give the ratio with a 95% interval: drift slower than a pair cancels out. The ratio is reported in wall
+time and in CPU time (the process's own CPU seconds per step, which co-tenants barely move; the supervisor's polling
+runs in another process and so is in the wall ratio only).
+
+Goals: ratio <= 1.05, measured with a 95% interval no wider than +-2%. Run: ``make bench`` (or
+``python benchmarks/step_overhead.py --pairs 30 --round-seconds 1``).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
+import os
+import select
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 WORKLOAD = "fashion_mnist_mlp"
 BASELINE = ROOT / "submissions" / "training" / "adamw"
+BATCH_SIZE = 128  # the adamw baseline's batch size for this workload
+RATIO_GOAL, HALF_WIDTH_GOAL = 1.05, 0.02
 
 
-def bare_loop(seconds: float, threads: int) -> dict[str, float]:
-    """The hand-written loop: no harness, no clock, no checks."""
-    import torch
-    from torch.optim.lr_scheduler import CosineAnnealingLR, LinearLR, SequentialLR
-
-    from workloads import get_spec
-    from workloads.digits.pytorch.models import MLP
-    from workloads.fashion_mnist.data import load_splits
-
-    torch.set_num_threads(threads)
-    hp = json.loads((BASELINE / "search_space.json").read_text())[0]
-    splits = load_splits()
-    x = torch.from_numpy(splits.train_x).reshape(len(splits.train_y), 784)
-    y = torch.from_numpy(splits.train_y)
-    torch.manual_seed(0)
-    model = MLP((784, 256, 128, 10), "relu")
-    opt = torch.optim.AdamW(model.parameters(), lr=hp["learning_rate"], betas=(1 - hp["one_minus_beta1"], hp["beta2"]),
-                            eps=1e-8, weight_decay=hp["weight_decay"])
-    step_hint = get_spec(WORKLOAD).step_hint
-    warmup = max(int(hp["warmup_factor"] * step_hint), 1)
-    sched = SequentialLR(opt, [LinearLR(opt, 1e-10, 1.0, warmup), CosineAnnealingLR(opt, max(step_hint - warmup, 1))],
-                         milestones=[warmup])
-    generator, steps, batch = torch.Generator().manual_seed(0), 0, 128
-    start = time.perf_counter()
-    while time.perf_counter() - start < seconds:
-        order = torch.randperm(len(y), generator=generator)
-        for i in range(0, len(y) - batch + 1, batch):
-            idx = order[i:i + batch]
-            opt.zero_grad(set_to_none=True)
-            loss = torch.nn.functional.cross_entropy(model(x[idx]), y[idx])
-            loss.backward()
-            opt.step()
-            sched.step()
-            steps += 1
-            if time.perf_counter() - start >= seconds:
-                break
-    elapsed = time.perf_counter() - start
-    return {"steps": steps, "seconds": elapsed, "step_s": elapsed / steps}
+def first_point() -> dict[str, Any]:
+    return json.loads((BASELINE / "search_space.json").read_text())[0]
 
 
-def harness_trial(seconds: float, threads: int) -> dict[str, float]:
-    from harness.runner.messages import TrialRequest
-    from harness.runner.supervisor import run_trial
-    from workloads import get_spec
+def measured(run: Any) -> dict[str, float]:
+    """Wall and CPU seconds (this process, all threads) spent in ``run()``."""
+    wall, cpu = time.perf_counter(), time.process_time()
+    run()
+    return {"wall_s": time.perf_counter() - wall, "cpu_s": time.process_time() - cpu}
 
-    hp = json.loads((BASELINE / "search_space.json").read_text())[0]
-    request = TrialRequest(trial_id="bench", submission_dir=str(BASELINE), workload=get_spec(WORKLOAD),
-                           hardware_class="cpu-2core", budget_s=seconds, hyperparameters=hp, seed=0, threads=threads,
-                           mode="target_setting")
-    with tempfile.TemporaryDirectory() as workdir:
-        outcome = run_trial(request, Path(workdir))
-    r = outcome.result
-    if r is None or outcome.status in ("failed", "timed_out"):
-        raise SystemExit(f"harness trial {outcome.status}: {outcome.reason}")
-    # Target-setting mode also evaluates the test split at each evaluation; both are excluded via eval_time_s.
-    train_wall = r.loop_wall_s - r.eval_time_s
-    return {"steps": r.steps, "seconds": train_wall, "step_s": train_wall / r.steps,
-            "submission_step_s": r.submission_time_s / r.steps}
+
+# --- The two sides, each serving rounds in its own long-lived process. ----------------------------------------------
+
+
+class BareLoop:
+    """The hand-written loop: no harness, no clock, no checks. Model, optimizer and data order carry across rounds."""
+
+    def __init__(self, threads: int) -> None:
+        import torch
+        from torch.optim.lr_scheduler import CosineAnnealingLR, LinearLR, SequentialLR
+
+        from workloads import get_spec
+        from workloads.digits.pytorch.models import MLP
+        from workloads.fashion_mnist.data import load_splits
+
+        torch.set_num_threads(threads)
+        hp, splits = first_point(), load_splits()
+        self.x = torch.from_numpy(splits.train_x).reshape(len(splits.train_y), 784)
+        self.y = torch.from_numpy(splits.train_y)
+        torch.manual_seed(0)
+        self.model = MLP((784, 256, 128, 10), "relu")
+        self.opt = torch.optim.AdamW(self.model.parameters(), lr=hp["learning_rate"], eps=1e-8,
+                                     betas=(1 - hp["one_minus_beta1"], hp["beta2"]), weight_decay=hp["weight_decay"])
+        step_hint = get_spec(WORKLOAD).step_hint
+        warmup = max(int(hp["warmup_factor"] * step_hint), 1)
+        self.sched = SequentialLR(self.opt, [LinearLR(self.opt, 1e-10, 1.0, warmup),
+                                             CosineAnnealingLR(self.opt, max(step_hint - warmup, 1))],
+                                  milestones=[warmup])
+        self.batches = self._batches(torch.Generator().manual_seed(0))
+
+    def _batches(self, generator: Any) -> Any:
+        import torch
+
+        while True:  # shuffled per epoch, last partial batch dropped: as the workload's input queue
+            order = torch.randperm(len(self.y), generator=generator)
+            for i in range(0, len(self.y) - BATCH_SIZE + 1, BATCH_SIZE):
+                yield order[i:i + BATCH_SIZE]
+
+    def run(self, steps: int) -> dict[str, float]:
+        import torch
+
+        def loop() -> None:
+            for _ in range(steps):
+                idx = next(self.batches)
+                self.opt.zero_grad(set_to_none=True)
+                torch.nn.functional.cross_entropy(self.model(self.x[idx]), self.y[idx]).backward()
+                self.opt.step()
+                self.sched.step()
+
+        return {"steps": steps, **measured(loop)}
+
+
+class TimedEvaluator:
+    """Wraps the trial's evaluator to total the wall and CPU time of evaluation, which the measurement excludes."""
+
+    def __init__(self, evaluator: Any) -> None:
+        self.evaluator, self.wall_s, self.cpu_s = evaluator, 0.0, 0.0
+
+    def evaluate(self, *args: Any, **kwargs: Any) -> dict[str, float]:
+        wall, cpu = time.perf_counter(), time.process_time()
+        try:
+            return self.evaluator.evaluate(*args, **kwargs)
+        finally:
+            self.wall_s += time.perf_counter() - wall
+            self.cpu_s += time.process_time() - cpu
+
+
+class HarnessLoop:
+    """The worker's real trial (load, initialise, then :func:`train`), run a given number of steps per round."""
+
+    def __init__(self, threads: int, heartbeat_path: Path) -> None:
+        from harness.runner import worker  # first: the worker binds its clock before importing the submission
+        from harness.runner.messages import Heartbeat, TrialRequest
+        from workloads import get_spec
+
+        # Target-setting mode never stops at the target, so every round runs its steps; a budget out of reach and a
+        # step cap per round (``max_steps``) end each round instead.
+        self.request = TrialRequest(trial_id="bench", submission_dir=str(BASELINE), workload=get_spec(WORKLOAD),
+                                    hardware_class="cpu-2core", budget_s=1e9, hyperparameters=first_point(), seed=0,
+                                    threads=threads, mode="target_setting")
+        self.worker = worker
+        self.trial = worker.load(self.request, Heartbeat(heartbeat_path), send=lambda record: None)
+        self.trial.evaluator = self.evaluator = TimedEvaluator(self.trial.evaluator)
+        self.model, self.model_state, self.optimizer_state, batch_size, _ = worker.initialise(self.trial)
+        assert batch_size == BATCH_SIZE, batch_size
+
+    def run(self, steps: int) -> dict[str, float]:
+        trial, evaluator = self.trial, self.evaluator
+        trial.request = self.request.model_copy(update={"max_steps": trial.step + steps})
+        first, submission_s = trial.step, trial.clock.submission_s
+        eval_wall, eval_cpu = evaluator.wall_s, evaluator.cpu_s
+
+        def loop() -> None:
+            # The adamw baseline updates its optimizer state in place, so the state passed each round is current.
+            self.model, self.model_state = self.worker.train(trial, self.model, self.model_state,
+                                                             self.optimizer_state, BATCH_SIZE)
+
+        spent = measured(loop)
+        return {"steps": trial.step - first, "wall_s": spent["wall_s"] - (evaluator.wall_s - eval_wall),
+                "cpu_s": spent["cpu_s"] - (evaluator.cpu_s - eval_cpu),
+                "submission_s": trial.clock.submission_s - submission_s}
+
+
+def serve(side: str, threads: int, heartbeat: str) -> None:
+    """A child's main loop: set up once, then for each line ``STEPS`` on stdin, run them and answer one JSON line."""
+    loop = BareLoop(threads) if side == "bare" else HarnessLoop(threads, Path(heartbeat))
+    out = os.fdopen(os.dup(1), "w")  # the protocol's own copy of stdout; anything else printed goes to stderr
+    os.dup2(2, 1)
+    out.write("ready\n")
+    out.flush()
+    for line in sys.stdin:
+        out.write(json.dumps(loop.run(int(line))) + "\n")
+        out.flush()
+
+
+# --- The parent: alternate rounds, poll like the supervisor, and estimate. ------------------------------------------
+
+
+class Side:
+    """One long-lived child process serving rounds of one side."""
+
+    def __init__(self, side: str, threads: int, heartbeat: Path) -> None:
+        env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
+        self.process = subprocess.Popen(
+            [sys.executable, __file__, "--serve", side, "--threads", str(threads), "--heartbeat", str(heartbeat)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=ROOT, env=env)
+        self.name = side
+
+    def wait_ready(self) -> None:
+        if self.process.stdout.readline().strip() != "ready":
+            raise SystemExit(f"the {self.name} side failed to start (its error is above)")
+
+    def round(self, steps: int, watch: Any = None) -> dict[str, float]:
+        """Run ``steps`` steps; ``watch`` (if any) is called every supervisor poll period while they run."""
+        self.process.stdin.write(f"{steps}\n")
+        self.process.stdin.flush()
+        while watch is not None and not select.select([self.process.stdout], [], [], watch.period)[0]:
+            watch.poll()
+        line = self.process.stdout.readline()
+        if not line:
+            raise SystemExit(f"the {self.name} side died (its error is above)")
+        return json.loads(line)
+
+    def close(self) -> None:
+        self.process.stdin.close()
+        self.process.wait(timeout=30)
+
+
+class SupervisorPolling:
+    """What the supervisor does from outside during a trial: read the heartbeat every poll, the memory every fifth."""
+
+    def __init__(self, heartbeat: Any, pid: int) -> None:
+        import psutil
+
+        from harness.runner.supervisor import MEMORY_POLL_EVERY, POLL_S
+
+        self.heartbeat, self.process, self.period = heartbeat, psutil.Process(pid), POLL_S
+        self.every, self.polls, self.peak_rss = MEMORY_POLL_EVERY, 0, 0
+
+    def poll(self) -> None:
+        self.heartbeat.read()
+        self.polls += 1
+        if self.polls % self.every == 0:
+            rss = sum(p.memory_info().rss for p in [self.process, *self.process.children(recursive=True)])
+            self.peak_rss = max(self.peak_rss, rss)
+
+
+def paired_ratio(harness: list[float], bare: list[float]) -> tuple[float, float, float, float]:
+    """Geometric-mean ratio of paired per-step times, its 95% t interval, and the interval's relative half-width.
+
+    Example:
+        >>> ratio, low, high, half = paired_ratio([1.1, 1.1, 1.1], [1.0, 1.0, 1.0])
+        >>> round(ratio, 6), round(low, 6), round(high, 6), half
+        (1.1, 1.1, 1.1, 0.0)
+    """
+    from scipy import stats
+
+    logs = [math.log(h / b) for h, b in zip(harness, bare)]
+    mean, se = statistics.fmean(logs), statistics.stdev(logs) / math.sqrt(len(logs))
+    spread = stats.t.ppf(0.975, len(logs) - 1) * se
+    return math.exp(mean), math.exp(mean - spread), math.exp(mean + spread), math.expm1(spread)
+
+
+def alternate(bare: Side, harness: Side, watch: SupervisorPolling, args: argparse.Namespace) -> list[tuple[dict, dict]]:
+    """Pairs of rounds, in the order bare-harness, harness-bare, ... so that a steady drift of the machine's speed
+    favours each side equally often; at most ``args.pairs``, and none started after ``args.max_seconds``.
+
+    Both rounds of a pair run the same number of steps; between pairs that number follows the machine's speed so
+    that a round lasts about ``args.round_seconds`` (a busy machine can slow a step tenfold).
+    """
+    steps, results, started = warm_up(bare, harness, watch, args.round_seconds), [], time.monotonic()
+    while len(results) < args.pairs and time.monotonic() - started < args.max_seconds:
+        if len(results) % 2 == 0:
+            b = bare.round(steps)
+            h = harness.round(steps, watch)
+        else:
+            h = harness.round(steps, watch)
+            b = bare.round(steps)
+        results.append((b, h))
+        print(f"pair {len(results):2d}: {steps} steps, bare {per_step(b, 'wall_s'):.3f} ms/step, harness "
+              f"{per_step(h, 'wall_s'):.3f} ms/step (x{per_step(h, 'wall_s') / per_step(b, 'wall_s'):.3f} wall, "
+              f"x{per_step(h, 'cpu_s') / per_step(b, 'cpu_s'):.3f} CPU)", flush=True)
+        steps = steps_for(args.round_seconds, [b for b, _ in results[-3:]])
+    return results
+
+
+def per_step(result: dict[str, float], key: str) -> float:
+    return result[key] / result["steps"] * 1e3
+
+
+def steps_for(round_s: float, recent: list[dict[str, float]]) -> int:
+    """Steps that make a bare round last about ``round_s``, from the median speed of recent bare rounds."""
+    return max(10, round(round_s / statistics.median(r["wall_s"] / r["steps"] for r in recent)))
+
+
+def warm_up(bare: Side, harness: Side, watch: SupervisorPolling, round_s: float) -> int:
+    """Warm both sides up (first-touch allocations, lazy initialisation; discarded); the steps of a first round."""
+    harness.round(20, watch)
+    steps = steps_for(round_s, [bare.round(20)])
+    harness.round(steps, watch)
+    return steps_for(round_s, [bare.round(steps)])
+
+
+def measure(args: argparse.Namespace) -> list[tuple[dict, dict]]:
+    """Start both sides, alternate their rounds, and stop them; the (bare, harness) result of each pair."""
+    from harness.runner.messages import Heartbeat
+
+    with tempfile.TemporaryDirectory(prefix="podium-bench-") as scratch:
+        path = Path(scratch) / "bench.heartbeat"
+        heartbeat = Heartbeat(path, create=True)
+        sides = [Side("bare", args.threads, path), Side("harness", args.threads, path)]
+        try:
+            for side in sides:
+                side.wait_ready()
+            return alternate(*sides, SupervisorPolling(heartbeat, sides[1].process.pid), args)
+        finally:
+            for side in sides:
+                side.close()
+            heartbeat.close()
+
+
+def verdict(name: str, harness: list[float], bare: list[float]) -> str:
+    ratio, low, high, half = paired_ratio(harness, bare)
+    logs = [math.log(h / b) for h, b in zip(harness, bare)]
+    goal = "met" if ratio <= RATIO_GOAL else "NOT met"
+    if ratio <= RATIO_GOAL:
+        goal += " (the whole interval is below it)" if high <= RATIO_GOAL else " (but the interval reaches past it)"
+    return (f"  ratio harness / bare, {name}: {ratio:.3f}, 95% interval [{low:.3f}, {high:.3f}] (+-{half:.1%}); "
+            f"goal <= {RATIO_GOAL}: {goal}; interval +-{HALF_WIDTH_GOAL:.0%}: "
+            f"{'met' if half <= HALF_WIDTH_GOAL else 'NOT met'}; paired noise (SD of log-ratios) "
+            f"{statistics.stdev(logs):.1%}")
+
+
+def report(results: list[tuple[dict, dict]], threads: int) -> None:
+    bare = {key: [per_step(b, key) for b, _ in results] for key in ("wall_s", "cpu_s")}
+    harness = {key: [per_step(h, key) for _, h in results] for key in ("wall_s", "cpu_s", "submission_s")}
+    print(f"\n{WORKLOAD}, batch {BATCH_SIZE}, AdamW, {threads} threads: {len(results)} alternating pairs of rounds "
+          f"(a bare round lasted {statistics.median(b['wall_s'] for b, _ in results):.2f}s, median)")
+    median = statistics.median
+    print(f"  bare PyTorch loop      : {median(bare['wall_s']):.3f} ms/step wall, {median(bare['cpu_s']):.3f} "
+          f"ms/step CPU (medians over rounds)")
+    print(f"  harness, per loop step : {median(harness['wall_s']):.3f} ms/step wall, {median(harness['cpu_s']):.3f} "
+          f"ms/step CPU (bookkeeping included, evaluation excluded)")
+    print(f"  harness, submission    : {median(harness['submission_s']):.3f} ms/step (what the clock charges)")
+    print(verdict("wall", harness["wall_s"], bare["wall_s"]))
+    print(verdict("CPU ", harness["cpu_s"], bare["cpu_s"]))
+    walls = bare["wall_s"]
+    print(f"  machine noise: the bare loop's rounds spread max/min {max(walls) / min(walls):.2f}, coefficient of "
+          f"variation {statistics.stdev(walls) / statistics.fmean(walls):.1%}; load average "
+          f"{' '.join(f'{x:.2f}' for x in os.getloadavg())} on {os.cpu_count()} CPUs")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--seconds", type=float, default=6.0, help="training seconds per run")
+    parser.add_argument("--pairs", type=int, default=30, help="pairs of rounds (one bare, one harness)")
+    parser.add_argument("--round-seconds", type=float, default=1.0, help="length of a bare round")
+    parser.add_argument("--max-seconds", type=float, default=90.0, help="start no pair after this many seconds")
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--bare", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--serve", choices=("bare", "harness"), help=argparse.SUPPRESS)
+    parser.add_argument("--heartbeat", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.bare:
-        print(json.dumps(bare_loop(args.seconds, args.threads)))
+    if args.serve:
+        serve(args.serve, args.threads, args.heartbeat)
         return
-    bare, harness = [], []
-    for i in range(args.repeats):
-        out = subprocess.run([sys.executable, __file__, "--bare", "--seconds", str(args.seconds), "--threads",
-                              str(args.threads)], capture_output=True, text=True, check=True, cwd=ROOT)
-        bare.append(json.loads(out.stdout.strip().splitlines()[-1]))
-        harness.append(harness_trial(args.seconds, args.threads))
-        print(f"run {i + 1}/{args.repeats}: bare {bare[-1]['step_s'] * 1e3:.3f} ms/step ({bare[-1]['steps']} steps), "
-              f"harness {harness[-1]['step_s'] * 1e3:.3f} ms/step ({harness[-1]['steps']} steps)", flush=True)
-    b = statistics.median(r["step_s"] for r in bare)
-    h = statistics.median(r["step_s"] for r in harness)
-    s = statistics.median(r["submission_step_s"] for r in harness)
-    print(f"\n{WORKLOAD}, batch 128, AdamW, {args.threads} threads, {args.repeats} alternating runs of {args.seconds:g}s")
-    print(f"  bare PyTorch loop      : {b * 1e3:.3f} ms/step (median)")
-    print(f"  harness, per loop step : {h * 1e3:.3f} ms/step (median; harness bookkeeping included, eval excluded)")
-    print(f"  harness, submission    : {s * 1e3:.3f} ms/step (median; what the clock charges)")
-    pairs = statistics.median(hr["step_s"] / br["step_s"] for hr, br in zip(harness, bare))
-    fastest = min(r["step_s"] for r in harness) / min(r["step_s"] for r in bare)
-    print(f"  ratio harness / bare   : {h / b:.3f} of medians, {fastest:.3f} of minimums (least-disturbed runs), "
-          f"{pairs:.3f} median of the {len(bare)} A/B pairs   (goal <= 1.05)")
-    print(f"  ratio submission / bare: {s / b:.3f} of medians")
-    spread = max(r["step_s"] for r in bare) / min(r["step_s"] for r in bare)
-    print(f"  run-to-run spread of the bare loop: max/min = {spread:.2f} (machine noise; compare it with the ratio)")
+    results = measure(args)
+    if len(results) < 2:
+        raise SystemExit("fewer than 2 pairs of rounds fitted in --max-seconds: no interval (is the machine busy?)")
+    report(results, args.threads)
 
 
 if __name__ == "__main__":
