@@ -307,7 +307,7 @@ def verdict(name: str, harness: list[float], bare: list[float]) -> str:
             f"{statistics.stdev(logs):.1%}")
 
 
-def report(results: list[tuple[dict, dict]], threads: int) -> None:
+def report(results: list[tuple[dict, dict]], threads: int, load_before: tuple[float, ...]) -> None:
     bare = {key: [per_step(b, key) for b, _ in results] for key in ("wall_s", "cpu_s")}
     harness = {key: [per_step(h, key) for _, h in results] for key in ("wall_s", "cpu_s", "submission_s")}
     print(f"\n{WORKLOAD}, batch {BATCH_SIZE}, AdamW, {threads} threads: {len(results)} alternating pairs of rounds "
@@ -318,12 +318,19 @@ def report(results: list[tuple[dict, dict]], threads: int) -> None:
     print(f"  harness, per loop step : {median(harness['wall_s']):.3f} ms/step wall, {median(harness['cpu_s']):.3f} "
           f"ms/step CPU (bookkeeping included, evaluation excluded)")
     print(f"  harness, submission    : {median(harness['submission_s']):.3f} ms/step (what the clock charges)")
+    # Measured within each harness round, so the machine's drift cancels: the harness's own work between calls.
+    outside = [1 - s / w for s, w in zip(harness["submission_s"], harness["wall_s"])]
+    print(f"  harness bookkeeping outside submission code: {median(outside):.2%} of the loop's wall time (median)")
     print(verdict("wall", harness["wall_s"], bare["wall_s"]))
     print(verdict("CPU ", harness["cpu_s"], bare["cpu_s"]))
     walls = bare["wall_s"]
     print(f"  machine noise: the bare loop's rounds spread max/min {max(walls) / min(walls):.2f}, coefficient of "
-          f"variation {statistics.stdev(walls) / statistics.fmean(walls):.1%}; load average "
-          f"{' '.join(f'{x:.2f}' for x in os.getloadavg())} on {os.cpu_count()} CPUs")
+          f"variation {statistics.stdev(walls) / statistics.fmean(walls):.1%}; load average (1, 5, 15 min) "
+          f"{load(load_before)} before, {load(os.getloadavg())} after, on {os.cpu_count()} CPUs")
+
+
+def load(averages: tuple[float, ...]) -> str:
+    return "/".join(f"{x:.2f}" for x in averages)
 
 
 def main() -> None:
@@ -338,10 +345,11 @@ def main() -> None:
     if args.serve:
         serve(args.serve, args.threads, args.heartbeat)
         return
+    load_before = os.getloadavg()
     results = measure(args)
     if len(results) < 2:
         raise SystemExit("fewer than 2 pairs of rounds fitted in --max-seconds: no interval (is the machine busy?)")
-    report(results, args.threads)
+    report(results, args.threads, load_before)
 
 
 if __name__ == "__main__":
