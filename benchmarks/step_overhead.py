@@ -15,8 +15,9 @@ by tens of percent between two runs (two back-to-back runs of the old version ga
 side lives in ONE long-lived process, set up once, and the two alternate in many short rounds of the same number of
 steps (bare, harness, harness, bare, ...). Each pair of neighbouring rounds gives one log-ratio; their mean and a
 t interval give the ratio with a 95% interval: drift slower than a pair cancels out. The ratio is reported in wall
-time and in CPU time (the process's own CPU seconds per step, which co-tenants barely move; the supervisor's polling
-runs in another process and so is in the wall ratio only).
+time and in CPU time: the process's own CPU seconds per step, which a co-tenant taking the CPU away does not inflate
+(one sharing caches and memory bandwidth, or making OpenMP threads spin while they wait for a descheduled sibling,
+still does). The supervisor's polling runs in another process, so it is in the wall ratio only.
 
 Goals: ratio <= 1.05, measured with a 95% interval no wider than +-2%. Run: ``make bench`` (or
 ``python benchmarks/step_overhead.py --pairs 30 --round-seconds 1``).
