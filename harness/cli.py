@@ -134,6 +134,8 @@ def run(
     image: Annotated[Optional[str], typer.Option(help="Docker image for --executor docker (default: "
                                                      "podium-scoring:cpu, or the submission's own image when it "
                                                      "has a requirements.txt).")] = None,
+    attempts: Annotated[int, typer.Option(min=1, help="Attempts per trial: a trial whose cores something else took "
+                                               "(contended) is re-run up to this many times in all; 1: never.")] = 3,
     build: Annotated[bool, typer.Option("--build", help="With --executor docker: first build the image (and the "
                                                         "submission's layer), or reuse it when its inputs are "
                                                         "unchanged, as `podium docker build` does.")] = False,
@@ -158,7 +160,7 @@ def run(
     config = RunConfig(submission_dir=path, workloads=names, label=label, run_id=run_id, ruleset=ruleset,
                        studies=studies, trials=trials, tuning_seeds=tuning_seeds, scoring_seeds=scoring_seeds,
                        seed=seed, db=db, hardware_class=hardware_class, threads=threads, workers=workers,
-                       executor=executor, image=image)
+                       executor=executor, image=image, attempts=attempts)
     if build and executor != "docker":
         raise fail("--build builds the docker image: use it with --executor docker")
     try:
@@ -196,8 +198,11 @@ def calibrate(
     seed: Annotated[int, typer.Option(help="The one seed every repetition uses.")] = 0,
     db: DbOption = DEFAULT_DB,
     hardware_class: HardwareOption = "cpu-2core",
+    cotenant: Annotated[bool, typer.Option("--cotenant", help="Also repeat with a co-tenant load on the trial's "
+                                                              "cores (one busy loop per core, stopped at the end).")] = False,
 ) -> None:
-    """Measure the noise floor: re-run one configuration and seed R times; store the CV of time-to-result."""
+    """Measure the noise floor: re-run one configuration and seed R times; store the CV of wall and CPU
+    time-to-result (idle, and with --cotenant under a co-tenant load)."""
     from harness.calibrate import calibrate as run_calibration
     from workloads import WORKLOADS
 
@@ -207,7 +212,7 @@ def calibrate(
         raise fail(str(exc)) from None
     console.print(f"Calibrating {workload} on {hardware_class}: {repeats} runs of {submission.name}, seed {seed}")
     try:
-        row = run_calibration(workload, submission, repeats, db, hardware_class, seed, console)
+        row = run_calibration(workload, submission, repeats, db, hardware_class, seed, console, cotenant)
     except RuntimeError as exc:
         raise fail(str(exc), code=1) from None
     console.print(f"time-to-result {row['mean_s']:.3f}s +- {row['std_s']:.3f}s: coefficient of variation "
@@ -224,7 +229,7 @@ def results(
     interval or why there is none, and why a time is infinite), noise floor. JSON is strict: a miss is null."""
     from harness.report import strict_json, strict_json_fields, workload_details
     from harness.store import ResultsStore
-    from harness.ui import noise_floor_table, results_table, workload_times_table
+    from harness.ui import accounting_table, noise_floor_table, results_table, workload_times_table
 
     if fmt not in ("table", "json"):
         raise fail(f"unknown --format {fmt!r}: use table or json")
@@ -240,6 +245,7 @@ def results(
         sys.stdout.write(strict_json(payload, indent=1, default=str) + "\n")
         return
     console.print(results_table(rows, title=f"Trials in {db}"))
+    console.print(accounting_table(rows))
     if times:
         console.print(workload_times_table(times, details))
     if noise:
@@ -303,6 +309,8 @@ def publish(
                                                 "OUT/RELEASE (default: the bundles folder beside --db).")] = None,
     verify_dir: Annotated[Optional[Path], typer.Option("--verify", resolve_path=True, help="Verify this bundle instead of writing "
                                                                       "one: re-hash every table, re-score.")] = None,
+    allow_contended: Annotated[bool, typer.Option("--allow-contended", help="Publish even if some trials were "
+                                                  "contended (their cores were taken by something else).")] = False,
 ) -> None:
     """Write a versioned release bundle (Parquet tables + manifest with hashes), or verify one with --verify.
     Pools whose score intervals are degenerate (too few runs, or zero width) are warned about on stderr and in
@@ -320,7 +328,8 @@ def publish(
     if not db.exists():
         raise fail(f"no results database at {db}; run `podium run ...` or `podium demo` first")
     try:
-        bundle = write_bundle(db, out or db.parent / "bundles", release or BENCHMARK_RELEASE, variant_bases())
+        bundle = write_bundle(db, out or db.parent / "bundles", release or BENCHMARK_RELEASE, variant_bases(),
+                              allow_contended=allow_contended)
     except BundleError as exc:
         raise fail(str(exc)) from None
     for warning in bundle_warnings(bundle):

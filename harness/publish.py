@@ -100,12 +100,21 @@ def _submission_records(store: ResultsStore) -> list[dict[str, Any]]:
     return records
 
 
-def publish(db: Path, out: Path, release: str, variant_of: dict[str, str]) -> Path:
-    """Write the bundle for ``release`` from the database; returns its folder."""
+def publish(db: Path, out: Path, release: str, variant_of: dict[str, str], allow_contended: bool = False) -> Path:
+    """Write the bundle for ``release`` from the database; returns its folder.
+
+    Trials flagged ``contended`` (their cores were taken by something else even after their re-runs) are refused
+    unless ``allow_contended``: their times say more about the machine than about the submission.
+    """
     store = ResultsStore(db)
     trials = [t for t in store.trials() if t["release"] == release and t["status"] != "running"]
     if not trials:
         raise BundleError(f"{db} has no finished trials of release {release!r}")
+    contended = sum(bool(t.get("contended")) for t in trials)
+    if contended and not allow_contended:
+        raise BundleError(f"{contended} of {len(trials)} trials of release {release!r} were contended (something "
+                          "else took their cores, see `podium results`); re-run them on a quiet machine, or pass "
+                          "--allow-contended to publish them anyway")
     run_ids = {t["run_id"] for t in trials}
     specs = workload_specs(sorted({t["workload"] for t in trials}))
     pools, scores, profiles = scored_tables(trials, variant_of, metrics=metrics_from_specs(specs))

@@ -80,6 +80,12 @@ class RichProgress(RunProgress):
                            f"s{entry.study} {entry.role:7} p{entry.point} seed{entry.seed_index}  {detail}",
                            highlight=False)
 
+    def trial_retried(self, entry: PlanEntry, outcome: TrialOutcome, attempt: int) -> None:
+        share = outcome.contention.foreign_share if outcome.contention else None
+        self.console.print(f"  [yellow]contended[/] {entry.workload:28} s{entry.study} {entry.role:7} p{entry.point} "
+                           f"seed{entry.seed_index}  attempt {attempt}: {_maybe(share)} of its cores taken by "
+                           f"something else; re-running", highlight=False)
+
     def _eta(self) -> str:
         """Time left ~ (mean wall time of the trials finished in this session) x (trials left)."""
         task = self.progress.tasks[self._run]
@@ -97,21 +103,67 @@ def _metric(raw: str | None, key: str = "accuracy") -> str:
 
 def results_table(rows: list[dict[str, Any]], title: str = "Trials") -> Table:
     table = Table(title=title)
-    for column in ("submission", "workload", "trial", "status", "time to target s", "steps", "sub s", "eval s",
-                   "val acc", "test acc", "target", "reason"):
+    for column in ("submission", "workload", "trial", "status", "time to target s", "CPU to target s", "steps",
+                   "sub s", "eval s", "contention", "val acc", "test acc", "target", "reason"):
         table.add_column(column, overflow="fold")
     for r in rows:
         style = STATUS_STYLE.get(r["status"], "white")
-        ttr = r.get("time_to_result_s")
-        table.add_row(r["submission_name"], r["workload"],
-                      f"s{r['study']} {r['role']} p{r['trial_index']} seed{r.get('seed_index', 0)}",
+        ttr, cpu_ttr = r.get("time_to_result_s"), r.get("cpu_time_to_result_s")
+        table.add_row(r["submission_name"], r["workload"], _trial_label(r),
                       f"[{style}]{r['status']}[/]", f"{ttr:.2f}" if ttr is not None else "inf",
+                      f"{cpu_ttr:.2f}" if cpu_ttr is not None else "-",
                       str(r.get("steps") or "-"), f"{r.get('submission_time_s') or 0:.2f}",
-                      f"{r.get('eval_time_s') or 0:.2f}", _metric(r.get("validation_json")),
+                      f"{r.get('eval_time_s') or 0:.2f}", contention_cell(r), _metric(r.get("validation_json")),
                       _metric(r.get("test_json")),
                       f"{r['validation_target']:.4f}" if r.get("validation_target") is not None else "-",
                       (r.get("reason") or "")[:160])
     return table
+
+
+def _trial_label(r: dict[str, Any]) -> str:
+    return f"s{r['study']} {r['role']} p{r['trial_index']} seed{r.get('seed_index', 0)}"
+
+
+def contention_cell(r: dict[str, Any]) -> str:
+    """The share of the trial's cores something else took, flagged when contended; ``-`` for older rows.
+
+    >>> contention_cell({"foreign_share": 0.48, "contended": 1, "attempts": 3})
+    '[red]0.48 contended[/] (3 attempts)'
+    """
+    share = r.get("foreign_share")
+    if share is None:
+        return "-"
+    text = f"[red]{share:.2f} contended[/]" if r.get("contended") else f"{share:.2f}"
+    attempts = r.get("attempts") or 1
+    return text + (f" ({attempts} attempts)" if attempts > 1 else "")
+
+
+#: the named parts of a trial's wall time, in order (see harness.runner.supervisor.account).
+ACCOUNTING_COLUMNS = (("start", "spawn_time_s"), ("load", "startup_time_s"), ("init", "init_time_s"),
+                      ("submission", "submission_time_s"), ("eval", "eval_time_s"), ("overhead", "overhead_time_s"),
+                      ("tail", "tail_time_s"))
+
+
+def accounting_table(rows: list[dict[str, Any]]) -> Table:
+    """Where each trial's wall time went (seconds), what is in no column, and the evidence of contention."""
+    table = Table(title="Time accounting (wall = start + load + init + submission + eval + overhead + tail) "
+                        "and contention")
+    for column in ("workload", "trial", "wall s", *(c for c, _ in ACCOUNTING_COLUMNS), "in no column",
+                   "CPU sub s", "CPU share", "steal s", "invol. switches", "load", "cores"):
+        table.add_column(column, overflow="fold", justify="left" if column in ("workload", "trial") else "right")
+    for r in rows:
+        wall = r.get("wall_time_s")
+        parts = [r.get(key) for _, key in ACCOUNTING_COLUMNS]
+        rest = f"{(wall - sum(parts)) / wall * 100:.1f}%" if wall and None not in parts else "-"
+        table.add_row(r["workload"], _trial_label(r), _maybe(wall), *(_maybe(v) for v in parts), rest,
+                      _maybe(r.get("cpu_submission_time_s")), _maybe(r.get("cpu_share")),
+                      _maybe(r.get("cores_steal_s")), str(r.get("involuntary_switches") or "-"),
+                      _maybe(r.get("load_mean"), 1), r.get("measured_cores") or "-")
+    return table
+
+
+def _maybe(value: float | None, digits: int = 2) -> str:
+    return "-" if value is None else f"{value:.{digits}f}"
 
 
 def _seconds(value: float | None) -> str:
@@ -157,14 +209,20 @@ def workload_times_table(rows: list[dict[str, Any]], details: dict[tuple[str, st
 
 
 def noise_floor_table(rows: list[dict[str, Any]]) -> Table:
+    """Per workload and load condition: the spread of wall-clock and of CPU time-to-result."""
     table = Table(title="Noise floor (podium calibrate): spread of time-to-result for one configuration and seed")
-    for column in ("hardware", "workload", "submission", "repeats", "mean s", "std s", "CV"):
+    for column in ("hardware", "workload", "submission", "load", "repeats", "mean s", "std s", "CV", "CPU mean s",
+                   "CPU CV", "contended runs"):
         table.add_column(column)
     for r in rows:
-        table.add_row(r["hardware_class"], r["workload"], r["submission_name"], str(r["repeats"]),
-                      _seconds(r["mean_s"]), _seconds(r["std_s"]),
-                      f"{r['cv'] * 100:.1f}%" if r["cv"] is not None else "-")
+        table.add_row(r["hardware_class"], r["workload"], r["submission_name"], r.get("load") or "idle",
+                      str(r["repeats"]), _seconds(r["mean_s"]), _seconds(r["std_s"]), _percent(r["cv"]),
+                      _maybe(r.get("cpu_mean_s")), _percent(r.get("cpu_cv")), str(r.get("contended_runs") or 0))
     return table
+
+
+def _percent(value: float | None) -> str:
+    return f"{value * 100:.1f}%" if value is not None else "-"
 
 
 def score_table(pool: Any, rows: list[Any]) -> Table:

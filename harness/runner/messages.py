@@ -121,6 +121,7 @@ class EvalRecord(BaseModel):
     eval_index: int
     step: int
     submission_time_s: float
+    cpu_submission_time_s: float | None = None  # CPU seconds of submission code so far (see harness.runner.clock)
     eval_time_s: float  # this evaluation's own duration
     wall_time_s: float  # since the trial loop started
     metrics: dict[str, float]
@@ -137,14 +138,24 @@ class WorkerResult(BaseModel):
     status: Literal["reached", "missed", "failed"]
     reason: str = ""
     time_to_result_s: float | None = None
+    cpu_time_to_result_s: float | None = None  # CPU submission time at the evaluation that met the target
     steps: int = 0
     submission_time_s: float = 0.0
+    cpu_submission_time_s: float = 0.0
     eval_time_s: float = 0.0
     init_time_s: float = 0.0
     startup_time_s: float = 0.0
     overhead_time_s: float = 0.0
     loop_wall_s: float = 0.0
     worker_wall_s: float = 0.0
+    #: CLOCK_MONOTONIC (system-wide) when the worker's ``main`` began and when its account of the trial closed
+    #: (after the test evaluation): the supervisor turns them into the start-up and tail of the wall time.
+    started_monotonic: float | None = None
+    ended_monotonic: float | None = None
+    #: the worker's own resource usage (itself and its reaped children): used where the supervisor cannot reap the
+    #: worker itself (a container); a local trial's figures come from the kernel via ``wait4``.
+    tree_cpu_s: float | None = None
+    involuntary_switches: int | None = None
     n_evals: int = 0
     validation: dict[str, float] = Field(default_factory=dict)
     test: dict[str, float] = Field(default_factory=dict)

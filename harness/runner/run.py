@@ -9,6 +9,10 @@ cores when the machine has enough (recorded with each trial). One worker (the de
 published numbers: parallel trials share memory bandwidth and caches, which slows each of them by an amount that
 depends on what the neighbours do. Parallel runs are fine for exploration and for tuning on a machine with many
 more cores than ``workers x threads``; the noise floor (``podium calibrate``) tells how much the timing moves.
+
+Contention: a trial whose cores were taken by something else (see :mod:`harness.runner.contention`) is re-run, up
+to ``attempts`` times in all; every attempt is recorded in the trial row (``attempts_json``), and the row holds the
+first uncontended attempt, or the last one (still flagged ``contended``) when none was.
 """
 
 from __future__ import annotations
@@ -69,6 +73,8 @@ class RunConfig(BaseModel):
     #: (default: the scoring image, or the submission's own layer on it when it has a requirements.txt).
     executor: Literal["local", "docker"] = "local"
     image: str | None = None
+    #: attempts per trial in all: a contended trial is re-run until one attempt is not contended (1: never re-run).
+    attempts: int = Field(3, ge=1)
 
     @field_validator("submission_dir", "db")
     @classmethod
@@ -152,6 +158,7 @@ class RunProgress:
     def trial_polled(self, entry: PlanEntry, submission_s: float, step: int) -> None: ...
     def trial_evaluated(self, entry: PlanEntry, record: EvalRecord) -> None: ...
     def trial_finished(self, entry: PlanEntry, outcome: TrialOutcome | None, reason: str = "") -> None: ...
+    def trial_retried(self, entry: PlanEntry, outcome: TrialOutcome, attempt: int) -> None: ...
 
 
 def _trial_row(run_id: str, entry: PlanEntry, hardware_class: str, affinity: list[int] | None,
@@ -179,7 +186,25 @@ def _outcome_fields(outcome: TrialOutcome) -> dict[str, Any]:
     where = {"executor": outcome.executor, **({"image_digest": outcome.image_digest} if outcome.image_digest else {})}
     fields["provenance_json"] = {**(result.provenance if result is not None else {}), **where}
     fields["time_to_result_s"] = result.time_to_result_s if result and outcome.status == "reached" else None
+    fields["cpu_time_to_result_s"] = result.cpu_time_to_result_s if result and outcome.status == "reached" else None
+    fields.update(spawn_time_s=outcome.spawn_s, tail_time_s=outcome.tail_s,
+                  cpu_submission_time_s=result.cpu_submission_time_s if result is not None else None)
+    if outcome.contention is not None:
+        fields.update({k: v for k, v in outcome.contention.fields().items() if k != "cores"},
+                      measured_cores=json.dumps(outcome.contention.cores))
     return fields
+
+
+#: the attempt summary kept in ``attempts_json`` for each attempt of a trial.
+ATTEMPT_KEYS = ("status", "wall_time_s", "submission_time_s", "cpu_submission_time_s", "time_to_result_s",
+                "cpu_time_to_result_s", "steps", "cpu_share", "foreign_share", "contended", "involuntary_switches",
+                "load_mean", "cores_steal_s")
+
+
+def should_retry(outcome: TrialOutcome) -> bool:
+    """A contended trial is re-run unless it failed for a reason of its own (a contended machine slows a trial; it
+    does not make it raise)."""
+    return bool(outcome.contention and outcome.contention.contended) and outcome.status != "failed"
 
 
 def protocol_rows(trials: list[dict[str, Any]], workload: str) -> list[TrialOutcomeRow]:
@@ -233,30 +258,42 @@ class _Executor:
         self.progress.trial_finished(entry, None, reason)
 
     def run_one(self, entry: PlanEntry) -> None:
+        """Run one planned trial on a free slot; re-run it while it is contended, up to ``config.attempts`` times."""
         if self.cancel.is_set():
             return
         cpus = self.slots.take()
         try:
-            self.store.start_trial(_trial_row(self.plan.run_id, entry, self.config.hardware_class, cpus, self.runner))
             self.progress.trial_started(entry)
-            request = TrialRequest(trial_id=entry.trial_id, submission_dir=str(self.config.submission_dir.resolve()),
-                                   workload=get_spec(entry.workload), hardware_class=self.config.hardware_class,
-                                   budget_s=entry.budget_s, hyperparameters=entry.hyperparameters or {},
-                                   seed=entry.seed, threads=self.config.threads, cpu_affinity=cpus,
-                                   limits=self.config.limits)
-
-            def on_eval(record: EvalRecord) -> None:
-                self.store.add_eval(entry.trial_id, record)  # committed now: survives a kill of this process
-                self.progress.trial_evaluated(entry, record)
-
-            outcome = self.runner.run_trial(request, self.config.workdir, on_eval=on_eval, cancel=self.cancel,
-                                            on_poll=lambda s, step: self.progress.trial_polled(entry, s, step))
-            if outcome.status == "cancelled":
-                return  # the row stays 'running': a resume restarts this trial
-            self.store.finish_trial(entry.trial_id, _outcome_fields(outcome))
+            attempts: list[dict[str, Any]] = []
+            for attempt in range(1, self.config.attempts + 1):
+                outcome = self._attempt(entry, cpus)
+                if outcome.status == "cancelled":
+                    return  # the row stays 'running': a resume restarts this trial
+                fields = _outcome_fields(outcome)
+                attempts.append({"attempt": attempt, **{k: fields.get(k) for k in ATTEMPT_KEYS}})
+                if attempt == self.config.attempts or not should_retry(outcome):
+                    break
+                self.progress.trial_retried(entry, outcome, attempt)
+            self.store.finish_trial(entry.trial_id, {**fields, "attempts": len(attempts), "attempts_json": attempts})
             self.progress.trial_finished(entry, outcome)
         finally:
             self.slots.give(cpus)
+
+    def _attempt(self, entry: PlanEntry, cpus: list[int] | None) -> TrialOutcome:
+        """One attempt of a trial; its row (and the evaluations of an earlier attempt) start afresh."""
+        self.store.start_trial(_trial_row(self.plan.run_id, entry, self.config.hardware_class, cpus, self.runner))
+        request = TrialRequest(trial_id=entry.trial_id, submission_dir=str(self.config.submission_dir.resolve()),
+                               workload=get_spec(entry.workload), hardware_class=self.config.hardware_class,
+                               budget_s=entry.budget_s, hyperparameters=entry.hyperparameters or {},
+                               seed=entry.seed, threads=self.config.threads, cpu_affinity=cpus,
+                               limits=self.config.limits)
+
+        def on_eval(record: EvalRecord) -> None:
+            self.store.add_eval(entry.trial_id, record)  # committed now: survives a kill of this process
+            self.progress.trial_evaluated(entry, record)
+
+        return self.runner.run_trial(request, self.config.workdir, on_eval=on_eval, cancel=self.cancel,
+                                     on_poll=lambda s, step: self.progress.trial_polled(entry, s, step))
 
     def run_all(self, entries: list[PlanEntry]) -> None:
         with ThreadPoolExecutor(max_workers=self.config.workers, thread_name_prefix="trial") as pool:

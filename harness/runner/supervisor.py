@@ -10,6 +10,9 @@ Like ``asv/runner.py``: every outcome maps to a status and a reason, and results
 * ``timed_out`` - the process ran past a limit (submission code hanging past the budget, a slow start-up,
   an initialisation or evaluation that did not finish) and was killed.
 
+Every trial also gets its wall time accounted for (:func:`account`: start-up, loading, initialisation, submission,
+evaluation, overhead, tail) and its contention measured from outside (:mod:`harness.runner.contention`).
+
 The process runs in its own session; killing means ``SIGKILL`` to the whole process group, so anything the
 submission spawned dies too. If the supervisor itself dies, the kernel kills the worker (``PR_SET_PDEATHSIG``)
 and its next record write fails on the closed pipe.
@@ -37,6 +40,7 @@ from typing import Protocol
 
 import psutil
 
+from harness.runner.contention import ContentionRecord, CoreTimes, assess, read_cores, runnable_now, trial_cores
 from harness.runner.messages import EvalRecord, Heartbeat, Phase, TrialRequest, WorkerResult
 
 POLL_S = 0.02  # heartbeat sampling period; also the resolution of the supervisor's own submission-time estimate
@@ -58,6 +62,26 @@ class TrialOutcome:
     evals: list[EvalRecord] = field(default_factory=list)
     executor: str = "local"  # where the trial ran: ``local`` (a process here) or ``docker`` (a sealed container)
     image_digest: str | None = None  # the image ID a docker trial ran in
+    contention: ContentionRecord | None = None
+    #: wall seconds from starting the process to the worker's first line (interpreter start and imports), and from
+    #: the end of the worker's account (after the test evaluation) to the end of the wall time (result, exit, reap).
+    spawn_s: float | None = None
+    tail_s: float | None = None
+
+
+@dataclass(frozen=True)
+class TrialStart:
+    """The moment a trial was started, as the supervisor saw it: CLOCK_MONOTONIC and its cores' counters."""
+
+    monotonic: float
+    cores: list[int]
+    counters: CoreTimes
+
+    @classmethod
+    def now(cls, request: TrialRequest) -> TrialStart:
+        """Read just before the trial process is created."""
+        cores = trial_cores(request.cpu_affinity)
+        return cls(time.monotonic(), cores, read_cores(cores))
 
 
 def _child_setup(output_bytes: int, cpus: list[int] | None) -> Callable[[], None]:
@@ -101,13 +125,35 @@ class TrialProcess(Protocol):
 
 
 class _ProcessGroup(subprocess.Popen):
-    """The local worker process, started in its own session; killing it kills the whole group."""
+    """The local worker process, started in its own session; killing it kills the whole group.
+
+    It is reaped with ``wait4``, which also returns the kernel's resource usage of the worker (every thread, and
+    every child it waited for): the trial's CPU time and context switches, out of the submission's reach.
+    """
+
+    rusage: resource.struct_rusage | None = None
+
+    def poll(self) -> int | None:
+        if self.returncode is None:
+            self._reap(os.WNOHANG)
+        return self.returncode
+
+    def _reap(self, options: int) -> None:
+        try:
+            pid, status, usage = os.wait4(self.pid, options)
+        except ChildProcessError:
+            return
+        if pid == self.pid:
+            self.rusage = usage
+            self.returncode = os.waitstatus_to_exitcode(status)
 
     def kill_all(self) -> None:
         try:
             os.killpg(self.pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
+        if self.returncode is None:
+            self._reap(0)
         self.wait()
 
 
@@ -152,10 +198,12 @@ class RecordReader(threading.Thread):
 class _Watch:
     """The polling loop's state: limits per phase, the submission-time estimate, memory and output."""
 
-    def __init__(self, request: TrialRequest, heartbeat: Heartbeat, process: TrialProcess, log: Path) -> None:
+    def __init__(self, request: TrialRequest, heartbeat: Heartbeat, process: TrialProcess, log: Path,
+                 started: float) -> None:
         self.request, self.heartbeat, self.process, self.log = request, heartbeat, process, log
         self.limits = request.limits
-        self.started = time.monotonic()
+        self.started = started
+        self.load_samples: list[int] = []  # runnable tasks on the machine, sampled with the memory checks
         self.estimated_submission_s = 0.0
         self.peak_rss = 0
         self._polls = 0
@@ -173,6 +221,7 @@ class _Watch:
         if verdict is None:
             verdict = self._clock_overrun()
         if verdict is None and self._polls % MEMORY_POLL_EVERY == 0:
+            self.load_samples.append(runnable_now())
             verdict = self._resources()
         return verdict
 
@@ -282,6 +331,7 @@ def run_trial(request: TrialRequest, workdir: Path, on_eval: Callable[[EvalRecor
     log = workdir / f"{request.trial_id}.log"
     heartbeat = Heartbeat(workdir / f"{request.trial_id}.heartbeat", create=True)
     read_fd, write_fd = os.pipe()
+    start = TrialStart.now(request)
     with open(log, "wb") as log_file:
         process = _ProcessGroup(
             [sys.executable, "-m", "harness.runner.worker", str(request_path), str(workdir / f"{request.trial_id}.heartbeat"),
@@ -292,18 +342,20 @@ def run_trial(request: TrialRequest, workdir: Path, on_eval: Callable[[EvalRecor
     os.close(write_fd)
     reader = RecordReader(lambda ended: pipe_lines(read_fd), on_eval)
     reader.start()
-    return supervise(request, process, heartbeat, reader, log, on_poll, cancel)
+    return supervise(request, process, heartbeat, reader, log, on_poll, cancel, start)
 
 
 def supervise(request: TrialRequest, process: TrialProcess, heartbeat: Heartbeat, reader: RecordReader, log: Path,
               on_poll: Callable[[float, int], None] | None = None,
-              cancel: threading.Event | None = None) -> TrialOutcome:
+              cancel: threading.Event | None = None, start: TrialStart | None = None) -> TrialOutcome:
     """Watch a started trial until it ends or must be killed, then decide its status (shared by every executor).
 
     The trial is always killed at the end (with everything it spawned), the heartbeat closed, and the records read
-    to their end before the verdict.
+    to their end before the verdict. ``start`` is what :meth:`TrialStart.now` read before the process was created
+    (default: now); the wall time and the contention window run from it.
     """
-    watch = _Watch(request, heartbeat, process, log)
+    start = start or TrialStart.now(request)
+    watch = _Watch(request, heartbeat, process, log, start.monotonic)
     verdict = None
     try:
         while process.poll() is None:
@@ -323,8 +375,41 @@ def supervise(request: TrialRequest, process: TrialProcess, heartbeat: Heartbeat
         process.kill_all()
         heartbeat.close()
         reader.ended.set()
-    wall = time.monotonic() - watch.started
+    ended = time.monotonic()
+    counters = read_cores(start.cores) - start.counters
     reader.join(timeout=10)
     status, reason = verdict if verdict is not None else _judge(watch, reader, process.returncode, log)
     peak = max(watch.peak_rss, reader.result.peak_rss_bytes if reader.result else 0)
-    return TrialOutcome(status, reason, reader.result, wall, peak, watch.estimated_submission_s, log, reader.evals)
+    outcome = TrialOutcome(status, reason, reader.result, ended - start.monotonic, peak, watch.estimated_submission_s,
+                           log, reader.evals)
+    outcome.contention = _contention(start, counters, process, reader.result, watch.load_samples)
+    outcome.spawn_s, outcome.tail_s = account(start.monotonic, ended, reader.result)
+    return outcome
+
+
+def _contention(start: TrialStart, counters: CoreTimes, process: TrialProcess, result: WorkerResult | None,
+                load_samples: list[int]) -> ContentionRecord:
+    """The trial's CPU time from the kernel (``wait4``), or from the worker's own account where there is no local
+    process to reap (a container), set against its cores' counters."""
+    usage = getattr(process, "rusage", None)
+    if usage is not None:
+        cpu, involuntary = usage.ru_utime + usage.ru_stime, usage.ru_nivcsw
+    elif result is not None and result.tree_cpu_s is not None:
+        cpu, involuntary = result.tree_cpu_s, result.involuntary_switches
+    else:
+        cpu, involuntary = None, None
+    return assess(start.cores, counters, cpu, involuntary, load_samples)
+
+
+def account(started: float, ended: float, result: WorkerResult | None) -> tuple[float | None, float | None]:
+    """The two parts of the wall time only the supervisor can see: ``(spawn, tail)``.
+
+    Spawn runs from just before the process was created to the worker's first line (interpreter start and the
+    worker's imports); tail from the end of the worker's account (after the test evaluation) to the end of the wall
+    time (sending the result, exiting, the supervisor's last poll and reaping). Both ends compare CLOCK_MONOTONIC
+    readings of two processes, which Linux keeps system-wide. With the worker's own columns they make up the wall:
+    ``spawn + startup + init + submission + eval + overhead + tail``.
+    """
+    if result is None or result.started_monotonic is None or result.ended_monotonic is None:
+        return None, None
+    return result.started_monotonic - started, ended - result.ended_monotonic

@@ -81,6 +81,7 @@ class Trial:
     last_eval_submission_s: float = 0.0
     loop_start: float = 0.0
     reached_at: float | None = None
+    cpu_reached_at: float | None = None  # CPU submission time at that evaluation
     completed_at: int | None = None  # step at which the submission raised TrainingComplete
     validation: dict[str, float] = field(default_factory=dict)
 
@@ -146,8 +147,9 @@ def evaluate(trial: Trial, model: Any, model_state: Any) -> bool:
     """Untimed validation evaluation; sends the record; returns whether the target is met (within budget)."""
     trial.clock.phase(Phase.EVAL)
     started = now()
+    cpu_s = trial.clock.cpu_submission_s()
     metrics = trial.evaluator.evaluate(model, model_state, "validation")
-    if trial.request.mode == "target_setting":
+    if trial.request.mode == "target_setting" and is_new_best(trial, metrics):
         test = trial.evaluator.evaluate(model, model_state, "test")
         metrics.update({f"test_{k}": v for k, v in test.items()})
     elapsed = now() - started
@@ -159,7 +161,8 @@ def evaluate(trial: Trial, model: Any, model_state: Any) -> bool:
     trial.eval_times.append(submission_s)
     trial.validation = metrics
     trial.send(EvalRecord(trial_id=trial.request.trial_id, eval_index=len(trial.evals) - 1, step=trial.step,
-                          submission_time_s=submission_s, eval_time_s=elapsed, wall_time_s=now() - trial.loop_start,
+                          submission_time_s=submission_s, cpu_submission_time_s=cpu_s, eval_time_s=elapsed,
+                          wall_time_s=now() - trial.loop_start,
                           metrics=metrics, logged=trial.workload.metrics_logger.drain()))
     if not all(math.isfinite(v) for v in metrics.values()):
         raise SubmissionFailure(f"non-finite validation metrics at step {trial.step}: {metrics}")
@@ -167,9 +170,17 @@ def evaluate(trial: Trial, model: Any, model_state: Any) -> bool:
         return False
     met = trial.request.workload.meets(metrics[trial.request.workload.metric], trial.target)
     if met and submission_s <= trial.request.budget_s:
-        trial.reached_at = submission_s
+        trial.reached_at, trial.cpu_reached_at = submission_s, cpu_s
         return True
     return False
+
+
+def is_new_best(trial: Trial, metrics: dict[str, float]) -> bool:
+    """Whether this validation value beats every earlier one. Only such an evaluation can be the first to meet any
+    target, so target setting evaluates the test split only there (it needs the test metric at the first hit)."""
+    spec = trial.request.workload
+    value = metrics[spec.metric]
+    return all(spec.meets(value, m[spec.metric]) and value != m[spec.metric] for _, m in trial.evals)
 
 
 def check_update(trial: Trial, name: str, returned: Any) -> tuple[Any, Any, Any]:
@@ -186,7 +197,9 @@ def check_update(trial: Trial, name: str, returned: Any) -> tuple[Any, Any, Any]
 
 def train(trial: Trial, model: Any, model_state: Any, optimizer_state: Any, batch_size: int) -> tuple[Any, Any]:
     """The timed loop. Ends at the target, at the budget, or when the submission raises TrainingComplete."""
+    trial.loop_start = now()  # the set-up below is harness overhead of the loop
     request, sub, workload, clock = trial.request, trial.submission, trial.workload, trial.clock
+    clock.mark_children()
     hyperparameters = as_hyperparameters(request.hyperparameters)
     queue = workload.input_queue(batch_size, request.seed)
     prepare = getattr(sub, "prepare_for_eval", None) or default_prepare_for_eval
@@ -195,7 +208,6 @@ def train(trial: Trial, model: Any, model_state: Any, optimizer_state: Any, batc
                          hyperparameters=hyperparameters, loss_type=workload.loss_type, eval_results=trial.evals)
     select_kwargs = dict(workload=workload, input_queue=queue, hyperparameters=hyperparameters)
     budget, period = request.budget_s, request.workload.eval_period_s
-    trial.loop_start = now()
     max_steps = request.max_steps or math.inf
     while clock.submission_s < budget and trial.step < max_steps:
         rng = rng_for(request.seed, trial.step + 2)
@@ -308,18 +320,25 @@ def missed_reason(trial: Trial) -> str:
 
 
 def accounting(trial: Trial | None) -> dict[str, Any]:
-    """Time accounting: loop wall = submission + evaluation + harness overhead (the overhead is the remainder)."""
+    """Time accounting: loop wall = submission + evaluation + harness overhead (the overhead is the remainder).
+
+    ``ended_monotonic`` closes the loop's wall time: what follows (sending the result, exiting, the supervisor's
+    last poll) is the trial's tail, measured by the supervisor.
+    """
     if trial is None or not trial.loop_start:
         return {}
-    loop_wall = now() - trial.loop_start
-    return dict(time_to_result_s=trial.reached_at, steps=trial.step, submission_time_s=trial.clock.submission_s,
+    cpu_s = trial.clock.cpu_submission_s()
+    ended, loop_wall = _clock.monotonic(), now() - trial.loop_start
+    return dict(time_to_result_s=trial.reached_at, cpu_time_to_result_s=trial.cpu_reached_at,
+                cpu_submission_time_s=cpu_s, ended_monotonic=ended, steps=trial.step,
+                submission_time_s=trial.clock.submission_s,
                 eval_time_s=trial.eval_time_s, loop_wall_s=loop_wall, n_evals=len(trial.evals),
                 overhead_time_s=loop_wall - trial.clock.submission_s - trial.eval_time_s,
                 validation=trial.validation)
 
 
 def main(argv: list[str]) -> None:
-    process_start = now()
+    started_monotonic, process_start = _clock.monotonic(), now()
     request_path, heartbeat_path, records = argv
     request = TrialRequest.model_validate_json(Path(request_path).read_text())
     heartbeat = Heartbeat(Path(heartbeat_path))
@@ -330,6 +349,12 @@ def main(argv: list[str]) -> None:
 
     result = run(request, heartbeat, send, process_start)
     result.worker_wall_s = now() - process_start
+    result.started_monotonic = started_monotonic
+    if result.ended_monotonic is None:  # no timed loop ran (a failure before it): the tail starts here
+        result.ended_monotonic = _clock.monotonic()
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    result.tree_cpu_s = own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+    result.involuntary_switches = own.ru_nivcsw + children.ru_nivcsw
     heartbeat.slots[0] = float(Phase.DONE)
     send(result)
     sys.stdout.flush()

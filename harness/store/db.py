@@ -108,10 +108,10 @@ class ResultsStore:
     def add_eval(self, trial_id: str, record: Any) -> None:
         with self._transaction() as db:
             db.execute(
-                "INSERT INTO evals (trial_id, eval_index, step, submission_time_s, eval_time_s, wall_time_s, "
-                "metrics_json, logged_json) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (trial_id, record.eval_index, record.step, record.submission_time_s, record.eval_time_s,
-                 record.wall_time_s, _dumps(record.metrics), _dumps(record.logged)))
+                "INSERT INTO evals (trial_id, eval_index, step, submission_time_s, cpu_submission_time_s, eval_time_s, "
+                "wall_time_s, metrics_json, logged_json) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (trial_id, record.eval_index, record.step, record.submission_time_s, record.cpu_submission_time_s,
+                 record.eval_time_s, record.wall_time_s, _dumps(record.metrics), _dumps(record.logged)))
 
     def finish_trial(self, trial_id: str, fields: dict[str, Any]) -> None:
         row = {k: (_dumps(v) if isinstance(v, (dict, list)) else v) for k, v in fields.items()}
@@ -135,8 +135,8 @@ class ResultsStore:
                  _dumps(summary["study_times"]), _dumps(summary["selected"]), utcnow()))
 
     def save_noise_floor(self, row: dict[str, Any]) -> None:
-        row = {**row, "times_json": _dumps(row["times_json"]), "provenance_json": _dumps(row["provenance_json"]),
-               "created_at": utcnow()}
+        row = {**row, "created_at": utcnow(),
+               **{k: _dumps(row[k]) for k in ("times_json", "cpu_times_json", "provenance_json") if k in row}}
         with self._transaction() as db:
             db.execute(f"INSERT OR REPLACE INTO noise_floor ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})",
                        tuple(row.values()))
@@ -172,7 +172,7 @@ class ResultsStore:
         return [dict(r) for r in self._conn.execute(query, (run_id,) if run_id else ())]
 
     def noise_floor(self) -> list[dict[str, Any]]:
-        return [dict(r) for r in self._conn.execute("SELECT * FROM noise_floor ORDER BY hardware_class, workload")]
+        return [dict(r) for r in self._conn.execute("SELECT * FROM noise_floor ORDER BY hardware_class, workload, load")]
 
     def close(self) -> None:
         self._conn.close()

@@ -110,6 +110,56 @@ MIGRATIONS: list[str] = [
     ALTER TABLE trials ADD COLUMN executor TEXT NOT NULL DEFAULT 'local';
     ALTER TABLE trials ADD COLUMN image_digest TEXT;
     """,
+    # 4: numbers a user can trust. Per trial: CPU submission time (and at the target), the wall time's start-up and
+    # tail (with the older columns they account for all of it), the evidence of contention read from outside the
+    # trial (see harness.runner.contention) and every attempt of a re-run contended trial. Per evaluation: CPU
+    # submission time. The noise floor is kept per load condition (idle, or with a co-tenant) and for both clocks.
+    # Rows from before stay NULL here: unknown, not zero and not uncontended.
+    """
+    ALTER TABLE trials ADD COLUMN spawn_time_s REAL;
+    ALTER TABLE trials ADD COLUMN tail_time_s REAL;
+    ALTER TABLE trials ADD COLUMN cpu_submission_time_s REAL;
+    ALTER TABLE trials ADD COLUMN cpu_time_to_result_s REAL;
+    ALTER TABLE trials ADD COLUMN measured_cores TEXT;
+    ALTER TABLE trials ADD COLUMN trial_cpu_s REAL;
+    ALTER TABLE trials ADD COLUMN cores_busy_s REAL;
+    ALTER TABLE trials ADD COLUMN cores_steal_s REAL;
+    ALTER TABLE trials ADD COLUMN cores_capacity_s REAL;
+    ALTER TABLE trials ADD COLUMN cpu_share REAL;
+    ALTER TABLE trials ADD COLUMN foreign_share REAL;
+    ALTER TABLE trials ADD COLUMN contended INTEGER;
+    ALTER TABLE trials ADD COLUMN involuntary_switches INTEGER;
+    ALTER TABLE trials ADD COLUMN load_mean REAL;
+    ALTER TABLE trials ADD COLUMN loadavg_1m REAL;
+    ALTER TABLE trials ADD COLUMN attempts INTEGER;
+    ALTER TABLE trials ADD COLUMN attempts_json TEXT;
+    ALTER TABLE evals ADD COLUMN cpu_submission_time_s REAL;
+    CREATE TABLE noise_floor_v4 (
+        hardware_class TEXT NOT NULL,
+        workload TEXT NOT NULL,
+        submission_name TEXT NOT NULL,
+        load TEXT NOT NULL DEFAULT 'idle',
+        repeats INTEGER NOT NULL,
+        mean_s REAL,
+        std_s REAL,
+        cv REAL,
+        times_json TEXT NOT NULL,
+        cpu_mean_s REAL,
+        cpu_std_s REAL,
+        cpu_cv REAL,
+        cpu_times_json TEXT,
+        contended_runs INTEGER,
+        provenance_json TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        PRIMARY KEY (hardware_class, workload, submission_name, load)
+    );
+    INSERT INTO noise_floor_v4 (hardware_class, workload, submission_name, repeats, mean_s, std_s, cv, times_json,
+                                provenance_json, created_at)
+        SELECT hardware_class, workload, submission_name, repeats, mean_s, std_s, cv, times_json, provenance_json,
+               created_at FROM noise_floor;
+    DROP TABLE noise_floor;
+    ALTER TABLE noise_floor_v4 RENAME TO noise_floor;
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -86,7 +86,9 @@ def test_supervisor_wall_covers_the_worker_and_not_much_more(outcome: TrialOutco
     result = outcome.result
     inside = result.startup_time_s + result.init_time_s + result.loop_wall_s
     assert inside <= result.worker_wall_s <= outcome.wall_s
-    assert outcome.wall_s < inside + 3.0  # interpreter start, first imports, sending the result, reaping
+    # The rest is interpreter start and first imports (spawn), sending the result and reaping (tail): measured, so
+    # the check holds however slow the machine (a constant allowance failed on a loaded machine: 5.6 s of imports).
+    assert outcome.wall_s == pytest.approx(outcome.spawn_s + inside + outcome.tail_s, rel=0.01)
 
 
 def test_supervisor_estimate_agrees_with_the_worker(outcome: TrialOutcome) -> None:
