@@ -184,8 +184,12 @@ def run(
         raise fail(str(exc)) from None
     except KeyboardInterrupt:
         raise fail("interrupted; finished trials are saved. Run the same command again to resume.", code=130) from None
-    console.print(results_table(store.trials(run_id), title=f"Run {run_id}"))
-    console.print(workload_times_table(store.workload_times(run_id)))
+    from harness.report import workload_details
+
+    trials_of_run = store.trials(run_id)
+    console.print(results_table(trials_of_run, title=f"Run {run_id}"))
+    console.print(workload_times_table(store.workload_times(run_id),
+                                       workload_details(trials_of_run, _metrics(trials_of_run))))
     console.print(f"Results in {db} (run {run_id}).")
 
 
@@ -356,10 +360,18 @@ def _write_csv(fh, records: list[dict]) -> None:
 
 @app.command()
 def demo(db: DbOption = DEFAULT_DB) -> None:
-    """The main job: every reference baseline on the lite suite, then the results table."""
-    from harness.demo import run_demo
+    """The main job: every reference baseline on the lite suite (3 held-out scoring seeds each), then scoring and
+    a release bundle. Exits 1 when any baseline trial failed (a miss is a result; a failure is a bug)."""
+    import time
 
-    run_demo(db, console)
+    from harness.demo import DemoError, run_demo
+
+    started = time.monotonic()
+    try:
+        run_demo(db, console)
+    except DemoError as exc:
+        raise fail(str(exc), code=1) from None
+    console.print(f"Demo finished in {(time.monotonic() - started) / 60:.1f} minutes.")
 
 
 @app.command("port-algoperf")
@@ -410,15 +422,22 @@ def targets_set(
     write: Annotated[bool, typer.Option(help="Write workloads/targets.json (otherwise only print).")] = True,
     force: Annotated[bool, typer.Option("--force", help="Run on a busy machine or with fewer seeds (recorded in "
                                                         "the provenance).")] = False,
+    budgets_only: Annotated[bool, typer.Option("--budgets-only", help="Keep the stored targets; re-measure the time "
+                                               "per update and re-derive budgets and success rates.")] = False,
+    workers: Annotated[int, typer.Option(min=1, help="Curve runs at a time (one thread each; curves are counted in "
+                                                     "updates, so this does not change them).")] = 1,
 ) -> None:
     """Re-run the documented target-setting procedure on the reference baselines (see harness/targets.py):
     step-capped curves, the level 90% of the best baseline's seeds sustain, budget = 3 x its time to that level."""
-    from harness.targets import TargetSettingError, set_targets
+    from harness.targets import TargetSettingError, rebudget, set_targets
 
     try:
         for name in workload or []:
             get_spec(name)
-        set_targets(workload or None, seeds, hardware_class, write, console, force=force)
+        if budgets_only:
+            rebudget(workload or None, hardware_class, write, console, force=force)
+        else:
+            set_targets(workload or None, seeds, hardware_class, write, console, force=force, workers=workers)
     except (TargetSettingError, UnknownNameError) as exc:
         raise fail(str(exc)) from None
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 from rich.console import Console
 
-from harness.publish import publish
-from harness.report import build_pools, score_pool
+from harness.publish import publish, workload_specs
+from harness.report import build_pools, metrics_from_specs, score_pool, workload_details
 from harness.runner.run import BENCHMARK_RELEASE, RunConfig, execute
 from harness.ui import RichProgress, results_table, score_table, workload_times_table
 from workloads import scored_workloads, variant_bases
@@ -51,8 +51,9 @@ def run_demo(db: Path, console: Console, bundles: Path | None = None) -> Path:
         rows += store.trials(run_id)
         times += store.workload_times(run_id)
     console.print(results_table(rows, title="Podium demo: reference baselines on the lite suite (cpu-2core)"))
-    console.print(workload_times_table(times))
-    for pool in build_pools(store.trials(), variant_bases()):
+    metrics = metrics_from_specs(workload_specs(list(workloads)))
+    console.print(workload_times_table(times, workload_details(rows, metrics)))
+    for pool in build_pools(store.trials(), variant_bases(), metrics):
         console.print(score_table(pool, score_pool(pool)))
     # The demo shows what a run records, contention flags included; a release for publication would re-run them.
     bundle = publish(db, bundles or db.parent / "bundles", BENCHMARK_RELEASE, variant_bases(), allow_contended=True)
