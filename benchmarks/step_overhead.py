@@ -338,7 +338,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pairs", type=int, default=30, help="pairs of rounds (one bare, one harness)")
     parser.add_argument("--round-seconds", type=float, default=1.0, help="length of a bare round")
-    parser.add_argument("--max-seconds", type=float, default=90.0, help="start no pair after this many seconds")
+    parser.add_argument("--max-seconds", type=float, default=75.0, help="start no pair after this many seconds")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--serve", choices=("bare", "harness"), help=argparse.SUPPRESS)
     parser.add_argument("--heartbeat", help=argparse.SUPPRESS)
