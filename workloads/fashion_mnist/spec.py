@@ -35,8 +35,8 @@ _CNN = dict(builder="workloads.fashion_mnist.pytorch.models:build_cnn", budget_s
 
 register(WorkloadSpec(
     name="fashion_mnist_cnn",
-    description="Fashion-MNIST, CNN: 2 x (conv3x3 + ReLU + maxpool) with 16/32 channels, FC 128, FC 10",
-    model="CNN conv16-conv32-fc128-fc10",
+    description="Fashion-MNIST, CNN: 2 x (conv3x3 + ReLU + maxpool) with 8/16 channels, FC 64, FC 10",
+    model="CNN conv8-conv16-fc64-fc10",
     **_CNN,
 ))
 
@@ -44,7 +44,7 @@ register(WorkloadSpec(
     name="fashion_mnist_cnn_batchnorm",
     base="fashion_mnist_cnn",
     description="Variant of fashion_mnist_cnn: batch normalization after each convolution",
-    model="CNN conv16-BN-conv32-BN-fc128-fc10",
+    model="CNN conv8-BN-conv16-BN-fc64-fc10",
     builder_kwargs={"norm": "batch"},
     **_CNN,
 ))
