@@ -85,13 +85,18 @@ def noise_row(runs: list[dict[str, Any]], load: str, base: dict[str, Any]) -> di
 
 
 def calibrate(workload: str, submission: Path, repeats: int, db: Path, hardware_class: str, seed: int,
-              console: Console, cotenant: bool = False) -> dict:
+              console: Console, cotenant: bool = False, target: float | None = None) -> dict:
     """Measure and store the noise floor; returns the ``idle`` row (the ``cotenant`` row is stored beside it).
 
     Args:
         cotenant: also repeat under the co-tenant load, started and stopped here.
+        target: time the runs to this validation level instead of the workload's target (for a configuration and
+            seed that do not reach it: the spread of the time to any fixed level measures the same machine noise).
     """
     spec = get_spec(workload)
+    if target is not None:
+        own = spec.targets_for(hardware_class).model_copy(update={"validation": target})
+        spec = spec.model_copy(update={"targets": {**spec.targets, hardware_class: own}})
     point = first_point(submission)
     cores = sorted(os.sched_getaffinity(0))[:THREADS]
     request = TrialRequest(trial_id="calibrate", submission_dir=str(submission.resolve()), workload=spec,
@@ -100,6 +105,7 @@ def calibrate(workload: str, submission: Path, repeats: int, db: Path, hardware_
     base = dict(hardware_class=hardware_class, workload=workload, submission_name=submission.resolve().name,
                 provenance_json={"cpu_model": cpu_model(), "git_commit": git_commit(), "seed": seed,
                                  "hyperparameters": point, "cores": cores, "budget_factor": BUDGET_FACTOR,
+                                 "target": spec.targets_for(hardware_class).validation,
                                  "cotenant": "one busy-loop process pinned to each trial core"})
     rows = []
     for load in ("idle", "cotenant") if cotenant else ("idle",):

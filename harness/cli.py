@@ -204,6 +204,8 @@ def calibrate(
     hardware_class: HardwareOption = "cpu-2core",
     cotenant: Annotated[bool, typer.Option("--cotenant", help="Also repeat with a co-tenant load on the trial's "
                                                               "cores (one busy loop per core, stopped at the end).")] = False,
+    target: Annotated[Optional[float], typer.Option(help="Time the runs to this validation level instead of the "
+                                                         "workload's target (when this seed does not reach it).")] = None,
 ) -> None:
     """Measure the noise floor: re-run one configuration and seed R times; store the CV of wall and CPU
     time-to-result (idle, and with --cotenant under a co-tenant load)."""
@@ -216,7 +218,7 @@ def calibrate(
         raise fail(str(exc)) from None
     console.print(f"Calibrating {workload} on {hardware_class}: {repeats} runs of {submission.name}, seed {seed}")
     try:
-        row = run_calibration(workload, submission, repeats, db, hardware_class, seed, console, cotenant)
+        row = run_calibration(workload, submission, repeats, db, hardware_class, seed, console, cotenant, target)
     except RuntimeError as exc:
         raise fail(str(exc), code=1) from None
     console.print(f"time-to-result {row['mean_s']:.3f}s +- {row['std_s']:.3f}s: coefficient of variation "

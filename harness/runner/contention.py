@@ -12,10 +12,13 @@ for the trial's cores before the trial starts and after it is reaped, and the tr
   ``cpu_share`` it does not flag a trial that leaves its cores idle (sleeps, waits on I/O, or runs one thread on two
   cores) while the supervisor's own polling uses a few milliseconds of them.
 
-A trial is ``contended`` when ``foreign_share`` exceeds :data:`FOREIGN_LIMIT`. The limit was calibrated on the
-2-core ``cpu-2core`` VM (``tests/integration/test_contention.py`` and ``podium calibrate --cotenant``): idle trials
-measured a foreign share of 0.01-0.06 (the supervisor's polling, the test process, kernel threads), trials sharing
-their cores with one busy-loop co-tenant per core measured 0.45-0.52. The limit sits between, well clear of both.
+A trial is ``contended`` when ``foreign_share`` exceeds :data:`FOREIGN_LIMIT` (0.2). Where it comes from, on the
+2-core ``cpu-2core`` VM: alone on its cores, a trial shares them only with its own supervisor, whose polling took
+0.35 s of CPU over a 10.9 s trial (3% of one core: at most 0.02 of a 2-core trial's capacity); one busy-loop
+co-tenant per core (``podium calibrate --cotenant``) takes about half of them, and another user's two training
+processes on the machine measured 0.63-0.73 (0.76 with the co-tenant added). The limit sits ten times above the
+quiet floor and well below a shared core, so kernel threads and short bursts do not trip it.
+
 Per-CPU ``/proc/stat`` counters tick at ``USER_HZ`` (100/s), so a trial shorter than :data:`MIN_WINDOW_S` gets no
 verdict (``contended`` is None).
 
@@ -28,8 +31,8 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from dataclasses import asdict, dataclass
 from collections.abc import Callable
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 #: above this share of its cores' capacity taken by anything else, a trial is contended (see the module docstring).
