@@ -28,11 +28,12 @@ def test_two_workers_run_pinned_to_distinct_cores(adamw_dir: Path, tmp_path: Pat
 
 def test_calibrate_stores_the_noise_floor(tmp_path: Path) -> None:
     db = tmp_path / "r.db"
-    out = podium("calibrate", "-w", "digits_mlp", "--repeats", "2", "--db", str(db))
+    # --target: seed 0 of the default baseline does not reach digits' stored target; this test is about storage.
+    out = podium("calibrate", "-w", "digits_mlp", "--repeats", "2", "--target", "0.9", "--db", str(db))
     assert out.returncode == 0, out.stderr
     assert "coefficient of variation" in out.stdout
     noise = json.loads(podium("results", "--db", str(db), "--format", "json").stdout)["noise_floor"]
-    assert len(noise) == 1 and noise[0]["repeats"] == 2 and noise[0]["cv"] >= 0
+    assert len(noise) == 1 and noise[0]["repeats"] == 2 and noise[0]["cv"] >= 0 and noise[0]["cpu_cv"] >= 0
     assert "Noise floor" in podium("results", "--db", str(db)).stdout
 
 
