@@ -77,7 +77,7 @@ def test_targets_rows_show_success_rates() -> None:
         "provenance": {"best_baseline": "a", "success_rate": {"a": 1.0, "b": 0.3}, "seeds": 10,
                        "date": "2026-12-01T00:00:00+00:00", "load_average_1min": {"before": 0.1}}}}}}
     (row,) = targets_rows(stored, "cpu-2core")
-    assert row["success"] == "a 100%, b 30%" and row["budget_s"] == 12.5 and row["seeds"] == 10
+    assert row["success"] == {"a": 1.0, "b": 0.3} and row["budget_s"] == 12.5 and row["seeds"] == 10
     assert targets_rows(stored, "gpu-h100") == []
 
 
