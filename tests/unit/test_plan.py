@@ -11,6 +11,7 @@ import pytest
 from harness.runner.run import PlanError, RunConfig, make_plan, register
 from harness.store import ResultsStore
 from harness.tuning.plan import SELF_TUNING_BUDGET_FACTOR
+from workloads import get_spec
 
 SPACE = {"learning_rate": {"min": 1e-4, "max": 1e-1, "scaling": "log"},
          "one_minus_beta1": {"min": 0.02, "max": 0.2, "scaling": "log"},
@@ -76,7 +77,8 @@ def test_self_ruleset_refuses_a_search_space_and_triples_the_budget(submission: 
     (submission / "search_space.json").unlink()
     plan = make_plan(config(submission, tmp_path, ruleset="self"))
     assert {e.role for e in plan.entries} == {"scoring"}
-    assert plan.entries[0].budget_s == 10.0 * SELF_TUNING_BUDGET_FACTOR
+    first = plan.entries[0]
+    assert first.budget_s == get_spec(first.workload).budget_for("cpu-2core") * SELF_TUNING_BUDGET_FACTOR
 
 
 def test_a_single_point_runs_on_scoring_seeds_only(submission: Path, tmp_path: Path) -> None:
