@@ -169,10 +169,20 @@ def budget_and_success(steps_to_target: dict[str, list[int | None]], per_step: d
     return budget, success
 
 
+def setting_steps(spec: WorkloadSpec) -> int:
+    """Updates in one target-setting run: a little past ``step_hint``, where the baselines' schedules end."""
+    return math.ceil(SETTING_STEPS_FACTOR * spec.step_hint)
+
+
+def write_stored(stored: dict[str, Any]) -> None:
+    """Write ``targets.json`` (called after each workload, so an interrupted run keeps what it finished)."""
+    TARGETS_FILE.write_text(json.dumps(stored, indent=1, sort_keys=True) + "\n")
+
+
 def setting_request(spec: WorkloadSpec, baseline: Path, seed_index: int, hardware_class: str,
                     threads: int = CURVE_THREADS) -> TrialRequest:
     """One step-capped target-setting trial: no early stop, validation and test every N updates."""
-    steps = math.ceil(SETTING_STEPS_FACTOR * spec.step_hint)
+    steps = setting_steps(spec)
     return TrialRequest(
         trial_id=f"targets-{spec.name}-{baseline.name}-{seed_index}", submission_dir=str(baseline.resolve()),
         workload=spec, hardware_class=hardware_class, mode="target_setting", budget_s=SETTING_CAP_S,
@@ -213,11 +223,11 @@ def _curve(spec: WorkloadSpec, baseline: Path, seed_index: int, hardware_class: 
 def measure_speed(spec: WorkloadSpec, baseline: Path, hardware_class: str, runs: int | None = None) -> float:
     """The fastest of ``runs`` (default ``SPEED_RUNS``) short runs' submission seconds per update."""
     runs = runs or SPEED_RUNS
-    steps = min(SPEED_STEPS, math.ceil(SETTING_STEPS_FACTOR * spec.step_hint))
+    steps = min(SPEED_STEPS, setting_steps(spec))
+    threads = CLASS_THREADS.get(hardware_class, 2)
     rates = []
     with tempfile.TemporaryDirectory(prefix="podium-speed-") as workdir:
         for k in range(runs):
-            threads = CLASS_THREADS.get(hardware_class, 2)
             request = setting_request(spec, baseline, k, hardware_class, threads).model_copy(
                 update={"max_steps": steps, "eval_every_steps": steps, "trial_id": f"speed-{spec.name}-{k}"})
             outcome = run_trial(request, Path(workdir))
@@ -252,7 +262,7 @@ def rebudget(names: list[str] | None, hardware_class: str, write: bool, console:
         console.print(f"{name}: budget {budget:.1f}s, success " + ", ".join(
             f"{b} {r:.0%}" for b, r in sorted(success.items())), highlight=False)
         if write:
-            TARGETS_FILE.write_text(json.dumps(stored, indent=1, sort_keys=True) + "\n")
+            write_stored(stored)
     return stored
 
 
@@ -280,8 +290,8 @@ def set_targets(names: list[str] | None, seeds: int, hardware_class: str, write:
         spec = get_spec(name)
         curves = {}
         for baseline in baselines():
-            console.print(f"{name}: {baseline.name} x {seeds} seeds, {math.ceil(SETTING_STEPS_FACTOR * spec.step_hint)}"
-                          f" updates each", highlight=False)
+            console.print(f"{name}: {baseline.name} x {seeds} seeds, {setting_steps(spec)} updates each",
+                          highlight=False)
             curves[baseline.name] = run_curves(spec, baseline, seeds, hardware_class, workers, console)
         load_before = os.getloadavg()[0]  # our own curve runs count in it: only the start is checked
         per_step = {b.name: measure_speed(spec, b, hardware_class) for b in baselines()}
@@ -294,7 +304,7 @@ def set_targets(names: list[str] | None, seeds: int, hardware_class: str, write:
             "validation": derived["validation"], "test": derived["test"], "budget_s": derived["budget_s"],
             "provenance": provenance}
         if write:  # after each workload, so an interrupted run keeps what it finished
-            TARGETS_FILE.write_text(json.dumps(stored, indent=1, sort_keys=True) + "\n")
+            write_stored(stored)
     return stored
 
 
