@@ -40,6 +40,7 @@ from typing import Protocol
 
 import psutil
 
+from harness.runner import forkserver
 from harness.runner.contention import ContentionRecord, CoreTimes, assess, read_cores, runnable_now, trial_cores
 from harness.runner.messages import EvalRecord, Heartbeat, Phase, TrialRequest, WorkerResult
 
@@ -124,13 +125,12 @@ class TrialProcess(Protocol):
     def kill_all(self) -> None: ...
 
 
-class _ProcessGroup(subprocess.Popen):
-    """The local worker process, started in its own session; killing it kills the whole group.
+class _Reaped:
+    """Reaping with ``wait4``, which also returns the kernel's resource usage of the trial (every thread, and every
+    child it waited for): the trial's CPU time and context switches, out of the submission's reach."""
 
-    It is reaped with ``wait4``, which also returns the kernel's resource usage of the worker (every thread, and
-    every child it waited for): the trial's CPU time and context switches, out of the submission's reach.
-    """
-
+    pid: int
+    returncode: int | None = None
     rusage: resource.struct_rusage | None = None
 
     def poll(self) -> int | None:
@@ -147,6 +147,10 @@ class _ProcessGroup(subprocess.Popen):
             self.rusage = usage
             self.returncode = os.waitstatus_to_exitcode(status)
 
+
+class _ProcessGroup(_Reaped, subprocess.Popen):
+    """A local worker started cold (a new interpreter), in its own session; killing it kills the whole group."""
+
     def kill_all(self) -> None:
         try:
             os.killpg(self.pid, signal.SIGKILL)
@@ -155,6 +159,59 @@ class _ProcessGroup(subprocess.Popen):
         if self.returncode is None:
             self._reap(0)
         self.wait()
+
+
+class _ForkedTrial(_Reaped):
+    """A local worker forked by the fork server (:mod:`harness.runner.forkserver`): this process's child, in its
+    own session once it has set itself up. Killing it kills the group, and the process itself in case it is killed
+    before it has its own session."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+
+    def kill_all(self) -> None:
+        for kill, target in ((os.killpg, self.pid), (os.kill, self.pid)):
+            try:
+                kill(target, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        if self.returncode is None:
+            self._reap(0)
+
+
+def _warm_server(request: TrialRequest) -> forkserver.ForkServer | None:
+    """The fork server for the trial's environment, started and holding the workload's data; None: start cold.
+
+    Called before the trial's clock and contention window open: the server's own start (imports, once per
+    server) and data loading (once per workload) belong to no trial.
+    """
+    if not forkserver.enabled():
+        return None
+    try:
+        server = forkserver.server_for(_child_env(request))
+        server.warm(request.workload.builder)
+        return server
+    except forkserver.ForkServerError:
+        return None
+
+
+def _start_warm(server: forkserver.ForkServer, request: TrialRequest, argv: list[str], write_fd: int,
+                log: Path) -> _ForkedTrial | None:
+    """Fork the trial from ``server``; None (start it cold) when that fails."""
+    try:
+        pid = server.start_trial(argv, write_fd, log, request.cpu_affinity, request.limits.output_bytes,
+                                 tempfile.gettempdir(), request.workload.builder)
+    except forkserver.ForkServerError:
+        return None
+    trial = _ForkedTrial(pid)
+    try:
+        ours = psutil.Process(pid).ppid() == os.getpid()
+    except psutil.NoSuchProcess:
+        ours = False
+    if not ours:  # not ours to reap (no subreaper here): start it cold instead
+        trial.kill_all()
+        return None
+    return trial
 
 
 def pipe_lines(fd: int) -> Iterator[bytes]:
@@ -331,14 +388,18 @@ def run_trial(request: TrialRequest, workdir: Path, on_eval: Callable[[EvalRecor
     log = workdir / f"{request.trial_id}.log"
     heartbeat = Heartbeat(workdir / f"{request.trial_id}.heartbeat", create=True)
     read_fd, write_fd = os.pipe()
+    argv = [str(request_path), str(workdir / f"{request.trial_id}.heartbeat")]
+    open(log, "wb").close()
+    server = _warm_server(request)
     start = TrialStart.now(request)
-    with open(log, "wb") as log_file:
-        process = _ProcessGroup(
-            [sys.executable, "-m", "harness.runner.worker", str(request_path), str(workdir / f"{request.trial_id}.heartbeat"),
-             str(write_fd)],
-            stdin=subprocess.DEVNULL, stdout=log_file, stderr=subprocess.STDOUT, pass_fds=(write_fd,),
-            start_new_session=True, preexec_fn=_child_setup(request.limits.output_bytes, request.cpu_affinity), env=_child_env(request),
-            cwd=tempfile.gettempdir())
+    process: TrialProcess | None = server and _start_warm(server, request, argv, write_fd, log)
+    if process is None:
+        with open(log, "wb") as log_file:
+            process = _ProcessGroup(
+                [sys.executable, "-m", "harness.runner.worker", *argv, str(write_fd)],
+                stdin=subprocess.DEVNULL, stdout=log_file, stderr=subprocess.STDOUT, pass_fds=(write_fd,),
+                start_new_session=True, preexec_fn=_child_setup(request.limits.output_bytes, request.cpu_affinity),
+                env=_child_env(request), cwd=tempfile.gettempdir())
     os.close(write_fd)
     reader = RecordReader(lambda ended: pipe_lines(read_fd), on_eval)
     reader.start()

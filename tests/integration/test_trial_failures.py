@@ -18,6 +18,7 @@ import psutil
 import pytest
 
 from harness.runner.messages import TrialLimits, TrialRequest
+from harness.runner import forkserver
 from harness.runner.supervisor import TrialOutcome, run_trial
 from workloads import get_spec
 
@@ -58,8 +59,10 @@ def dies_soon(pid: int, within_s: float = 2.0) -> bool:
 
 
 def assert_nothing_left_running() -> None:
-    """The trial's whole process tree is gone (zombies aside, which only wait for their reaper)."""
-    children = [p for p in psutil.Process().children(recursive=True) if is_alive(p.pid)]
+    """The trial's whole process tree is gone (zombies aside, which only wait for their reaper). The fork servers
+    are the harness's own processes: they outlive trials by design and run no submission code."""
+    servers = forkserver.server_pids()
+    children = [p for p in psutil.Process().children(recursive=True) if is_alive(p.pid) and p.pid not in servers]
     assert not children, f"processes left behind by the trial: {children}"
 
 

@@ -6,6 +6,7 @@ Everything here is numpy; framework folders turn arrays into tensors.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -89,3 +90,18 @@ def carve_validation(
     order = np.random.default_rng(seed).permutation(len(y))
     val, train = order[:n_validation], order[n_validation:]
     return x[train], y[train], x[val], y[val]
+
+
+#: Splits loaded ahead of the trials by a fork server (``harness.runner.forkserver``): every trial it forks reuses
+#: them (copy-on-write), so the data is read and verified once per server, not once per trial.
+_preloaded: dict[Callable[[], Splits], Splits] = {}
+
+
+def preload(loader: Callable[[], Splits]) -> None:
+    """Load (and verify) ``loader``'s splits now and keep them for :func:`splits_from` in this process."""
+    _preloaded[loader] = loader()
+
+
+def splits_from(loader: Callable[[], Splits]) -> Splits:
+    """The preloaded splits of ``loader`` when this process has them, else ``loader()`` now."""
+    return _preloaded[loader] if loader in _preloaded else loader()

@@ -1,0 +1,258 @@
+"""Warm trial starts: a server process that has imported the framework and loaded the workloads' data forks a fresh
+process for each trial.
+
+A cold trial start pays for an interpreter, ``import torch``, ``torch._dynamo`` (the first ``torch.optim`` optimizer
+imports it) and the dataset's decode and checksums, every time: about 3-6 s on this 2-core machine, many times a
+``digits_mlp`` trial's submission time. The server pays it once per run. Each trial is still a fresh process that
+has run no submission code: the server forks a copy-on-write child, which sets itself up exactly as a cold start is
+set up (its own session, its cores, the file-size cap, the log as stdout and stderr, the records pipe, the working
+folder, a freshly seeded numpy generator) and then runs :func:`harness.runner.worker.main`. Nothing a trial does
+reaches the server or another trial.
+
+Why the server forks twice: the supervisor reaps each trial with ``wait4`` (the kernel's account of its CPU time and
+context switches, see :mod:`harness.runner.contention`), so the trial must be the supervisor's child. The supervisor
+marks itself a *child subreaper* (``PR_SET_CHILD_SUBREAPER``); the server forks a middle process that forks the trial
+and exits at once, and the kernel hands the orphaned trial to the nearest subreaper above it: the supervisor. The
+server reports the trial's pid only after the middle process has exited, so the supervisor never waits for a
+process that is not yet its child. The trial then asks to be killed when the supervisor dies
+(``PR_SET_PDEATHSIG``), as a cold start does.
+
+What the server does before forking is limited to what survives ``fork``: imports and numpy arrays. It runs no torch
+operation (OpenMP's thread pool does not survive a fork) and imports no submission. A workload's builder module
+may define ``warm()`` (load and verify its data, with the loader cached); the server calls it the first time a trial
+of that workload is requested, so data is read and checked once per server rather than once per trial. A ``warm()``
+that raises is ignored here: the trial then fails in its own loading, with the real error, as a cold one would.
+
+``PODIUM_TRIAL_START=cold`` turns the server off (every trial a new interpreter). A server that dies or stops
+answering is replaced by a cold start for that trial; the run goes on.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import importlib
+import json
+import os
+import resource
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import traceback
+from pathlib import Path
+
+PR_SET_PDEATHSIG, PR_SET_CHILD_SUBREAPER = 1, 36
+MESSAGE_BYTES = 1 << 16
+START_TIMEOUT_S = 120.0  # the server's own imports (torch) on a busy machine
+FORK_TIMEOUT_S = 30.0  # one fork, or one warm() (a dataset decode) on a busy machine
+REPARENT_TIMEOUT_S = 10.0
+
+
+class ForkServerError(RuntimeError):
+    """The server is gone or did not answer; the caller starts the trial cold instead."""
+
+
+def _prctl(option: int, value: int) -> None:
+    ctypes.CDLL("libc.so.6", use_errno=True).prctl(option, value)
+
+
+def enabled() -> bool:
+    return os.environ.get("PODIUM_TRIAL_START", "warm").lower() != "cold"
+
+
+# ---------------------------------------------------------------------------------------------- the server process
+
+
+def _trial_child(order: dict, records_fd: int, parent: int) -> None:
+    """In the forked trial: wait to be the supervisor's child, set up as a cold start would, run the worker."""
+    deadline = time.monotonic() + REPARENT_TIMEOUT_S
+    while os.getppid() != parent:  # the middle process is exiting; the kernel re-parents us to the supervisor
+        if time.monotonic() > deadline:
+            os._exit(70)
+        time.sleep(0.0002)
+    _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent:  # the supervisor died between the check and the prctl
+        os._exit(70)
+    os.setsid()
+    if order["cpus"] is not None:
+        os.sched_setaffinity(0, order["cpus"])
+    cap = order["output_bytes"] * 2  # the same backstop as a cold start (see supervisor._child_setup)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (cap, cap))
+    log = os.open(order["log"], os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    null = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(null, 0)
+    os.dup2(log, 1)
+    os.dup2(log, 2)
+    os.close(log)
+    os.close(null)
+    os.chdir(order["cwd"])
+    import numpy as np
+
+    np.random.seed()  # a new interpreter seeds numpy's global generator from the OS; so does a warm start
+    from harness.runner import worker
+
+    worker.main([*order["argv"], str(records_fd)])  # ends with os._exit
+    os._exit(0)
+
+
+def _fork_trial(conn: socket.socket, order: dict, records_fd: int) -> dict:
+    """Fork the middle process, which forks the trial and exits; return the trial's pid once it is re-parented."""
+    read_pid, write_pid = os.pipe()
+    middle = os.fork()
+    if middle == 0:
+        try:
+            os.close(read_pid)
+            trial = os.fork()
+            if trial == 0:
+                os.close(write_pid)
+                conn.close()
+                try:
+                    _trial_child(order, records_fd, order["parent"])
+                except BaseException:  # noqa: BLE001 - set-up failed: say why in the trial's log, exit non-zero
+                    traceback.print_exc()
+                    os._exit(70)
+            os.write(write_pid, str(trial).encode())
+        finally:
+            os._exit(0)
+    os.close(write_pid)
+    os.close(records_fd)
+    with os.fdopen(read_pid, "rb") as pipe:
+        written = pipe.read()
+    os.waitpid(middle, 0)  # after this the trial's parent is the supervisor
+    return {"pid": int(written)} if written else {"error": "the fork server could not fork the trial"}
+
+
+def _warm(builder: str, warmed: set[str]) -> None:
+    module_name = builder.split(":")[0]
+    if module_name in warmed:
+        return
+    warmed.add(module_name)
+    try:
+        warm = getattr(importlib.import_module(module_name), "warm", None)
+        if warm is not None:
+            warm()
+    except Exception:  # noqa: BLE001 - the trial reports the real error when it loads the workload itself
+        pass
+
+
+def serve(fd: int) -> None:
+    """The server's loop: one order at a time, until the supervisor closes the socket."""
+    _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    import numpy  # noqa: F401 - imported before any fork: every trial needs them
+    import torch  # noqa: F401
+    import torch._dynamo  # noqa: F401 - the first optimizer imports it (about a second)
+    import torch.optim  # noqa: F401
+
+    from harness.runner import worker  # noqa: F401 - binds the clock before any submission is imported
+
+    conn = socket.socket(fileno=fd)
+    warmed: set[str] = set()
+    conn.send(b'{"ready": true}')
+    while True:
+        try:
+            data, fds, _, _ = socket.recv_fds(conn, MESSAGE_BYTES, 1)
+        except OSError:
+            return
+        if not data:
+            return
+        order = json.loads(data)
+        _warm(order["builder"], warmed)
+        if not fds:  # a warm-up order only
+            conn.send(b'{"warmed": true}')
+            continue
+        try:
+            reply = _fork_trial(conn, order, fds[0])
+        except OSError as exc:
+            reply = {"error": f"the fork server could not fork the trial: {exc}"}
+        conn.send(json.dumps(reply).encode())
+
+
+# ---------------------------------------------------------------------------------------------- the supervisor side
+
+
+class ForkServer:
+    """The supervisor's handle on one server; started with the environment its trials get."""
+
+    def __init__(self, env: dict[str, str]) -> None:
+        _prctl(PR_SET_CHILD_SUBREAPER, 1)
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        self.lock = threading.Lock()
+        self.socket = ours
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "harness.runner.forkserver", str(theirs.fileno())], pass_fds=(theirs.fileno(),),
+            env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            start_new_session=True)
+        theirs.close()
+        self._exchange(None, None, START_TIMEOUT_S)
+
+    def _exchange(self, order: dict | None, fd: int | None, timeout: float) -> dict:
+        try:
+            self.socket.settimeout(timeout)
+            if order is not None:
+                socket.send_fds(self.socket, [json.dumps(order).encode()], [fd] if fd is not None else [])
+            reply = self.socket.recv(MESSAGE_BYTES)
+        except OSError as exc:
+            raise ForkServerError(f"the fork server did not answer: {exc}") from None
+        if not reply:
+            raise ForkServerError("the fork server exited")
+        return json.loads(reply)
+
+    def warm(self, builder: str) -> None:
+        """Have the server load ``builder``'s data (once per server; see the module docs)."""
+        with self.lock:
+            self._exchange(dict(builder=builder), None, FORK_TIMEOUT_S * 4)
+
+    def start_trial(self, argv: list[str], records_fd: int, log: Path, cpus: list[int] | None, output_bytes: int,
+                    cwd: str, builder: str) -> int:
+        """Fork one trial; returns its pid (a child of this process, to be reaped with ``wait4``)."""
+        order = dict(argv=argv, log=str(log), cpus=cpus, output_bytes=output_bytes, cwd=cwd, builder=builder,
+                     parent=os.getpid())
+        with self.lock:
+            reply = self._exchange(order, records_fd, FORK_TIMEOUT_S)
+        if "pid" not in reply:
+            raise ForkServerError(reply.get("error", f"unexpected reply {reply}"))
+        return reply["pid"]
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def close(self) -> None:
+        self.socket.close()
+        if self.process.poll() is None:
+            self.process.kill()
+        self.process.wait()
+
+
+_servers: dict[tuple, ForkServer] = {}
+_servers_lock = threading.Lock()
+
+
+def server_for(env: dict[str, str]) -> ForkServer:
+    """The live server for this environment (the trial's threads, paths and ``PODIUM_*`` settings), started once."""
+    key = tuple(sorted(env.items()))
+    with _servers_lock:
+        server = _servers.get(key)
+        if server is None or not server.alive():
+            if server is not None:
+                server.close()
+            server = _servers[key] = ForkServer(env)
+        return server
+
+
+def server_pids() -> set[int]:
+    """The pids of this process's live fork servers (they outlive trials; no submission code runs in them)."""
+    with _servers_lock:
+        return {s.process.pid for s in _servers.values() if s.alive()}
+
+
+def close_all() -> None:
+    with _servers_lock:
+        for server in _servers.values():
+            server.close()
+        _servers.clear()
+
+
+if __name__ == "__main__":
+    serve(int(sys.argv[1]))
