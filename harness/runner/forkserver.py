@@ -185,7 +185,11 @@ class ForkServer:
             env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
             start_new_session=True)
         theirs.close()
-        self._exchange(None, None, START_TIMEOUT_S)
+        try:
+            self._exchange(None, None, START_TIMEOUT_S)
+        except ForkServerError:
+            self.close()
+            raise
 
     def _exchange(self, order: dict | None, fd: int | None, timeout: float) -> dict:
         try:
@@ -229,16 +233,31 @@ _servers: dict[tuple, ForkServer] = {}
 _servers_lock = threading.Lock()
 
 
-def server_for(env: dict[str, str]) -> ForkServer:
-    """The live server for this environment (the trial's threads, paths and ``PODIUM_*`` settings), started once."""
+def server_for(env: dict[str, str], builder: str) -> ForkServer:
+    """The live server for this environment (the trial's threads, paths and ``PODIUM_*`` settings) holding
+    ``builder``'s data. Started once; a server that has died or stops answering is replaced, once.
+
+    Raises:
+        ForkServerError: no working server could be had (the caller starts the trial cold).
+    """
     key = tuple(sorted(env.items()))
-    with _servers_lock:
-        server = _servers.get(key)
-        if server is None or not server.alive():
-            if server is not None:
+    for attempt in range(2):
+        with _servers_lock:
+            server = _servers.get(key)
+            if server is None or not server.alive():
+                if server is not None:
+                    server.close()
+                server = _servers[key] = ForkServer(env)
+        try:
+            server.warm(builder)
+            return server
+        except ForkServerError:
+            with _servers_lock:
                 server.close()
-            server = _servers[key] = ForkServer(env)
-        return server
+                _servers.pop(key, None)
+            if attempt:
+                raise
+    raise AssertionError("unreachable")
 
 
 def server_pids() -> set[int]:

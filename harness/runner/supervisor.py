@@ -68,6 +68,8 @@ class TrialOutcome:
     #: the end of the worker's account (after the test evaluation) to the end of the wall time (result, exit, reap).
     spawn_s: float | None = None
     tail_s: float | None = None
+    #: how the local process started: ``warm`` (forked by a fork server) or ``cold`` (a new interpreter)
+    start: str = "cold"
 
 
 @dataclass(frozen=True)
@@ -188,9 +190,7 @@ def _warm_server(request: TrialRequest) -> forkserver.ForkServer | None:
     if not forkserver.enabled():
         return None
     try:
-        server = forkserver.server_for(_child_env(request))
-        server.warm(request.workload.builder)
-        return server
+        return forkserver.server_for(_child_env(request), request.workload.builder)
     except forkserver.ForkServerError:
         return None
 
@@ -374,6 +374,10 @@ def run_trial(request: TrialRequest, workdir: Path, on_eval: Callable[[EvalRecor
               cancel: threading.Event | None = None) -> TrialOutcome:
     """Run one trial in a fresh local process and return the supervisor's verdict.
 
+    The process is forked by the fork server for the trial's environment (:mod:`harness.runner.forkserver`: torch
+    imported, the workload's data loaded and verified once per server), or, where that is off or fails, a new
+    interpreter; either way it is set up alike and runs no code of an earlier trial.
+
     Args:
         request: the trial.
         workdir: where the request, heartbeat and log files go (``<workdir>/<trial_id>.*``).
@@ -403,7 +407,9 @@ def run_trial(request: TrialRequest, workdir: Path, on_eval: Callable[[EvalRecor
     os.close(write_fd)
     reader = RecordReader(lambda ended: pipe_lines(read_fd), on_eval)
     reader.start()
-    return supervise(request, process, heartbeat, reader, log, on_poll, cancel, start)
+    outcome = supervise(request, process, heartbeat, reader, log, on_poll, cancel, start)
+    outcome.start = "warm" if isinstance(process, _ForkedTrial) else "cold"
+    return outcome
 
 
 def supervise(request: TrialRequest, process: TrialProcess, heartbeat: Heartbeat, reader: RecordReader, log: Path,
