@@ -6,8 +6,9 @@ A bundle is a folder ``<out>/<release>/`` with Parquet tables and a ``manifest.j
   ``scores`` (one row per pool and submission) and ``profiles`` (the step functions, with the workloads solved);
 * the manifest: bundle format version, benchmark release, harness version and commit, hardware classes, the
   targets version (sha256 of ``workloads/targets.json``), scoring settings (r_max, bootstrap seed and size,
-  reference submission, scored variants, the minimum n for an interval), the sha256 and row count of every table,
-  and ``warnings``: every pool whose score intervals are degenerate (n below the minimum, or zero width).
+  reference submission, scored variants, the held-out variant rule, the minimum n for an interval), the sha256
+  and row count of every table, and ``warnings``: every pool whose score intervals are degenerate (n below the
+  minimum, or zero width).
 
 The manifest is strict JSON (no ``Infinity``/``NaN``). The ``scores`` table keeps ``inf`` for a miss, with the
 cause beside it (``why:<workload>``); a missing interval or rank bound is null, with ``interval_note`` saying why.
@@ -32,10 +33,11 @@ from harness.report import (
     BOOTSTRAP_SAMPLES, BOOTSTRAP_SEED, REFERENCE_SUBMISSION, Metrics, Pool, build_pools, degenerate_warnings,
     metrics_from_specs, profile_points, score_pool, score_records, strict_json,
 )
-from harness.scoring import MIN_INTERVAL_N, R_MAX
+from harness.scoring import MIN_INTERVAL_N, R_MAX, VARIANT_RULE
 from harness.store import ResultsStore
 
-BUNDLE_FORMAT = 2  # 2: n, interval notes and infinity causes in ``scores``; warnings in the manifest
+BUNDLE_FORMAT = 3  # 2: n, interval notes and infinity causes in ``scores``; warnings in the manifest
+#                    3: scores follow AlgoPerf's held-out variant rule, named in ``scoring.variant_rule``
 TABLES = ("submissions", "runs", "trials", "evals", "workload_times", "scores", "profiles")
 
 
@@ -139,7 +141,7 @@ def publish(db: Path, out: Path, release: str, variant_of: dict[str, str], allow
         "workloads": specs,
         "scoring": {"r_max": R_MAX, "bootstrap_seed": BOOTSTRAP_SEED, "bootstrap_samples": BOOTSTRAP_SAMPLES,
                     "reference": REFERENCE_SUBMISSION, "variants": {p.key: p.variants for p in pools},
-                    "min_interval_n": MIN_INTERVAL_N},
+                    "min_interval_n": MIN_INTERVAL_N, "variant_rule": VARIANT_RULE},
         "tables": manifest_tables,
         "warnings": degenerate_warnings(scores),
     }

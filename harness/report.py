@@ -8,9 +8,13 @@ trials with this same code.
 Rules applied here (the arithmetic is in :mod:`harness.scoring`):
 
 * workload time = median over studies of the median over scoring seeds (a miss is infinity);
-* held-out variants: a submission that misses a scored variant, or is slower than ``r_max`` x the best on it, gets
-  infinity on the variant's base workload. For the bootstrap, the rule is applied at the point estimate: such a
-  submission's base-workload studies become all-infinite, so every replicate scores that workload as a miss;
+* held-out variants: AlgoPerf's rule (:func:`harness.scoring.apply_variant_rule`, named
+  :data:`~harness.scoring.VARIANT_RULE` in the bundle manifest). A submission gets infinity on a base workload
+  when it misses a scored variant of it, or is slower than ``r_max`` x the fastest on the variant among the
+  submissions that reached the base target; the ``r_max`` cut on the base workload is made against the fastest
+  time before this penalty (such a cut time is still shown, with an infinite ratio). For the bootstrap, the rule is
+  applied at the point estimate: a base time it makes infinite has all-infinite studies, so every replicate scores
+  that workload as a miss;
 * benchmark score = exact area under the performance profile on the base workloads, with a 95% bootstrap interval
   (seeds and studies resampled; the bootstrap seed is recorded);
 * speedup = geometric mean over base workloads of (reference time / submission time), misses at budget + 1 s;
@@ -38,8 +42,8 @@ import numpy as np
 
 from harness.scoring import (
     MIN_INTERVAL_N, R_MAX, apply_variant_rule, bootstrap_scores, bootstrap_workload_times, interval_note,
-    percentile_interval, performance_ratios, rank_upper_bounds, speedup_vs_reference,
-    workload_time_from_studies,
+    penalize_variant_failures, percentile_interval, performance_ratios, rank_upper_bounds, speedup_vs_reference,
+    variant_best_times, workload_time_from_studies,
 )
 from harness.scoring.reasons import Evidence, evidence, explain_infinity
 from harness.tuning.protocol import INF, median
@@ -162,7 +166,7 @@ class ScoreRow:
     rank: int
     rank_bound: int | None
     speedup: float | None
-    times: dict[str, float]  # base and variant workloads, after the variant rule
+    times: dict[str, float]  # base and variant workloads; a base time is inf where a variant failed
     time_intervals: dict[str, tuple[float | None, float | None]]
     ratios: dict[str, float]
     algoperf_times: dict[str, float]
@@ -180,9 +184,14 @@ def point_times(pool: Pool) -> dict[str, dict[str, float]]:
     return {sub: {w: workload_time_from_studies(s) for w, s in per.items()} for sub, per in pool.studies.items()}
 
 
-def _raw_ratios(times: Mapping[str, Mapping[str, float]], workloads: list[str]) -> dict[str, dict[str, float | None]]:
-    """time / best time before the ``r_max`` cut; None where the time or the best is infinite."""
-    best = {w: min((t.get(w, INF) for t in times.values()), default=INF) for w in workloads}
+def _raw_ratios(times: Mapping[str, Mapping[str, float]], workloads: list[str],
+                best: Mapping[str, float] | None = None) -> dict[str, dict[str, float | None]]:
+    """time / best time before the ``r_max`` cut; None where the time or the best is infinite.
+
+    ``best[workload]`` defaults to the fastest time in ``times``.
+    """
+    if best is None:
+        best = {w: min((t.get(w, INF) for t in times.values()), default=INF) for w in workloads}
     return {s: {w: t.get(w, INF) / best[w] if math.isfinite(best[w]) and math.isfinite(t.get(w, INF)) else None
                 for w in workloads} for s, t in times.items()}
 
@@ -194,21 +203,28 @@ def explain_pool(pool: Pool, times: Mapping[str, Mapping[str, float]], ruled: Ma
     Args:
         pool: the pool (its evidence and variants).
         times: each submission's own times, before the variant rule.
-        ruled: base-workload times after the variant rule: the ratios, and so the best time, come from these.
+        ruled: base-workload times after the variant rule (:func:`~harness.scoring.apply_variant_rule`): the
+            ratios, and so the best time, come from these.
         r_max: the ratio cut-off.
     """
     bases, variants = pool.base_workloads, pool.variants
     raw = _raw_ratios(ruled, bases)
-    raw_v = _raw_ratios(times, variants)
+    before = _raw_ratios(times, bases)  # AlgoPerf cuts the base time at r_max before the variant penalty
+    best_v = variant_best_times(times, times, {v: pool.variant_of[v] for v in variants})
+    reached = {s: {v: math.isfinite(t.get(pool.variant_of[v], INF)) for v in variants} for s, t in times.items()}
+    raw_v = {s: {v: r if reached[s][v] else None for v, r in per.items()}  # a variant counts only after its base
+             for s, per in _raw_ratios(times, variants, best_v).items()}
     why: dict[str, dict[str, str]] = {}
     for s, t in times.items():
         ev = pool.evidence.get(s, {})
         why[s] = {v: explain_infinity(t.get(v, INF), ev.get(v), raw_ratio=raw_v[s][v], r_max=r_max) for v in variants}
         for w in bases:
             failed = [v for v in variants if pool.variant_of[v] == w and why[s][v]]
-            why[s][w] = explain_infinity(t.get(w, INF), ev.get(w), raw_ratio=raw[s][w], r_max=r_max,
-                                         variant=failed[0] if failed else None,
-                                         variant_cause=why[s][failed[0]] if failed else "")
+            cut_first = not failed and math.isinf(ruled[s].get(w, INF))
+            why[s][w] = explain_infinity(t.get(w, INF), ev.get(w), raw_ratio=(before if cut_first else raw)[s][w],
+                                         r_max=r_max, variant=failed[0] if failed else None,
+                                         variant_cause=why[s][failed[0]] if failed else "",
+                                         before_variant_rule=cut_first)
     return why
 
 
@@ -224,9 +240,11 @@ def score_pool(pool: Pool, r_max: float = R_MAX, n_boot: int = BOOTSTRAP_SAMPLES
     """Scores, intervals, rank bounds and speedups for every submission of a pool, best first."""
     bases, variants = pool.base_workloads, pool.variants
     times = point_times(pool)
-    ruled = apply_variant_rule({s: {w: t.get(w, INF) for w in bases} for s, t in times.items()},
-                               {s: {v: t.get(v, INF) for v in variants} for s, t in times.items()},
-                               {v: pool.variant_of[v] for v in variants}, r_max)
+    rule_args = ({s: {w: t.get(w, INF) for w in bases} for s, t in times.items()},
+                 {s: {v: t.get(v, INF) for v in variants} for s, t in times.items()},
+                 {v: pool.variant_of[v] for v in variants}, r_max)
+    penalized = penalize_variant_failures(*rule_args)  # the times shown and used for the speedup
+    ruled = apply_variant_rule(*rule_args)  # the times the ratios come from (also cut at r_max in AlgoPerf's order)
     studies = {s: {w: pool.studies[s].get(w, [[INF]]) if math.isfinite(ruled[s][w]) else [[INF]] for w in bases}
                for s in pool.studies}  # a base workload lost to the variant rule is a miss in every replicate
     boot = bootstrap_scores(studies, bases, n_boot=n_boot, seed=seed, r_max=r_max)
@@ -243,9 +261,9 @@ def score_pool(pool: Pool, r_max: float = R_MAX, n_boot: int = BOOTSTRAP_SAMPLES
             submission=sub, run_id=pool.runs[sub], score=boot.scores[sub].point,
             score_lo=boot.scores[sub].lo if shown else None, score_hi=boot.scores[sub].hi if shown else None,
             rank=rank, rank_bound=bounds[sub], n=n[sub], workload_n=workload_n[sub], why=why[sub],
-            speedup=(speedup_vs_reference(ruled[sub], ruled[reference], pool.budgets, bases)
-                     if reference in ruled else None),
-            times={**ruled[sub], **{v: times[sub].get(v, INF) for v in variants}},
+            speedup=(speedup_vs_reference(penalized[sub], penalized[reference], pool.budgets, bases)
+                     if reference in penalized else None),
+            times={**penalized[sub], **{v: times[sub].get(v, INF) for v in variants}},
             time_intervals={w: (iv.lo, iv.hi) if workload_n[sub][w] >= MIN_INTERVAL_N else (None, None)
                             for w, iv in boot.times[sub].items()},
             ratios=ratios[sub], algoperf_times=pool.algoperf.get(sub, {})))

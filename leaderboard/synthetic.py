@@ -228,7 +228,7 @@ def write_synthetic_bundle(out: Path, cfg: SyntheticConfig = SyntheticConfig()) 
         pd.DataFrame.from_records(tables[name]).to_parquet(path, index=False)
         entries[name] = {"file": path.name, "sha256": sha256(path), "rows": len(tables[name])}
     from harness.report import BOOTSTRAP_SEED
-    from harness.scoring import MIN_INTERVAL_N, R_MAX
+    from harness.scoring import MIN_INTERVAL_N, R_MAX, VARIANT_RULE
 
     manifest = {
         "bundle_format": BUNDLE_FORMAT, "release": cfg.release, "harness_version": "0.1.0",
@@ -237,7 +237,7 @@ def write_synthetic_bundle(out: Path, cfg: SyntheticConfig = SyntheticConfig()) 
         "workloads": specs,
         "scoring": {"r_max": R_MAX, "bootstrap_seed": BOOTSTRAP_SEED, "bootstrap_samples": cfg.bootstrap,
                     "reference": REFERENCE, "variants": {p.key: p.variants for p in pools},
-                    "min_interval_n": MIN_INTERVAL_N},
+                    "min_interval_n": MIN_INTERVAL_N, "variant_rule": VARIANT_RULE},
         "tables": entries,
         "warnings": degenerate_warnings(scores),
     }

@@ -2,7 +2,7 @@
 
 Only pure functions live here (no I/O, no plotting, no globals). A miss is ``math.inf`` everywhere, on purpose.
 
-- :mod:`harness.scoring.profiles`: performance ratios, profiles, the benchmark score, the held-out variant rule,
+- :mod:`harness.scoring.profiles`: performance ratios, profiles, the benchmark score, AlgoPerf's held-out variant rule,
   the choice of scored variants, and the pool-independent speedup against a reference.
 - :mod:`harness.scoring.uncertainty`: two-stage bootstrap (studies, then scoring seeds) intervals and rank bounds,
   and the minimum number of runs below which no interval is shown.
@@ -10,8 +10,8 @@ Only pure functions live here (no I/O, no plotting, no globals). A miss is ``mat
 """
 
 from harness.scoring.profiles import (
-    R_MAX, apply_variant_rule, benchmark_score, choose_scoring_variants, performance_profile, performance_ratios,
-    speedup_vs_reference,
+    R_MAX, VARIANT_RULE, apply_variant_rule, benchmark_score, choose_scoring_variants, penalize_variant_failures,
+    performance_profile, performance_ratios, speedup_vs_reference, variant_best_times,
 )
 from harness.scoring.uncertainty import (
     MIN_INTERVAL_N, SINGLE_SEED, BootstrapScores, Interval, bootstrap_scores, bootstrap_workload_times,
@@ -19,8 +19,8 @@ from harness.scoring.uncertainty import (
 )
 
 __all__ = [
-    "MIN_INTERVAL_N", "R_MAX", "SINGLE_SEED", "BootstrapScores", "Interval", "apply_variant_rule", "benchmark_score",
-    "bootstrap_scores", "bootstrap_workload_times", "choose_scoring_variants", "interval_note", "percentile_interval",
-    "performance_profile", "performance_ratios", "rank_upper_bounds", "run_count", "speedup_vs_reference",
-    "workload_time_from_studies",
+    "MIN_INTERVAL_N", "R_MAX", "SINGLE_SEED", "VARIANT_RULE", "BootstrapScores", "Interval", "apply_variant_rule",
+    "benchmark_score", "bootstrap_scores", "bootstrap_workload_times", "choose_scoring_variants", "interval_note",
+    "penalize_variant_failures", "percentile_interval", "performance_profile", "performance_ratios",
+    "rank_upper_bounds", "run_count", "speedup_vs_reference", "variant_best_times", "workload_time_from_studies",
 ]

@@ -1,4 +1,4 @@
-"""Performance ratios, profiles, the benchmark score, held-out variants and the reference speedup.
+"""Performance ratios, profiles, the benchmark score, AlgoPerf's held-out variant rule and the reference speedup.
 
 Pure functions: no I/O, no globals. The pool of submissions is always the keys of the ``times`` argument and the
 set of workloads is always an argument, never a constant (AlgoPerf hard-codes ``NUM_BASE_WORKLOADS = 8``).
@@ -132,41 +132,145 @@ def benchmark_score(ratios: Mapping[str, float], r_max: float = R_MAX) -> float:
     return math.fsum(areas) / len(areas)  # fsum: all-ones sums to exactly len, so the fastest scores exactly 1
 
 
+#: The held-out variant rule the official score uses (recorded in a release bundle's manifest): AlgoPerf v0.5's, as
+#: its documentation states it and its scorer computes it. See :func:`apply_variant_rule`.
+VARIANT_RULE = "algoperf-v0.5"
+
+
+def variant_best_times(
+    times: Mapping[str, Mapping[str, float]],
+    variant_times: Mapping[str, Mapping[str, float]],
+    variant_of: Mapping[str, str],
+) -> dict[str, float]:
+    """The fastest time on each variant among the submissions that reached the target on its base workload.
+
+    AlgoPerf v0.5 (documentation, "Using held-out workloads in scoring", requirement 4): "To determine the fastest
+    submission on a held-out workload, we only consider submissions that reached the target on the corresponding
+    fixed workload". A submission that is fast on the variant alone therefore cannot push everybody else beyond
+    ``r_max`` times its variant time. Reaching the base target means a finite base time, before any ``r_max`` cut.
+
+    Args:
+        times: ``times[submission][base_workload]``; the keys are the pool.
+        variant_times: ``variant_times[submission][variant]``; ``inf`` or no entry is a miss.
+        variant_of: ``variant_of[variant] = base_workload``.
+
+    Returns:
+        ``best[variant]``; ``inf`` when no submission that reached the base target reached the variant's.
+
+    >>> times = {"a": {"w": math.inf}, "b": {"w": 20.0}}
+    >>> variant_best_times(times, {"a": {"w_v": 10.0}, "b": {"w_v": 50.0}}, {"w_v": "w"})  # a did not reach w
+    {'w_v': 50.0}
+    """
+    best = {}
+    for variant, base in variant_of.items():
+        reached = [s for s in times if math.isfinite(_time(times[s], base))]
+        best[variant] = min((_time(variant_times.get(s, {}), variant) for s in reached), default=INF)
+    return best
+
+
+def penalize_variant_failures(
+    times: Mapping[str, Mapping[str, float]],
+    variant_times: Mapping[str, Mapping[str, float]],
+    variant_of: Mapping[str, str],
+    r_max: float = R_MAX,
+) -> dict[str, dict[str, float]]:
+    """The variant penalty alone: a base time becomes ``inf`` where the submission fails a scored variant of it.
+
+    It fails a variant when it misses the variant's target (``inf`` or no entry), or is slower than ``r_max`` times
+    the fastest on the variant among the submissions that reached the base target (:func:`variant_best_times`;
+    AlgoPerf v0.5 requirements 3 and 4). A variant that none of them reached fails everybody. This is the time a
+    submission keeps on a base workload, shown beside its ratio; the ratios come from :func:`apply_variant_rule`.
+
+    Args:
+        times: ``times[submission][base_workload]``; not modified. Its keys are the pool.
+        variant_times: ``variant_times[submission][variant]``; ``inf`` or no entry is a miss.
+        variant_of: ``variant_of[variant] = base_workload`` for the variants that are scored this release.
+        r_max: the same cut-off as in :func:`performance_ratios`.
+
+    Returns:
+        A new ``times`` mapping with the penalized base times set to ``inf``.
+
+    >>> times = {"a": {"w": 10.0}, "b": {"w": 12.0}, "c": {"w": 15.0}}
+    >>> variant_times = {"a": {"w_v": 30.0}, "b": {"w_v": 200.0}, "c": {"w_v": math.inf}}
+    >>> penalize_variant_failures(times, variant_times, {"w_v": "w"})  # b: 200/30 > 4, c: missed
+    {'a': {'w': 10.0}, 'b': {'w': inf}, 'c': {'w': inf}}
+    """
+    _check_r_max(r_max)
+    best = variant_best_times(times, variant_times, variant_of)
+    penalized = {s: dict(times[s]) for s in times}
+    for variant, base in variant_of.items():
+        for s in times:
+            t = _time(variant_times.get(s, {}), variant)
+            if math.isinf(t) or math.isinf(best[variant]) or t / best[variant] > r_max:
+                penalized[s][base] = INF
+    return penalized
+
+
 def apply_variant_rule(
     times: Mapping[str, Mapping[str, float]],
     variant_times: Mapping[str, Mapping[str, float]],
     variant_of: Mapping[str, str],
     r_max: float = R_MAX,
 ) -> dict[str, dict[str, float]]:
-    """Held-out variant rule: failing a variant makes the submission's time on the variant's base workload infinite.
+    """AlgoPerf's held-out variant rule: the base-workload times that the performance ratios are computed from.
 
-    A submission fails a variant when it misses the variant's target (``inf`` or no entry in ``variant_times``) or
-    is slower than ``r_max`` times the best submission on that variant. The pool for "best" is the keys of
-    ``times``. Consequently, a variant that nobody reaches fails everybody: the variant targets are set on the
-    reference baselines, so this only happens when every submission in the pool fails it.
+    AlgoPerf v0.5 gives a submission a finite time on a base workload only if (its documentation, "Using held-out
+    workloads in scoring", requirements 1-4, and its scorer, ``compute_performance_profiles`` in
+    ``scoring/performance_profile.py`` of mlcommons/submissions_algorithms):
+
+    1. it reached the base workload's target;
+    2. its base time is within ``r_max`` times the fastest base time in the pool, counting every submission,
+       also those that the variant rule removes afterwards (the scorer cuts at ``r_max`` before it penalizes);
+    3. it reached every scored variant's target; and
+    4. each variant time is within ``r_max`` times the fastest on that variant among the submissions that reached
+       the base target (:func:`variant_best_times`).
+
+    The ratios are then ``t / `` the fastest time left. A submission that fails a variant is thus removed, yet
+    its base time still sets the ``r_max`` cut for the others (requirement 2).
+
+    This function sets a base time to ``inf`` where 3 or 4 fails (:func:`penalize_variant_failures`), and where 2
+    fails *only because of the order*: the time is within ``r_max`` of the fastest time left but not of the fastest
+    before the penalty. Every other ``r_max`` cut is left to :func:`performance_ratios`, which makes the same cut
+    against the same fastest time, so a bootstrap replicate can still bring such a time within ``r_max``. Either
+    way, ``performance_ratios`` of the result are AlgoPerf's ratios (its scorer evaluates the profile on a 100-point
+    grid of tau; :func:`benchmark_score` integrates exactly: the only difference, at most 1/198, about 0.005).
+
+    Worked example (the two cases where Podium's earlier rule, penalize first, fastest variant time over everybody,
+    gave other scores): ``a`` fails the variant of ``w``; ``b`` does not, but is 4.1x slower than ``a`` on ``w``:
+    ``b`` is beyond ``r_max`` of the fastest time before the penalty, so nobody has a finite time on ``w`` and ``b``
+    scores 0 (penalizing first would leave ``b`` fastest, score 1). On ``x``, ``c`` never reached the target, so
+    its variant time of 10 does not count, and ``d``'s 50 is the fastest: ``d`` keeps ``x`` and scores 1 (counting
+    ``c`` would put ``d`` at 5x on the variant and score it 0).
+
+    >>> times = {"a": {"w": 10.0}, "b": {"w": 41.0}}
+    >>> apply_variant_rule(times, {"a": {"w_v": math.inf}, "b": {"w_v": 20.0}}, {"w_v": "w"})
+    {'a': {'w': inf}, 'b': {'w': inf}}
+    >>> times = {"c": {"x": math.inf}, "d": {"x": 20.0}}
+    >>> apply_variant_rule(times, {"c": {"x_v": 10.0}, "d": {"x_v": 50.0}}, {"x_v": "x"})
+    {'c': {'x': inf}, 'd': {'x': 20.0}}
 
     Args:
-        times: ``times[submission][base_workload]``; not modified.
-        variant_times: ``variant_times[submission][variant]``.
+        times: ``times[submission][base_workload]``; not modified. Its keys are the pool.
+        variant_times: ``variant_times[submission][variant]``; ``inf`` or no entry is a miss.
         variant_of: ``variant_of[variant] = base_workload`` for the variants that are scored this release.
         r_max: the same cut-off as in :func:`performance_ratios`.
 
     Returns:
-        A new ``times`` mapping with the penalized base workloads set to ``inf``.
+        A new ``times`` mapping with those base times set to ``inf``.
 
-    >>> times = {"a": {"w": 10.0}, "b": {"w": 12.0}, "c": {"w": 15.0}}
-    >>> variant_times = {"a": {"w_v": 30.0}, "b": {"w_v": 200.0}, "c": {"w_v": math.inf}}
-    >>> apply_variant_rule(times, variant_times, {"w_v": "w"})  # b: 200/30 > 4, c: missed
-    {'a': {'w': 10.0}, 'b': {'w': inf}, 'c': {'w': inf}}
+    Raises:
+        ValueError: on a NaN or non-positive time, or ``r_max <= 1``.
     """
-    pool = {s: variant_times.get(s, {}) for s in times}
-    ratios = performance_ratios(pool, list(variant_of), r_max)
-    penalized = {s: dict(times[s]) for s in times}
-    for s in times:
-        for variant, base in variant_of.items():
-            if math.isinf(ratios[s][variant]):
-                penalized[s][base] = INF
-    return penalized
+    ruled = penalize_variant_failures(times, variant_times, variant_of, r_max)
+    for base in set(variant_of.values()):  # requirement 2, where the order matters
+        own = {s: _time(times[s], base) for s in times}
+        before = min(own.values(), default=INF)
+        kept = [t for s, t in own.items() if math.isfinite(ruled[s].get(base, INF)) and t / before <= r_max]
+        left = min(kept, default=INF)
+        for s, t in own.items():
+            if math.isfinite(ruled[s].get(base, INF)) and t / before > r_max and not t / left > r_max:
+                ruled[s][base] = INF
+    return ruled
 
 
 def choose_scoring_variants(

@@ -9,7 +9,9 @@ The causes, in the order they are checked:
    failed or timed out (with the supervisor's reason), or never ran;
 2. it reached the target on the workload but failed a scored held-out variant (the variant is named, with the
    variant's own cause);
-3. it reached the target, but more than ``r_max`` times slower than the best in the pool (only the ratio is infinite).
+3. it reached the target, but more than ``r_max`` times slower than the best in the pool (only the ratio is infinite),
+   or than the best before the held-out variant rule: AlgoPerf's rule cuts at ``r_max`` first, so a base time can
+   be cut against a submission that the variant rule then removes (see :func:`harness.scoring.apply_variant_rule`).
 
 Pure functions: the inputs are trial rows (dicts, as stored and as in a bundle's ``trials`` table) and numbers.
 """
@@ -111,7 +113,8 @@ def _own_cause(ev: Evidence) -> str:
 
 
 def explain_infinity(time: float, ev: Evidence | None = None, *, raw_ratio: float | None = None,
-                     variant: str | None = None, variant_cause: str = "", r_max: float = R_MAX) -> str:
+                     variant: str | None = None, variant_cause: str = "", r_max: float = R_MAX,
+                     before_variant_rule: bool = False) -> str:
     """The one wording for an infinite workload time or ratio; ``""`` when neither is infinite.
 
     Args:
@@ -121,6 +124,7 @@ def explain_infinity(time: float, ev: Evidence | None = None, *, raw_ratio: floa
         variant: the held-out variant that made the base workload's time infinite, if any.
         variant_cause: this function's text for that variant.
         r_max: the ratio cut-off.
+        before_variant_rule: ``raw_ratio`` is against the best time before the held-out variant rule.
 
     >>> explain_infinity(math.inf, Evidence(runs=3, missed=3, best=0.5, target=0.9, metric="accuracy"))
     'target missed on 3 of 3 runs (best final accuracy 0.5000 vs target 0.9000)'
@@ -128,11 +132,14 @@ def explain_infinity(time: float, ev: Evidence | None = None, *, raw_ratio: floa
     'held-out variant w_v: failed on 1 of 1 run: oom'
     >>> explain_infinity(50.0, Evidence(runs=1), raw_ratio=5.0)
     'ratio 5.00 beyond r_max 4'
+    >>> explain_infinity(41.0, Evidence(runs=1), raw_ratio=4.1, before_variant_rule=True)
+    'ratio 4.10 beyond r_max 4 (against the best time before the held-out variant rule)'
     """
     if math.isinf(time):
         return _own_cause(ev or Evidence())
     if variant is not None:
         return f"held-out variant {variant}: {variant_cause or 'not met'}"
     if raw_ratio is not None and not raw_ratio <= r_max:
-        return f"ratio {raw_ratio:.2f} beyond r_max {r_max:g}"
+        before = " (against the best time before the held-out variant rule)" if before_variant_rule else ""
+        return f"ratio {raw_ratio:.2f} beyond r_max {r_max:g}{before}"
     return ""

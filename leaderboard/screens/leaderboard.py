@@ -23,6 +23,7 @@ st.caption(
     "only why (\"single seed: no interval\"). Best possible rank: 1 + the submissions whose whole interval lies "
     "above this one's. Why ∞: the cause of every infinite time or ratio. "
     "Speedup: geometric mean over base workloads of reference time / time (a miss counts as budget + 1 s). "
+    f"Held-out variants: {pools.variant_rule_text(ctx.ref.manifest())}. "
     f"Ratio: time / best time in the pool (∞ = miss or above r_max). Showing {len(view)} of {len(ctx.records)}.")
 st.dataframe(table.display_table(view, link=lambda sub: ctx.link("submission", sub=sub)),
              column_config=state.column_config(view), hide_index=True,

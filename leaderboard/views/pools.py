@@ -65,3 +65,26 @@ def pool_warnings(manifest: dict, pool: str) -> list[str]:
     ['pool t/e/c/r: 2 of 2 submissions ...']
     """
     return [w for w in manifest.get("warnings", []) if w.startswith(f"pool {pool}:")]
+
+
+#: How the leaderboard words each held-out variant rule a bundle's manifest may name (``scoring.variant_rule``).
+VARIANT_RULES = {
+    "algoperf-v0.5": "AlgoPerf v0.5's rule: a base workload's time counts only if the submission reached each scored "
+                     "variant within r_max × the fastest among those that reached the base target; the r_max cut on "
+                     "the base workload is made before this penalty",
+}
+
+
+def variant_rule_text(manifest: dict) -> str:
+    """Which held-out variant rule the bundle's scores use, in words (older bundles did not record it).
+
+    >>> variant_rule_text({"scoring": {"variant_rule": "algoperf-v0.5"}})[:24]
+    "AlgoPerf v0.5's rule: a "
+    >>> variant_rule_text({"scoring": {}})[:36]
+    'rule not recorded in this bundle: it'
+    """
+    rule = manifest.get("scoring", {}).get("variant_rule")
+    if rule is None:
+        return ("rule not recorded in this bundle: it predates AlgoPerf's rule in Podium, and used an earlier one "
+                "(the variant penalty before the r_max cut, the fastest variant time over every submission)")
+    return VARIANT_RULES.get(rule, f"rule {rule!r}")

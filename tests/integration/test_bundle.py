@@ -45,13 +45,20 @@ def test_round_trip(bundle: Path) -> None:
     manifest = json.loads((bundle / "manifest.json").read_text())
     assert set(manifest["tables"]) == {"submissions", "runs", "trials", "evals", "workload_times", "scores", "profiles"}
     assert manifest["release"] == "r1" and manifest["scoring"]["variants"] == {"training/external/cpu-2core/r1": ["w1_variant"]}
+    assert manifest["scoring"]["variant_rule"] == "algoperf-v0.5"
     assert verify(bundle, VARIANTS) == []
     scores = pd.read_parquet(bundle / "scores.parquet").set_index("submission")
     # fails_variant is fastest on w1 but misses the variant, so w1 is a miss for it: ratios w1 = inf, w2 = 1.
     assert scores.loc["fails_variant", "ratio:w1"] == math.inf
     assert scores.loc["fails_variant", "score"] == pytest.approx(0.5)  # (0 + (4-1)/3) / 2
-    # fast: w1 best (5 -> ratio 1 since fails_variant is out), w2 40/10 = 4 -> (3/3 + 0/3) / 2 = 0.5
-    assert scores.loc["fast", "ratio:w1"] == 1.0 and scores.loc["fast", "ratio:w2"] == 4.0
+    # AlgoPerf's rule cuts w1 at 4 x fails_variant's 1 s before removing it: fast (5) and adamw (11) are beyond it,
+    # so nobody has a ratio on w1. fast: w2 40/10 = 4 -> 0; adamw: w2 21/10 = 2.1 -> (0 + 1.9/3) / 2.
+    # (AlgoPerf's own scorer on these times: fails_variant 0.5, adamw 0.3157, fast 0.0025; its 100-point grid.)
+    assert scores.loc["fast", "ratio:w1"] == math.inf and scores.loc["fast", "ratio:w2"] == 4.0
+    assert scores.loc["fast", "why:w1"] == "ratio 5.00 beyond r_max 4 (against the best time before the held-out " \
+                                           "variant rule)"
+    assert scores.loc["fast", "score"] == 0.0
+    assert scores.loc["adamw", "score"] == pytest.approx(1.9 / 6)
     assert scores.loc["adamw", "speedup_vs_reference"] == 1.0
 
 

@@ -32,16 +32,17 @@ def test_every_page_renders(app, page: str) -> None:
 def test_leaderboard_default_view(app) -> None:
     app.run()
     assert app.title[0].value == "Leaderboard"
-    assert names(app) == ["adamw", "fails_variant", "fast", "never"]
+    assert names(app) == ["fails_variant", "adamw", "fast", "never"]
     reasons = hidden_reasons(app)  # nothing filtered; the superseded run is listed as not ranked
     assert "superseded" in reasons["fast"]
     assert any("Defaults:" in c.value for c in app.caption)
+    assert any("Held-out variants: AlgoPerf v0.5's rule" in c.value for c in app.caption)  # which rule it shows
 
 
 def test_search_filters_rows_and_lists_the_hidden(app) -> None:
     app.run()
     app.text_input(key="w_q").input("a").run()
-    assert names(app) == ["adamw", "fails_variant", "fast"]
+    assert names(app) == ["fails_variant", "adamw", "fast"]
     assert "does not contain 'a'" in hidden_reasons(app)["never"]
     assert app.query_params["q"] == "a"
 
@@ -141,7 +142,7 @@ def test_compare_page_with_two_chosen_submissions(app) -> None:
 def test_profiles_page_log_scale(app) -> None:
     app.run()
     app.switch_page("screens/profiles.py").run()
-    assert app.multiselect(key="w_psubs").value == ["adamw", "fails_variant", "fast", "never"]
+    assert app.multiselect(key="w_psubs").value == ["fails_variant", "adamw", "fast", "never"]
     app.checkbox(key="w_log").check().run()
     assert not app.exception and app.query_params["log"] == "1"
 
@@ -187,7 +188,7 @@ def test_several_bundles_one_release_each(monkeypatch, tmp_path, bundle) -> None
                                                             evals_per_trial=3, release="tiny"))
     monkeypatch.setenv("PODIUM_BOARD_BUNDLES", f"{bundle}{os.pathsep}{tiny}")
     at = AppTest.from_file(str(APP), default_timeout=60).run()
-    assert at.selectbox(key="w_release").options == ["r1", "tiny"] and names(at)[0] == "adamw"
+    assert at.selectbox(key="w_release").options == ["r1", "tiny"] and names(at)[0] == "fails_variant"
     at.selectbox(key="w_release").select("tiny").run()
     assert len(names(at)) == 5 and at.selectbox(key="w_ruleset").options == ["external", "self"]
     at.selectbox(key="w_ruleset").select("self").run()

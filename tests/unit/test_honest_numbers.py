@@ -127,6 +127,23 @@ def test_missed_variant_is_named() -> None:
     assert a.why["w1_variant"].startswith("target missed on 1 of 1 run")
 
 
+def test_cut_before_the_variant_rule_is_explained() -> None:
+    # AlgoPerf's order: b's 41 is cut at 4 x a's 10 before a loses w1 to its missed variant (issue 10, D2)
+    _, scores = scored(trials({"a": {"w1": [10], "w1_variant": [INF]}, "b": {"w1": [41], "w1_variant": [20]}}))
+    b = next(r for r in scores if r.submission == "b")
+    assert b.times["w1"] == 41 and b.ratios["w1"] == INF and b.score == 0.0  # its time is shown, its ratio cut
+    assert b.why["w1"] == "ratio 4.10 beyond r_max 4 (against the best time before the held-out variant rule)"
+    assert b.why["w1_variant"] == ""
+
+
+def test_variant_time_of_a_submission_that_missed_the_base_does_not_count() -> None:
+    # a never reached w1, so its variant time of 10 does not set the fastest on w1_variant (issue 10, D1)
+    _, scores = scored(trials({"a": {"w1": [INF], "w1_variant": [10]}, "b": {"w1": [20], "w1_variant": [50]}}))
+    a, b = (next(r for r in scores if r.submission == s) for s in "ab")
+    assert b.score == 1.0 and b.why["w1"] == "" and b.why["w1_variant"] == ""
+    assert a.score == 0.0 and a.why["w1"].startswith("target missed on 1 of 1 run") and a.why["w1_variant"] == ""
+
+
 def test_ratio_beyond_r_max_is_explained() -> None:
     _, scores = scored(trials({"a": {"w1": [10]}, "b": {"w1": [50]}}))
     b = next(r for r in scores if r.submission == "b")
