@@ -22,6 +22,10 @@ Rules that affect scoring:
 * **Failures** (an exception, a non-finite loss, ``sys.exit``, a crash, too much memory or output) make the trial
   *failed* with a recorded reason; they never stop the run.
 * ``train_state`` (read-only) is passed to ``update_params`` only when the function declares that parameter.
+* **Dropout** is the workload's, tuned by the submission. A point's ``dropout_rate`` and ``aux_dropout_rate`` (see
+  :data:`WORKLOAD_HYPERPARAMETERS`) are handed to ``workload.init_model_fn`` (AlgoPerf v0.5), and a
+  ``dropout_rate`` given to ``workload.model_fn`` overrides it for that call (AlgoPerf today). Each workload says
+  where its dropout sits; without these hyperparameters there is none.
 
 This module imports no framework: tensors and parameters are opaque here.
 """
@@ -71,13 +75,24 @@ class ParameterType(enum.Enum):
     LAYER_NORM_SCALE = 5
     LAYER_NORM_BIAS = 6
     EMBEDDING = 7
+    ATTENTION_Q = 8
+    ATTENTION_K = 9
+    ATTENTION_V = 10
+    ATTENTION_OUT = 11
+    ATTENTION_QKV = 12  # fused query/key/value projections
+    ATTENTION_KV = 13  # fused key/value projections
+    ATTENTION_BIAS = 14
 
 
 class TrainingComplete(Exception):
     """Raise from ``update_params`` or ``data_selection`` to end training early.
 
     The harness evaluates once more; a trial that has not met the validation target then is a miss (infinity).
+    AlgoPerf calls the same exception ``TrainingCompleteError``; both names are this one class.
     """
+
+
+TrainingCompleteError = TrainingComplete
 
 
 @dataclass(frozen=True)
@@ -124,6 +139,19 @@ def as_hyperparameters(values: Mapping[str, Any]) -> Hyperparameters:
     0.1
     """
     return SimpleNamespace(**dict(values))
+
+
+#: Hyperparameters the workload applies, not the submission: AlgoPerf's runner passes them to ``init_model_fn``.
+WORKLOAD_HYPERPARAMETERS = ("dropout_rate", "aux_dropout_rate")
+
+
+def init_model_kwargs(values: Mapping[str, Any]) -> dict[str, Any]:
+    """The keyword arguments of ``workload.init_model_fn`` taken from a hyperparameter point.
+
+    >>> init_model_kwargs({"learning_rate": 0.1, "dropout_rate": 0.1})
+    {'dropout_rate': 0.1}
+    """
+    return {name: values[name] for name in WORKLOAD_HYPERPARAMETERS if name in values}
 
 
 @runtime_checkable

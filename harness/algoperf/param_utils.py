@@ -1,0 +1,73 @@
+"""AlgoPerf's ``param_utils`` for PyTorch: parameter shapes, and parameter types guessed from parameter names.
+
+Podium's workloads already hand a submission ``workload.param_shapes`` and ``workload.model_params_types`` (the
+latter read from the module that owns each parameter, which is exact). These functions are for submissions that
+compute them themselves, and follow AlgoPerf's naming rules so that they give the same answers as AlgoPerf's.
+AlgoPerf's ``jax_param_shapes`` and ``jax_param_types`` are not offered: Podium's workloads are PyTorch only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from torch import nn
+
+from harness.algoperf.spec import ParameterType, ShapeTuple
+
+__all__ = ["pytorch_param_shapes", "pytorch_param_types"]
+
+
+def pytorch_param_shapes(model: nn.Module) -> dict[str, ShapeTuple]:
+    """Each named parameter's shape."""
+    return {name: ShapeTuple(tuple(param.shape)) for name, param in model.named_parameters()}
+
+
+def _norm(scale: ParameterType, bias: ParameterType, kind: str) -> Callable[[str], ParameterType]:
+    def resolve(name: str) -> ParameterType:
+        if "weight" in name or "scale" in name:
+            return scale
+        if "bias" in name:
+            return bias
+        raise ValueError(f"Unrecognized {kind} parameter: {name}.")
+    return resolve
+
+
+def _attention(name: str) -> ParameterType:
+    # Checked in this order: "out_proj.bias" is a bias, "in_proj_weight" the fused query/key/value.
+    for parts, kind in ((("bias",), ParameterType.ATTENTION_BIAS), (("in_proj",), ParameterType.ATTENTION_QKV),
+                        (("kv_proj",), ParameterType.ATTENTION_KV), (("k_proj", "key"), ParameterType.ATTENTION_K),
+                        (("q_proj", "query"), ParameterType.ATTENTION_Q),
+                        (("v_proj", "value"), ParameterType.ATTENTION_V)):
+        if any(part in name for part in parts):
+            return kind
+    if "out" in name and "weight" in name:
+        return ParameterType.ATTENTION_OUT
+    if "scale" in name:
+        return ParameterType.WEIGHT
+    raise ValueError(f"Unrecognized attention parameter: {name}.")
+
+
+def _has(*parts: str) -> Callable[[str], bool]:
+    return lambda name: any(part in name for part in parts)
+
+
+#: (applies, rule), the first that applies wins: the order of AlgoPerf's ``pytorch_param_types``.
+_RULES: tuple[tuple[Callable[[str], bool], Callable[[str], ParameterType]], ...] = (
+    (_has("bn"), _norm(ParameterType.BATCH_NORM_SCALE, ParameterType.BATCH_NORM_BIAS, "batch norm")),
+    (_has("norm", "ln"), _norm(ParameterType.LAYER_NORM_SCALE, ParameterType.LAYER_NORM_BIAS, "layer norm")),
+    (_has("conv"), lambda name: ParameterType.BIAS if "bias" in name else ParameterType.CONV_WEIGHT),
+    (lambda name: "embed" in name and "weight" in name, lambda name: ParameterType.EMBEDDING),
+    (_has("attn", "attention"), _attention),
+    (_has("bias"), lambda name: ParameterType.BIAS),
+)
+
+
+def pytorch_param_types(param_shapes: dict[str, object]) -> dict[str, ParameterType]:
+    """A :class:`ParameterType` for each parameter name, by AlgoPerf's naming rules (anything else is a weight).
+
+    >>> types = pytorch_param_types({"body.0.weight": (), "bn1.bias": (), "embed.weight": ()})
+    >>> [t.name for t in types.values()]
+    ['WEIGHT', 'BATCH_NORM_BIAS', 'EMBEDDING']
+    """
+    return {name: next((rule(name) for applies, rule in _RULES if applies(name)), ParameterType.WEIGHT)
+            for name in param_shapes}
