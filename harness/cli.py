@@ -378,11 +378,13 @@ def demo(db: DbOption = DEFAULT_DB) -> None:
 
 @app.command("port-algoperf")
 def port_algoperf(
-    source: Annotated[Path, typer.Argument(resolve_path=True, help="An AlgoPerf PyTorch submission.py.")],
+    source: Annotated[Path, typer.Argument(resolve_path=True,
+                                           help="An AlgoPerf PyTorch submission: its submission.py, or its folder.")],
     dest: Annotated[Path, typer.Argument(resolve_path=True, help="Folder to write the Podium submission into.")],
 ) -> None:
-    """Port an AlgoPerf PyTorch submission: rewrite its imports and extend get_batch_size to Podium's workloads."""
-    from harness.port import PortError, port_algoperf as port
+    """Port an AlgoPerf PyTorch submission with the modules and files of its folder: rewrite imports (AlgoPerf's
+    API, paths through the AlgoPerf repositories) and extend get_batch_size to Podium's workloads."""
+    from harness.algoperf.port import PortError, port_algoperf as port
 
     try:
         port(source, dest)
