@@ -49,6 +49,7 @@ test-all: setup
 
 bench: setup
 	$(PY) benchmarks/step_overhead.py
+	$(PY) benchmarks/trial_start.py
 	$(PY) benchmarks/board_render.py
 
 # The leaderboard over the bundle `make demo` published (http://127.0.0.1:8501).
