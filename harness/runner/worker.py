@@ -31,7 +31,9 @@ import numpy as np
 
 from harness.runner.messages import EvalRecord, Heartbeat, Phase, TrialRequest, WorkerResult
 from workloads.common.pytorch import EvaluationError
-from harness.tracks.training import TrainingComplete, TrainState, as_hyperparameters, default_prepare_for_eval
+from harness.runner import distributed
+from harness.tracks.training import (TrainingComplete, TrainState, as_hyperparameters, default_prepare_for_eval,
+                                     init_model_kwargs)
 
 now = _clock.now
 
@@ -100,6 +102,7 @@ def load(request: TrialRequest, heartbeat: Heartbeat, send: Any) -> Trial:
 
     torch.set_num_threads(request.threads)
     torch.manual_seed(request.seed)
+    distributed.start(request.device)  # before the import: AlgoPerf code reads RANK and the group at import time
     module_name, function = request.workload.builder.split(":")
     builder = getattr(importlib.import_module(module_name), function)
     workload, evaluator = builder(request.workload, request.hardware_class, torch.device(request.device),
@@ -108,7 +111,8 @@ def load(request: TrialRequest, heartbeat: Heartbeat, send: Any) -> Trial:
     try:
         submission = import_submission(folder)
     except BaseException as exc:  # noqa: BLE001 - any failure to import is the submission's
-        raise SubmissionFailure(describe_exception(exc, "importing submission.py", folder)) from None
+        raise SubmissionFailure(describe_exception(exc, "importing submission.py", folder)
+                                + distributed.failure_note(exc)) from None
     clock = _clock.SubmissionClock(heartbeat, _clock.device_sync(request.device))
     return Trial(request, submission, workload, evaluator, clock, send)
 
@@ -123,7 +127,8 @@ def call_submission(trial: Trial, name: str, function: Any, **kwargs: Any) -> An
     except BaseException as exc:  # noqa: BLE001 - SystemExit and KeyboardInterrupt from a submission are failures
         if isinstance(exc, TrainingComplete) and name in MAY_COMPLETE:
             raise
-        raise SubmissionFailure(describe_exception(exc, name, Path(trial.request.submission_dir).resolve())) from None
+        raise SubmissionFailure(describe_exception(exc, name, Path(trial.request.submission_dir).resolve())
+                                + distributed.failure_note(exc)) from None
 
 
 def initialise(trial: Trial) -> tuple[Any, Any, Any, int, float]:
@@ -134,7 +139,7 @@ def initialise(trial: Trial) -> tuple[Any, Any, Any, int, float]:
     batch_size = call_submission(trial, "get_batch_size", sub.get_batch_size, workload_name=workload.name)
     if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
         raise SubmissionFailure(f"get_batch_size({workload.name!r}) returned {batch_size!r}; expected an int >= 1")
-    model, model_state = workload.init_model_fn(rng_for(seed, 0))
+    model, model_state = workload.init_model_fn(rng_for(seed, 0), **init_model_kwargs(trial.request.hyperparameters))
     optimizer_state = call_submission(
         trial, "init_optimizer_state", sub.init_optimizer_state, workload=workload, model_params=model,
         model_state=model_state, hyperparameters=as_hyperparameters(trial.request.hyperparameters),
@@ -298,6 +303,7 @@ def run(request: TrialRequest, heartbeat: Heartbeat, send: Any, process_start: f
         where = traceback.extract_tb(exc.__traceback__)[-1]
         status, test, test_met = "failed", {}, None
         reason = f"harness error: {type(exc).__name__}: {exc} (at {Path(where.filename).name}:{where.lineno})"
+    distributed.stop()
     return WorkerResult(
         **base, status=status, reason=reason, startup_time_s=startup_s, init_time_s=init_s,
         batch_size=batch_size, test=test, test_target_met=test_met, **accounting(trial),

@@ -1,8 +1,13 @@
 """PyTorch glue for classification workloads: the object a submission receives, and the harness-side evaluator.
 
-:class:`TorchWorkload` offers the part of AlgoPerf's workload interface that submissions use (``model_fn``,
-``loss_fn``, ``step_hint``, ``param_shapes``, ``model_params_types``, ``metrics_logger``...). It holds the training
-data only. Validation and test data live in :class:`Evaluator`, which the trial worker keeps to itself.
+:class:`TorchWorkload` offers AlgoPerf's workload interface as submissions use it (``model_fn``, ``loss_fn``,
+``step_hint``, ``param_shapes``, ``model_params_types``, ``metrics_logger``, targets, split sizes...; the README
+lists what is left out and why). It holds the training data only. Validation and test data live in
+:class:`Evaluator`, which the trial worker keeps to itself.
+
+Dropout belongs to the model (:class:`DropoutModel`): ``dropout_rate`` and ``aux_dropout_rate`` are set by
+``init_model_fn`` (AlgoPerf v0.5 passed them there), and ``model_fn(dropout_rate=...)`` overrides the first for one
+call (AlgoPerf today). At rate 0 a dropout site does nothing at all, so runs without dropout are unchanged.
 """
 
 from __future__ import annotations
@@ -19,6 +24,57 @@ from torch import nn
 from harness.tracks.training import ForwardPassMode, LossType, ParameterType
 from workloads.common.data import Splits
 from workloads.spec import WorkloadSpec
+
+
+def dropout(x: torch.Tensor, p: float, training: bool) -> torch.Tensor:
+    """``F.dropout``, skipped when it would be the identity (so a rate of 0 draws no random numbers)."""
+    return F.dropout(x, p, training=True) if training and p > 0 else x
+
+
+class DropoutModel(nn.Module):
+    """A model with dropout sites: ``dropout_rate`` (AlgoPerf's main rate) and ``aux_dropout_rate`` (its second
+    rate, used by AlgoPerf's speech models for input dropout and applied the same way here). Both start at 0;
+    each model documents where its sites are and accepts ``forward(x, dropout_rate=None)``.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.dropout_rate = 0.0
+        self.aux_dropout_rate = 0.0
+
+    def rate(self, dropout_rate: float | None) -> float:
+        """The main rate for this call: the one given, else the model's own."""
+        return self.dropout_rate if dropout_rate is None else float(dropout_rate)
+
+
+class SplitMetrics(dict):
+    """One split's metrics (``{"accuracy": ..., "loss": ...}``), also readable under AlgoPerf's keys
+    (``"validation/accuracy"``), so that submissions that read ``eval_results`` the AlgoPerf way work unchanged.
+
+    >>> m = SplitMetrics("validation", {"accuracy": 0.9})
+    >>> m["validation/accuracy"], "validation/accuracy" in m, m.get("validation/loss"), dict(m)
+    (0.9, True, None, {'accuracy': 0.9})
+    """
+
+    def __init__(self, split: str, values: dict[str, float]) -> None:
+        super().__init__(values)
+        self.split = split
+
+    def _plain(self, key: Any) -> Any:
+        prefix = f"{self.split}/"
+        return key[len(prefix):] if isinstance(key, str) and key.startswith(prefix) else None
+
+    def __missing__(self, key: Any) -> float:
+        plain = self._plain(key)
+        if plain is not None and dict.__contains__(self, plain):
+            return self[plain]
+        raise KeyError(key)
+
+    def __contains__(self, key: object) -> bool:
+        return dict.__contains__(self, key) or dict.__contains__(self, self._plain(key))
+
+    def get(self, key: Any, default: Any = None) -> Any:
+        return self[key] if key in self else default
 
 
 class MetricsLogger:
@@ -67,8 +123,11 @@ class TorchWorkload:
     loss_type = LossType.SOFTMAX_CROSS_ENTROPY
 
     def __init__(self, spec: WorkloadSpec, hardware_class: str, train_x: torch.Tensor, train_y: torch.Tensor,
-                 model_factory: Callable[[], nn.Module], device: torch.device) -> None:
+                 model_factory: Callable[[], nn.Module], device: torch.device,
+                 held_out_sizes: dict[str, int] | None = None, eval_batch_size: int = 2048) -> None:
         self.spec = spec
+        self._held_out_sizes = dict(held_out_sizes or {})
+        self.eval_batch_size = eval_batch_size
         self.hardware_class = hardware_class
         self._train_x, self._train_y = train_x.to(device), train_y.to(device)
         self._model_factory = model_factory
@@ -126,12 +185,52 @@ class TorchWorkload:
     def is_output_params(self, param_key: str) -> bool:
         return param_key.startswith("head.")
 
+    @property
+    def num_validation_examples(self) -> int:
+        return self._held_out_sizes["validation"]
+
+    @property
+    def num_test_examples(self) -> int:
+        return self._held_out_sizes["test"]
+
+    @property
+    def train_mean(self) -> float:
+        """Mean of the training inputs, as the submission receives them."""
+        return float(self._train_x.mean())
+
+    @property
+    def train_stddev(self) -> float:
+        """Standard deviation of the training inputs, as the submission receives them."""
+        return float(self._train_x.std())
+
+    def has_reached_validation_target(self, eval_result: dict[str, float]) -> bool:
+        """Whether ``eval_result`` (an entry of ``eval_results``, or AlgoPerf's flat dict) meets the target."""
+        return self.spec.meets(eval_result[f"validation/{self.spec.metric}"], self.validation_target_value)
+
+    def has_reached_test_target(self, eval_result: dict[str, float]) -> bool:
+        """Whether ``eval_result``'s ``test/<metric>`` meets the test target (submissions never see test results)."""
+        return self.spec.meets(eval_result[f"test/{self.spec.metric}"], self.test_target_value)
+
+    def output_activation_fn(self, logits_batch: torch.Tensor, framework: str = "pytorch") -> torch.Tensor:
+        """Probabilities from logits (softmax: every Podium workload is a classification)."""
+        if framework != "pytorch":
+            raise ValueError(f"Podium's workloads are PyTorch only; got framework={framework!r}")
+        return F.softmax(logits_batch, dim=-1)
+
     # ---- model, loss --------------------------------------------------------------------------------------------
-    def init_model_fn(self, rng: np.ndarray) -> tuple[nn.Module, None]:
+    def init_model_fn(self, rng: np.ndarray, dropout_rate: float | None = None,
+                      aux_dropout_rate: float | None = None) -> tuple[nn.Module, None]:
         """Build the model with weights drawn from ``rng`` (two uint32 words). Model state is None (BN stats live
-        in the module, as in AlgoPerf's PyTorch workloads)."""
+        in the module, as in AlgoPerf's PyTorch workloads). The dropout rates (None: 0) are the model's from now
+        on; a model without dropout sites refuses a non-zero rate rather than ignore it."""
         torch.manual_seed(int(np.asarray(rng, dtype=np.uint64)[0]))
         model = self._model_factory().to(self.device)
+        rates = {"dropout_rate": dropout_rate or 0.0, "aux_dropout_rate": aux_dropout_rate or 0.0}
+        if isinstance(model, DropoutModel):
+            for name, value in rates.items():
+                setattr(model, name, float(value))
+        elif any(rates.values()):
+            raise ValueError(f"{self.name}'s model has no dropout; got {rates}")
         owners = {f"{m_name}.{p_name}" if m_name else p_name: (p_name, module)
                   for m_name, module in model.named_modules() for p_name, _ in module.named_parameters(recurse=False)}
         self._param_shapes = {name: tuple(p.shape) for name, p in model.named_parameters()}
@@ -142,15 +241,16 @@ class TorchWorkload:
     def model_fn(self, params: nn.Module, augmented_and_preprocessed_input_batch: dict[str, torch.Tensor],
                  model_state: Any, mode: ForwardPassMode, rng: Any, update_batch_norm: bool,
                  dropout_rate: float | None = None) -> tuple[torch.Tensor, Any]:
-        """Forward pass. ``dropout_rate`` is accepted for AlgoPerf compatibility; these models have no dropout."""
-        del rng, dropout_rate
+        """Forward pass. ``dropout_rate`` (AlgoPerf's) overrides the model's main dropout rate for this call."""
+        del rng
         model = params
         train = mode == ForwardPassMode.TRAIN
         if model.training != train:  # Module.train() walks every submodule: skip it when nothing changes
             model.train(train)
         freeze = frozen_batch_norm_stats(model) if train and not update_batch_norm else contextlib.nullcontext()
         with freeze, torch.set_grad_enabled(train):
-            logits = model(augmented_and_preprocessed_input_batch["inputs"])  # (B, n_classes)
+            inputs = augmented_and_preprocessed_input_batch["inputs"]
+            logits = model(inputs) if dropout_rate is None else model(inputs, dropout_rate=dropout_rate)  # (B, C)
         return logits, model_state
 
     def loss_fn(self, label_batch: torch.Tensor, logits_batch: torch.Tensor, mask_batch: torch.Tensor | None = None,
@@ -219,8 +319,8 @@ class Evaluator:
         return self._model
 
     @torch.no_grad()
-    def evaluate(self, params: Any, model_state: Any, split: str) -> dict[str, float]:
-        """Mean loss and accuracy on ``split`` ("validation" or "test")."""
+    def evaluate(self, params: Any, model_state: Any, split: str) -> SplitMetrics:
+        """Mean loss and accuracy on ``split`` ("validation" or "test"), also under ``"<split>/<metric>"``."""
         model = self._load(params)
         model.eval()
         x, y = self._splits[split]
@@ -230,7 +330,7 @@ class Evaluator:
             targets = y[start:start + self._batch_size]
             total_loss += float(F.cross_entropy(logits, targets, reduction="sum"))
             correct += int((logits.argmax(dim=-1) == targets).sum())
-        return {"loss": total_loss / len(y), "accuracy": correct / len(y)}
+        return SplitMetrics(split, {"loss": total_loss / len(y), "accuracy": correct / len(y)})
 
 
 def build(spec: WorkloadSpec, hardware_class: str, splits: Splits, model_factory: Callable[[], nn.Module],
@@ -242,7 +342,9 @@ def build(spec: WorkloadSpec, hardware_class: str, splits: Splits, model_factory
                 torch.from_numpy(y.astype(np.int64)))
 
     train = tensors(splits.train_x, splits.train_y)
-    workload = TorchWorkload(spec, hardware_class, *train, model_factory=model_factory, device=device)
+    sizes = {"validation": len(splits.validation_y), "test": len(splits.test_y)}
+    workload = TorchWorkload(spec, hardware_class, *train, model_factory=model_factory, device=device,
+                             held_out_sizes=sizes)
     evaluator = Evaluator(workload, {"validation": tensors(splits.validation_x, splits.validation_y),
                                      "test": tensors(splits.test_x, splits.test_y)})
     return workload, evaluator

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from workloads.common.pytorch import Evaluator, TorchWorkload, build as build_workload
+from workloads.common.pytorch import DropoutModel, Evaluator, TorchWorkload, build as build_workload, dropout
 from workloads.digits.pytorch.models import MLP
 from workloads.fashion_mnist.data import load_splits
 from workloads.spec import WorkloadSpec
@@ -19,7 +19,10 @@ def xavier_normal_(model: nn.Module) -> nn.Module:
     return model
 
 
-class CNN(nn.Module):
+class CNN(DropoutModel):
+    """Two conv blocks and a fully connected layer. Dropout (off unless a rate is set): ``dropout_rate`` after the
+    fully connected hidden layer, ``aux_dropout_rate`` on the input image."""
+
     def __init__(self, norm: str | None = None) -> None:
         super().__init__()
 
@@ -33,8 +36,9 @@ class CNN(nn.Module):
         self.body = nn.Sequential(nn.Flatten(), nn.Linear(16 * 7 * 7, 64), nn.ReLU())  # (B, 64)
         self.head = nn.Linear(64, 10)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:  # (B, 1, 28, 28) -> (B, 10)
-        return self.head(self.body(self.features(x)))
+    def forward(self, x: torch.Tensor, dropout_rate: float | None = None) -> torch.Tensor:  # (B,1,28,28) -> (B,10)
+        h = self.body(self.features(dropout(x, self.aux_dropout_rate, self.training)))  # (B, 64)
+        return self.head(dropout(h, self.rate(dropout_rate), self.training))
 
 
 def build_mlp(spec: WorkloadSpec, hardware_class: str, device: torch.device,
