@@ -1,48 +1,118 @@
-"""Real AlgoPerf baselines, ported mechanically, run as Podium trials and reach the digits target.
+"""Real AlgoPerf submissions, ported mechanically, run as Podium trials on ``digits_mlp`` (slow).
 
-AlgoPerf's code is not part of Podium; point ``PODIUM_ALGOPERF_DIR`` at a checkout of
-https://github.com/mlcommons/algorithmic-efficiency to run these tests (they are skipped otherwise).
+AlgoPerf's code is not part of Podium. Point ``PODIUM_ALGOPERF_DIR`` at a checkout of
+https://github.com/mlcommons/algorithmic-efficiency and ``PODIUM_SUBMISSIONS_DIR`` at a checkout of
+https://github.com/mlcommons/submissions_algorithms, then run ``pytest -m slow tests/integration/test_algoperf_port.py``;
+each test is skipped, with the variable it needs, when its checkout is not given.
+
+Each trial must reach the target or miss it with a reason about the optimizer (the target, not met within the
+budget); a failure would be the port's. The one expected failure is Distributed Shampoo as submitted: it hard-codes 8
+trainers per group, a topology a one-process trial cannot have, and its reason must say so.
 """
 
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import pytest
 
+from harness.algoperf.port import port_algoperf
 from harness.check import check_submission, format_report
-from harness.port import port_algoperf
 from harness.runner.messages import TrialRequest
-from harness.runner.supervisor import run_trial
+from harness.runner.run import first_point
+from harness.runner.supervisor import TrialOutcome, run_trial
 from workloads import get_spec
 
-BASELINES = ("adamw", "nadamw")
-# The hyperparameters of Podium's AdamW baseline; AlgoPerf's AdamW and NAdamW read the same names.
-HYPERPARAMETERS = {"learning_rate": 0.003, "one_minus_beta1": 0.1, "beta2": 0.999, "weight_decay": 0.0001,
-                   "warmup_factor": 0.02}
+pytestmark = pytest.mark.slow
+
+ALGOPERF, SUBMISSIONS = "PODIUM_ALGOPERF_DIR", "PODIUM_SUBMISSIONS_DIR"
+V05 = "previous_leaderboards/algoperf_v05/submissions"
+#: Every PyTorch submission of the AlgoPerf v0.5 leaderboard (the rest are JAX).
+V05_PYTORCH = [f"{V05}/external_tuning/{name}" for name in (
+    "cyclic_lr", "lawa_ema", "lawa_queue", "schedule_free_adamw", "schedule_free_prodigy", "shampoo_submission")] + [
+    f"{V05}/self_tuning/{name}" for name in ("adamg", "schedule_free_adamw")]
+SHAMPOO = f"{V05}/external_tuning/shampoo_submission"
+
+# The hyperparameters of Podium's AdamW and NAdamW baselines; AlgoPerf's current baselines also read dropout_rate.
+ADAMW = {"learning_rate": 0.003, "one_minus_beta1": 0.1, "beta2": 0.999, "weight_decay": 0.0001,
+         "warmup_factor": 0.02, "dropout_rate": 0.0}
+NADAMW = dict(ADAMW, learning_rate=0.005)
 
 
-@pytest.fixture(scope="module")
-def algoperf_dir() -> Path:
-    location = os.environ.get("PODIUM_ALGOPERF_DIR")
+def checkout(variable: str) -> Path:
+    location = os.environ.get(variable)
     if not location:
-        pytest.skip("set PODIUM_ALGOPERF_DIR to a checkout of github.com/mlcommons/algorithmic-efficiency "
-                    "to port and run its AdamW and NAdamW PyTorch baselines")
+        repository = {ALGOPERF: "algorithmic-efficiency", SUBMISSIONS: "submissions_algorithms"}[variable]
+        pytest.skip(f"set {variable} to a checkout of github.com/mlcommons/{repository} to port and run its "
+                    "submissions")
     return Path(location)
 
 
-@pytest.mark.parametrize("name", BASELINES)
-def test_ported_algoperf_baseline_reaches_digits_target(name: str, algoperf_dir: Path, tmp_path: Path) -> None:
-    source = algoperf_dir / "reference_algorithms" / "paper_baselines" / name / "pytorch" / "submission.py"
-    if not source.is_file():
-        pytest.fail(f"PODIUM_ALGOPERF_DIR is set, but {source} does not exist")
-    folder = port_algoperf(source, tmp_path / name)
+def ported(variable: str, relative: str, dest: Path) -> Path:
+    source = checkout(variable) / relative
+    if not source.exists():
+        pytest.fail(f"{variable} is set, but {source} does not exist")
+    folder = port_algoperf(source, dest)
     report = check_submission(folder)
     assert report.ok, format_report(report)
+    return folder
+
+
+def run(folder: Path, tmp_path: Path, hyperparameters: dict | None = None, ruleset: str = "external") -> TrialOutcome:
     spec = get_spec("digits_mlp")
-    request = TrialRequest(trial_id=f"algoperf-{name}", submission_dir=str(folder.resolve()), workload=spec,
-                           hardware_class="cpu-2core", budget_s=spec.budget_for("cpu-2core"),
-                           hyperparameters=HYPERPARAMETERS, seed=1)
+    budget = spec.budget_for("cpu-2core") * (3 if ruleset == "self" else 1)  # the self-tuning ruleset's budget
+    point = first_point(folder) if hyperparameters is None else hyperparameters
+    request = TrialRequest(trial_id=folder.name, submission_dir=str(folder.resolve()), workload=spec,
+                           hardware_class="cpu-2core", budget_s=budget, hyperparameters=point, seed=1, threads=1)
     outcome = run_trial(request, tmp_path / "runs")
-    assert outcome.status == "reached", f"{outcome.status}: {outcome.reason}"
+    print(f"{folder.name}: {outcome.status}, time to result {outcome.result and outcome.result.time_to_result_s}, "
+          f"{outcome.reason}")
+    return outcome
+
+
+def assert_reached_or_honestly_missed(outcome: TrialOutcome) -> None:
+    assert outcome.status in ("reached", "missed"), f"{outcome.status}: {outcome.reason}"
+    if outcome.status == "missed":
+        assert "did not meet the target" in outcome.reason, outcome.reason
+
+
+@pytest.mark.parametrize(("name", "hyperparameters"), [("adamw", ADAMW), ("nadamw", NADAMW)])
+def test_algoperfs_archived_baselines_from_the_current_tree(name: str, hyperparameters: dict,
+                                                            tmp_path: Path) -> None:
+    folder = ported(ALGOPERF, f"algorithms/archived_paper_baselines/{name}", tmp_path / name)
+    assert_reached_or_honestly_missed(run(folder, tmp_path, hyperparameters))
+
+
+def test_schedule_free_adamw(tmp_path: Path) -> None:
+    folder = ported(SUBMISSIONS, f"{V05}/external_tuning/schedule_free_adamw", tmp_path / "schedule_free_adamw")
+    assert_reached_or_honestly_missed(run(folder, tmp_path))  # the first point of its own search space
+
+
+def test_shampoo_as_submitted_asks_for_eight_trainers_per_group(tmp_path: Path) -> None:
+    folder = ported(SUBMISSIONS, SHAMPOO, tmp_path / "shampoo")
+    assert (folder / "optimizers" / "distributed_shampoo" / "utils" / "shampoo_ddp_distributor.py").is_file()
+    outcome = run(folder, tmp_path)
+    assert outcome.status == "failed"
+    assert "Invalid number of trainers per group: 8" in outcome.reason  # the group exists: DDPDistributor started
+    assert "torch.distributed has world size 1" in outcome.reason
+
+
+def test_shampoo_on_one_process(tmp_path: Path) -> None:
+    """The same optimizer with the one edit a single-process run needs, made here, not by the port: no DDP config,
+    so Distributed Shampoo uses its single-process distributor (on 8 GPUs the submission splits the work 8 ways;
+    the update is the same). Its DDP distributor with 8 trainers replaced by -1 (the whole world) would run next,
+    but it allocates its buffers with ``device="cuda"``, so it needs a GPU."""
+    folder = ported(SUBMISSIONS, SHAMPOO, tmp_path / "shampoo_one_process")
+    source = (folder / "submission.py").read_text()
+    edited, count = re.subn(r"distributed_config=DDPShampooConfig\((?:[^()]|\([^()]*\))*\),",
+                            "distributed_config=None,", source)
+    assert count == 2  # the Shampoo optimizer and the row-wise AdaGrad one for embeddings
+    (folder / "submission.py").write_text(edited)
+    assert_reached_or_honestly_missed(run(folder, tmp_path))
+
+
+@pytest.mark.parametrize("relative", V05_PYTORCH, ids=lambda r: r.split("/", 3)[-1])
+def test_every_v05_pytorch_submission_ports_and_passes_check(relative: str, tmp_path: Path) -> None:
+    ported(SUBMISSIONS, relative, tmp_path / "ported")
