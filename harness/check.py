@@ -139,7 +139,7 @@ def _check_in_child(folder: Path, limits: TrialLimits) -> list[Problem]:
             process = _ProcessGroup(
                 [sys.executable, "-m", "harness.check_child", str(folder.resolve()), str(report)],
                 stdin=subprocess.DEVNULL, stdout=output, stderr=subprocess.STDOUT, start_new_session=True,
-                preexec_fn=_child_setup(limits.output_bytes, None), env=_child_env(), cwd=scratch)
+                preexec_fn=_child_setup(limits.scratch_bytes, None), env=_child_env(), cwd=scratch)
         try:
             verdict = _watch(process, log, limits)
         finally:

@@ -86,14 +86,22 @@ def check(
     console.print(f"[green]✓[/] {path}: contract, signatures and search space are valid")
     if static_only:
         return
-    from harness.smoke import smoke_run
+    from harness.smoke import FIRST_STEP_ALLOWANCE_S, SMOKE_STEPS, smoke_run, step_times
 
+    console.print(f"Running up to {SMOKE_STEPS} real steps on {workload} (a first step may take up to "
+                  f"{FIRST_STEP_ALLOWANCE_S:.0f}s to compile)...")
     outcome = smoke_run(path, workload, seconds)
     steps = outcome.result.steps if outcome.result else 0
+    times = step_times(outcome)
     if outcome.status in ("failed", "timed_out"):
-        raise fail(f"{path}: the smoke run on {workload} {outcome.status}: {outcome.reason}", code=1)
-    console.print(f"[green]✓[/] {path}: ran {steps} real steps on {workload} "
-                  f"({outcome.result.submission_time_s:.2f}s of submission time, status {outcome.status})")
+        done = f" (after {steps} steps; {times.describe()})" if times else ""
+        raise fail(f"{path}: the smoke run on {workload} {outcome.status}: {outcome.reason}{done}", code=1)
+    console.print(f"[green]✓[/] {path}: ran {steps} real step{'s' if steps != 1 else ''} on {workload} "
+                  f"({outcome.result.submission_time_s:.2f}s of submission time"
+                  f"{'; ' + times.describe() if times else ''})")
+    if times and times.slow_first and steps < SMOKE_STEPS:
+        console.print(f"  The first step used up the {seconds:g}s smoke budget; `--seconds {times.first_s + 2:.0f}` "
+                      "runs the steps after it too.")
 
 
 def _workload_names(workload: list[str] | None, suite: str | None) -> tuple[tuple[str, ...], str | None]:

@@ -3,13 +3,14 @@
 What a trial container gets, and nothing else:
 
 * the image, by ID (resolved once per run, so every trial of a run runs in the same image);
-* ``--network none``; a read-only root filesystem; a private ``/tmp`` (tmpfs, discarded);
+* ``--network none``; a read-only root filesystem; a private ``/tmp`` (tmpfs of the trial's ``scratch_bytes``,
+  discarded): its scratch folder, where temporary files and compile caches go;
 * the submission folder read-only at ``/podium/submission``, each dataset folder the workload reads read-only at
   its own path, and one writable results folder at ``/podium/trial``: the request, the heartbeat, the records file
   and the log;
 * ``--cpus`` = the trial's threads (and ``--cpuset-cpus`` when the run pins trials), a memory cap a little above
-  the trial's limit (the supervisor's own check fires first and names the reason), a process cap, the output cap as
-  a file-size limit;
+  the trial's limit (the supervisor's own check fires first and names the reason), a process cap, the scratch limit as
+  a file-size limit (the log's cap is the supervisor's: it polls the log's size);
 * the user 10001 (not root), no capabilities, no new privileges; an environment built from scratch (threads, seeds,
   offline flags), never the host's.
 
@@ -44,7 +45,6 @@ TRIAL_USER = "10001:10001"
 SUBMISSION_MOUNT = "/podium/submission"
 TRIAL_MOUNT = "/podium/trial"
 PATH = "/opt/podium/bin:/usr/local/bin:/usr/bin:/bin"
-TMPFS_BYTES = 1024**3
 PIDS_LIMIT = 1024
 MEMORY_HEADROOM = 256 * 1024**2  # the container cap sits above the supervisor's limit, so the supervisor names it
 SELF_DESTRUCT_EXTRA_S = 60  # `timeout` kills an orphaned trial this long after its wall limit
@@ -273,11 +273,11 @@ class DockerRunner:
             self.image.id, ["/bin/sh", "-c", command], name=f"podium-{_safe(request.trial_id)}-{secrets.token_hex(3)}",
             labels={"org.podium.trial": request.trial_id}, hostname="podium-trial", user=TRIAL_USER,
             environment=trial_env(request, data), working_dir="/tmp", network_mode="none", read_only=True,
-            tmpfs={"/tmp": f"rw,nosuid,nodev,size={TMPFS_BYTES}"}, volumes=volumes, init=True,
+            tmpfs={"/tmp": f"rw,nosuid,nodev,size={limits.scratch_bytes}"}, volumes=volumes, init=True,
             nano_cpus=int(request.threads * 1e9), cpuset_cpus=",".join(map(str, cpus)) if cpus else None,
             mem_limit=memory, memswap_limit=memory, pids_limit=PIDS_LIMIT, cap_drop=["ALL"],
             security_opt=["no-new-privileges"], log_config={"type": "none", "config": {}},
-            ulimits=[Ulimit(name="fsize", soft=limits.output_bytes * 2, hard=limits.output_bytes * 2)],
+            ulimits=[Ulimit(name="fsize", soft=limits.scratch_bytes, hard=limits.scratch_bytes)],
             device_requests=[DeviceRequest(count=-1, capabilities=[["gpu"]])] if request.device == "cuda" else None)
 
     def _account(self, outcome: TrialOutcome, process: ContainerProcess, request: TrialRequest) -> TrialOutcome:

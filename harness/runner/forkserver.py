@@ -5,8 +5,9 @@ A cold trial start pays for an interpreter, ``import torch``, ``torch._dynamo`` 
 imports it) and the dataset's decode and checksums, every time: about 3-6 s on this 2-core machine, many times a
 ``digits_mlp`` trial's submission time. The server pays it once per run. Each trial is still a fresh process that
 has run no submission code: the server forks a copy-on-write child, which sets itself up exactly as a cold start is
-set up (its own session, its cores, the file-size cap, the log as stdout and stderr, the records pipe, the working
-folder, a freshly seeded numpy generator) and then runs :func:`harness.runner.worker.main`. Nothing a trial does
+set up (its own session, its cores, the file-size cap, the output pipe as stdout and stderr, the records pipe, its
+scratch folder as working folder and ``TMPDIR``, a freshly seeded numpy generator) and then runs
+:func:`harness.runner.worker.main`. Nothing a trial does
 reaches the server or another trial.
 
 Why the server forks twice: the supervisor reaps each trial with ``wait4`` (the kernel's account of its CPU time and
@@ -38,10 +39,11 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import traceback
-from pathlib import Path
+from dataclasses import asdict, dataclass
 
 PR_SET_PDEATHSIG, PR_SET_CHILD_SUBREAPER = 1, 36
 MESSAGE_BYTES = 1 << 16
@@ -65,7 +67,20 @@ def enabled() -> bool:
 # ---------------------------------------------------------------------------------------------- the server process
 
 
-def _trial_child(order: dict, records_fd: int, parent: int) -> None:
+@dataclass(frozen=True)
+class TrialOrder:
+    """What the trial needs besides its two descriptors (records, output): the worker's arguments, its own
+    environment variables (on top of the server's), its working folder, cores and file-size cap, its workload."""
+
+    argv: list[str]
+    env: dict[str, str]
+    cwd: str
+    cpus: list[int] | None
+    file_bytes: int
+    builder: str
+
+
+def _trial_child(order: dict, records_fd: int, output_fd: int, parent: int) -> None:
     """In the forked trial: wait to be the supervisor's child, set up as a cold start would, run the worker."""
     deadline = time.monotonic() + REPARENT_TIMEOUT_S
     while os.getppid() != parent:  # the middle process is exiting; the kernel re-parents us to the supervisor
@@ -78,15 +93,15 @@ def _trial_child(order: dict, records_fd: int, parent: int) -> None:
     os.setsid()
     if order["cpus"] is not None:
         os.sched_setaffinity(0, order["cpus"])
-    cap = order["output_bytes"] * 2  # the same backstop as a cold start (see supervisor._child_setup)
-    resource.setrlimit(resource.RLIMIT_FSIZE, (cap, cap))
-    log = os.open(order["log"], os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (order["file_bytes"], order["file_bytes"]))  # as supervisor._child_setup
     null = os.open(os.devnull, os.O_RDONLY)
     os.dup2(null, 0)
-    os.dup2(log, 1)
-    os.dup2(log, 2)
-    os.close(log)
+    os.dup2(output_fd, 1)
+    os.dup2(output_fd, 2)
     os.close(null)
+    os.close(output_fd)
+    os.environ.update(order["env"])
+    tempfile.tempdir = None  # gettempdir() must read this trial's TMPDIR, not a value cached before the fork
     os.chdir(order["cwd"])
     import numpy as np
 
@@ -97,7 +112,7 @@ def _trial_child(order: dict, records_fd: int, parent: int) -> None:
     os._exit(0)
 
 
-def _fork_trial(conn: socket.socket, order: dict, records_fd: int) -> dict:
+def _fork_trial(conn: socket.socket, order: dict, records_fd: int, output_fd: int) -> dict:
     """Fork the middle process, which forks the trial and exits; return the trial's pid once it is re-parented."""
     read_pid, write_pid = os.pipe()
     middle = os.fork()
@@ -109,8 +124,8 @@ def _fork_trial(conn: socket.socket, order: dict, records_fd: int) -> dict:
                 os.close(write_pid)
                 conn.close()
                 try:
-                    _trial_child(order, records_fd, order["parent"])
-                except BaseException:  # noqa: BLE001 - set-up failed: say why in the trial's log, exit non-zero
+                    _trial_child(order, records_fd, output_fd, order["parent"])
+                except BaseException:  # noqa: BLE001 - set-up failed: say why on the trial's output, exit non-zero
                     traceback.print_exc()
                     os._exit(70)
             os.write(write_pid, str(trial).encode())
@@ -118,6 +133,7 @@ def _fork_trial(conn: socket.socket, order: dict, records_fd: int) -> dict:
             os._exit(0)
     os.close(write_pid)
     os.close(records_fd)
+    os.close(output_fd)
     with os.fdopen(read_pid, "rb") as pipe:
         written = pipe.read()
     os.waitpid(middle, 0)  # after this the trial's parent is the supervisor
@@ -152,7 +168,7 @@ def serve(fd: int) -> None:
     conn.send(b'{"ready": true}')
     while True:
         try:
-            data, fds, _, _ = socket.recv_fds(conn, MESSAGE_BYTES, 1)
+            data, fds, _, _ = socket.recv_fds(conn, MESSAGE_BYTES, 2)
         except OSError:
             return
         if not data:
@@ -163,7 +179,7 @@ def serve(fd: int) -> None:
             conn.send(b'{"warmed": true}')
             continue
         try:
-            reply = _fork_trial(conn, order, fds[0])
+            reply = _fork_trial(conn, order, *fds)
         except OSError as exc:
             reply = {"error": f"the fork server could not fork the trial: {exc}"}
         conn.send(json.dumps(reply).encode())
@@ -186,16 +202,16 @@ class ForkServer:
             start_new_session=True)
         theirs.close()
         try:
-            self._exchange(None, None, START_TIMEOUT_S)
+            self._exchange(None, [], START_TIMEOUT_S)
         except ForkServerError:
             self.close()
             raise
 
-    def _exchange(self, order: dict | None, fd: int | None, timeout: float) -> dict:
+    def _exchange(self, order: dict | None, fds: list[int], timeout: float) -> dict:
         try:
             self.socket.settimeout(timeout)
             if order is not None:
-                socket.send_fds(self.socket, [json.dumps(order).encode()], [fd] if fd is not None else [])
+                socket.send_fds(self.socket, [json.dumps(order).encode()], fds)
             reply = self.socket.recv(MESSAGE_BYTES)
         except OSError as exc:
             raise ForkServerError(f"the fork server did not answer: {exc}") from None
@@ -206,15 +222,12 @@ class ForkServer:
     def warm(self, builder: str) -> None:
         """Have the server load ``builder``'s data (once per server; see the module docs)."""
         with self.lock:
-            self._exchange(dict(builder=builder), None, FORK_TIMEOUT_S * 4)
+            self._exchange(dict(builder=builder), [], FORK_TIMEOUT_S * 4)
 
-    def start_trial(self, argv: list[str], records_fd: int, log: Path, cpus: list[int] | None, output_bytes: int,
-                    cwd: str, builder: str) -> int:
+    def start_trial(self, order: TrialOrder, records_fd: int, output_fd: int) -> int:
         """Fork one trial; returns its pid (a child of this process, to be reaped with ``wait4``)."""
-        order = dict(argv=argv, log=str(log), cpus=cpus, output_bytes=output_bytes, cwd=cwd, builder=builder,
-                     parent=os.getpid())
         with self.lock:
-            reply = self._exchange(order, records_fd, FORK_TIMEOUT_S)
+            reply = self._exchange(dict(asdict(order), parent=os.getpid()), [records_fd, output_fd], FORK_TIMEOUT_S)
         if "pid" not in reply:
             raise ForkServerError(reply.get("error", f"unexpected reply {reply}"))
         return reply["pid"]

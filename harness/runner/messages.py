@@ -25,6 +25,8 @@ class TrialLimits(BaseModel):
     Attributes:
         memory_bytes: resident memory of the trial process tree; above it the trial is killed (``failed``).
         output_bytes: stdout + stderr of the trial; above it the trial is killed (``failed: output flood``).
+        scratch_bytes: files the trial writes. Its scratch folder (working folder, ``TMPDIR``, the compile caches of
+            torch.compile and Triton) may hold this much in total, and no file anywhere may grow past it.
         startup_s: wall seconds allowed for interpreter start, imports and data loading.
         init_s: wall seconds allowed for model + optimizer initialisation (untimed submission code).
         hang_grace_s: submission code still running this long after the budget is spent is a hang (``timed_out``).
@@ -35,6 +37,7 @@ class TrialLimits(BaseModel):
 
     memory_bytes: int = 6 * 1024**3
     output_bytes: int = 8 * 1024**2
+    scratch_bytes: int = 2 * 1024**3
     startup_s: float = 180.0
     init_s: float = 120.0
     hang_grace_s: float = 10.0

@@ -27,6 +27,7 @@ from __future__ import annotations
 import ctypes
 import os
 import resource
+import shutil
 import signal
 import subprocess
 import sys
@@ -87,29 +88,62 @@ class TrialStart:
         return cls(time.monotonic(), cores, read_cores(cores))
 
 
-def _child_setup(output_bytes: int, cpus: list[int] | None) -> Callable[[], None]:
-    """Runs in the child between fork and exec: die with the parent, pin to its cores, cap file writes."""
+def _child_setup(file_bytes: int, cpus: list[int] | None) -> Callable[[], None]:
+    """Runs in the child between fork and exec: die with the parent, pin to its cores, cap the size of any file."""
 
     def setup() -> None:
         libc = ctypes.CDLL("libc.so.6", use_errno=True)
         libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
         if cpus is not None:
             os.sched_setaffinity(0, cpus)
-        # A little headroom over the polled cap, so the supervisor usually reports the flood itself; the rlimit is
-        # the backstop for a flood faster than the polling. (CPython ignores SIGXFSZ, so a Python worker gets EFBIG
-        # from the write instead of dying; _judge looks at the log's size before the worker's account.)
-        resource.setrlimit(resource.RLIMIT_FSIZE, (output_bytes * 2, output_bytes * 2))
+        # No file may grow past the scratch limit (the backstop for a file written outside the scratch folder;
+        # CPython ignores SIGXFSZ, so a Python writer gets EFBIG). The log is capped separately: see LogPump.
+        resource.setrlimit(resource.RLIMIT_FSIZE, (file_bytes, file_bytes))
 
     return setup
 
 
 def _child_env(request: TrialRequest) -> dict[str, str]:
+    """The environment every trial of this kind gets (the fork server's too): no credentials, the threads."""
     keep = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "VIRTUAL_ENV")
     env = {k: v for k, v in os.environ.items() if k in keep or k.startswith(("PODIUM_", "HF_"))}
     threads = str(request.threads)
     env.update(OMP_NUM_THREADS=threads, MKL_NUM_THREADS=threads, PYTHONHASHSEED="0", PYTHONUNBUFFERED="1",
                PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
     return env
+
+
+def scratch_env(scratch: Path) -> dict[str, str]:
+    """One trial's own variables: every temporary file and compile cache goes to its scratch folder, which starts
+    empty (torch.compile and Triton compile from a cold cache, as on a fresh machine) and is deleted afterwards."""
+    return dict(TMPDIR=str(scratch), TORCHINDUCTOR_CACHE_DIR=str(scratch / "torchinductor"),
+                TRITON_CACHE_DIR=str(scratch / "triton"), XDG_CACHE_HOME=str(scratch / "cache"))
+
+
+class LogPump(threading.Thread):
+    """Copies the trial's stdout and stderr (one pipe) to its log, up to the output cap.
+
+    The cap limits what the trial prints, not the files it writes. Past the cap the pump writes one last chunk (so
+    the log's size shows the flood to the supervisor's next poll) and stops reading: the trial then blocks on its
+    next write until the supervisor kills it, so a flood cannot fill the disk however fast it is.
+    """
+
+    CHUNK = 1 << 16
+
+    def __init__(self, read_fd: int, log: Path, cap: int) -> None:
+        super().__init__(daemon=True)
+        self.read_fd, self.log, self.cap = read_fd, log, cap
+
+    def run(self) -> None:
+        written = 0
+        with open(self.log, "ab") as out, os.fdopen(self.read_fd, "rb", buffering=0) as pipe:
+            while written <= self.cap:
+                chunk = pipe.read(self.CHUNK)
+                if not chunk:
+                    return
+                out.write(chunk)
+                out.flush()
+                written += len(chunk)
 
 
 class TrialProcess(Protocol):
@@ -195,12 +229,13 @@ def _warm_server(request: TrialRequest) -> forkserver.ForkServer | None:
         return None
 
 
-def _start_warm(server: forkserver.ForkServer, request: TrialRequest, argv: list[str], write_fd: int,
-                log: Path) -> _ForkedTrial | None:
+def _start_warm(server: forkserver.ForkServer, request: TrialRequest, argv: list[str], records_fd: int,
+                output_fd: int, scratch: Path) -> _ForkedTrial | None:
     """Fork the trial from ``server``; None (start it cold) when that fails."""
     try:
-        pid = server.start_trial(argv, write_fd, log, request.cpu_affinity, request.limits.output_bytes,
-                                 tempfile.gettempdir(), request.workload.builder)
+        pid = server.start_trial(forkserver.TrialOrder(
+            argv=argv, env=scratch_env(scratch), cwd=str(scratch), cpus=request.cpu_affinity,
+            file_bytes=request.limits.scratch_bytes, builder=request.workload.builder), records_fd, output_fd)
     except forkserver.ForkServerError:
         return None
     trial = _ForkedTrial(pid)
@@ -255,9 +290,14 @@ class RecordReader(threading.Thread):
 class _Watch:
     """The polling loop's state: limits per phase, the submission-time estimate, memory and output."""
 
+    #: the scratch folder's size is read every this many memory checks (about once a second): a walk of a compile
+    #: cache costs more than a look at the memory
+    SCRATCH_EVERY = 10
+
     def __init__(self, request: TrialRequest, heartbeat: Heartbeat, process: TrialProcess, log: Path,
-                 started: float) -> None:
+                 started: float, scratch: Path | None = None) -> None:
         self.request, self.heartbeat, self.process, self.log = request, heartbeat, process, log
+        self.scratch = scratch
         self.limits = request.limits
         self.started = started
         self.load_samples: list[int] = []  # runnable tasks on the machine, sampled with the memory checks
@@ -323,6 +363,11 @@ class _Watch:
         if rss > self.limits.memory_bytes:
             return "failed", (f"memory limit exceeded: {rss / 2**30:.2f} GiB resident > "
                               f"{self.limits.memory_bytes / 2**30:.2f} GiB allowed per trial; killed")
+        if self.scratch is not None and self._polls % (MEMORY_POLL_EVERY * self.SCRATCH_EVERY) == 0:
+            used = folder_bytes(self.scratch)
+            if used > self.limits.scratch_bytes:
+                return "failed", (f"scratch folder full: the trial wrote {used / 2**30:.2f} GiB of files, over the "
+                                  f"{self.limits.scratch_bytes / 2**30:.2f} GiB allowed per trial; killed")
         return self.output_flood()
 
     def output_flood(self) -> tuple[str, str] | None:
@@ -333,12 +378,25 @@ class _Watch:
         return None
 
 
+def folder_bytes(folder: Path) -> int:
+    """Bytes of the regular files under ``folder`` (files that vanish during the walk are skipped)."""
+    total = 0
+    for root, _, files in os.walk(folder):
+        for name in files:
+            try:
+                total += os.lstat(os.path.join(root, name)).st_size
+            except OSError:
+                continue
+    return total
+
+
 def _exit_reason(returncode: int, log: Path) -> tuple[str, str]:
     """Status for a worker that ended without delivering its result."""
     if returncode < 0:
         sig = signal.Signals(-returncode)
         if sig == signal.SIGXFSZ:
-            return "failed", "output flood: the trial wrote past the output cap (SIGXFSZ); killed"
+            return "failed", ("a file the trial wrote reached the per-trial file-size limit (SIGXFSZ)"
+                              f"{_log_tail(log)}")
         return "failed", f"the trial process crashed with {sig.name}{_log_tail(log)}"
     return "failed", (f"the trial process exited with code {returncode} before reporting a result "
                       f"(os._exit or sys.exit outside a submission function?){_log_tail(log)}")
@@ -353,15 +411,22 @@ def _log_tail(log: Path, lines: int = 3) -> str:
 
 
 def _judge(watch: _Watch, reader: RecordReader, returncode: int, log: Path) -> tuple[str, str]:
-    """The final status from everything the supervisor saw. The worker's account is checked, not trusted."""
+    """The final status from everything the supervisor saw. The worker's account is checked, not trusted.
+
+    A trial the worker reports ``failed`` keeps the worker's reason (the submission's exception, its type, message
+    and file:line), whatever the clock says: a submission that raised fails either way, and the exception is what
+    its author needs. "Clock tampering" is reported only for a trial the worker says went well.
+    """
     result = reader.result
-    flood = watch.output_flood()  # first: a write refused by the rlimit (EFBIG) makes the worker fail on its own
+    flood = watch.output_flood()
     if flood is not None:
         return flood
     if reader.error:
         return "failed", reader.error
     if result is None:
         return _exit_reason(returncode, log)
+    if result.status == "failed":
+        return result.status, result.reason
     low, slack = CLOCK_TOLERANCE
     if result.submission_time_s < low * watch.estimated_submission_s - slack:
         return "failed", (f"clock tampering: the worker reported {result.submission_time_s:.2f}s of submission time "
@@ -390,31 +455,42 @@ def run_trial(request: TrialRequest, workdir: Path, on_eval: Callable[[EvalRecor
     request_path = workdir / f"{request.trial_id}.request.json"
     request_path.write_text(request.model_dump_json(indent=1))
     log = workdir / f"{request.trial_id}.log"
+    log.write_bytes(b"")
+    scratch = workdir / f"{request.trial_id}.scratch"
+    shutil.rmtree(scratch, ignore_errors=True)  # an earlier attempt's files: every attempt starts empty
+    scratch.mkdir()
     heartbeat = Heartbeat(workdir / f"{request.trial_id}.heartbeat", create=True)
-    read_fd, write_fd = os.pipe()
     argv = [str(request_path), str(workdir / f"{request.trial_id}.heartbeat")]
-    open(log, "wb").close()
     server = _warm_server(request)
+    read_fd, write_fd = os.pipe()
+    out_read, out_write = os.pipe()
     start = TrialStart.now(request)
-    process: TrialProcess | None = server and _start_warm(server, request, argv, write_fd, log)
+    process: TrialProcess | None = server and _start_warm(server, request, argv, write_fd, out_write, scratch)
     if process is None:
-        with open(log, "wb") as log_file:
-            process = _ProcessGroup(
-                [sys.executable, "-m", "harness.runner.worker", *argv, str(write_fd)],
-                stdin=subprocess.DEVNULL, stdout=log_file, stderr=subprocess.STDOUT, pass_fds=(write_fd,),
-                start_new_session=True, preexec_fn=_child_setup(request.limits.output_bytes, request.cpu_affinity),
-                env=_child_env(request), cwd=tempfile.gettempdir())
+        process = _ProcessGroup(
+            [sys.executable, "-m", "harness.runner.worker", *argv, str(write_fd)],
+            stdin=subprocess.DEVNULL, stdout=out_write, stderr=subprocess.STDOUT, pass_fds=(write_fd,),
+            start_new_session=True, preexec_fn=_child_setup(request.limits.scratch_bytes, request.cpu_affinity),
+            env={**_child_env(request), **scratch_env(scratch)}, cwd=scratch)
     os.close(write_fd)
+    os.close(out_write)
+    pump = LogPump(out_read, log, request.limits.output_bytes)
+    pump.start()
     reader = RecordReader(lambda ended: pipe_lines(read_fd), on_eval)
     reader.start()
-    outcome = supervise(request, process, heartbeat, reader, log, on_poll, cancel, start)
+    try:
+        outcome = supervise(request, process, heartbeat, reader, log, on_poll, cancel, start, scratch)
+    finally:
+        pump.join(timeout=2)  # a process that escaped the trial's group may hold the pipe: do not wait for it
+        shutil.rmtree(scratch, ignore_errors=True)
     outcome.start = "warm" if isinstance(process, _ForkedTrial) else "cold"
     return outcome
 
 
 def supervise(request: TrialRequest, process: TrialProcess, heartbeat: Heartbeat, reader: RecordReader, log: Path,
               on_poll: Callable[[float, int], None] | None = None,
-              cancel: threading.Event | None = None, start: TrialStart | None = None) -> TrialOutcome:
+              cancel: threading.Event | None = None, start: TrialStart | None = None,
+              scratch: Path | None = None) -> TrialOutcome:
     """Watch a started trial until it ends or must be killed, then decide its status (shared by every executor).
 
     The trial is always killed at the end (with everything it spawned), the heartbeat closed, and the records read
@@ -422,7 +498,7 @@ def supervise(request: TrialRequest, process: TrialProcess, heartbeat: Heartbeat
     (default: now); the wall time and the contention window run from it.
     """
     start = start or TrialStart.now(request)
-    watch = _Watch(request, heartbeat, process, log, start.monotonic)
+    watch = _Watch(request, heartbeat, process, log, start.monotonic, scratch)
     verdict = None
     try:
         while process.poll() is None:

@@ -231,6 +231,9 @@ def train(trial: Trial, model: Any, model_state: Any, optimizer_state: Any, batc
             clock.stop()
             trial.completed_at = trial.step
             break
+        except BaseException:
+            clock.stop()  # the time until the exception was submission time: the account must match what was seen
+            raise
         clock.stop()
         trial.step += 1
         optimizer_state, model, model_state = check_update(trial, "update_params", returned)
@@ -257,12 +260,14 @@ def prepare_and_evaluate(trial: Trial, prepare: Any, model: Any, model_state: An
                          hyperparameters: Any) -> tuple[Any, Any, Any]:
     """``prepare_for_eval`` (timed, it is submission work) then an untimed evaluation."""
     trial.clock.start(trial.step)
-    returned = call_submission(
-        trial, "prepare_for_eval", prepare, workload=trial.workload, current_param_container=model,
-        current_params_types=trial.workload.model_params_types, model_state=model_state,
-        hyperparameters=hyperparameters, loss_type=trial.workload.loss_type, optimizer_state=optimizer_state,
-        eval_results=trial.evals, global_step=trial.step, rng=rng_for(trial.request.seed, trial.step + 2))
-    trial.clock.stop()
+    try:
+        returned = call_submission(
+            trial, "prepare_for_eval", prepare, workload=trial.workload, current_param_container=model,
+            current_params_types=trial.workload.model_params_types, model_state=model_state,
+            hyperparameters=hyperparameters, loss_type=trial.workload.loss_type, optimizer_state=optimizer_state,
+            eval_results=trial.evals, global_step=trial.step, rng=rng_for(trial.request.seed, trial.step + 2))
+    finally:
+        trial.clock.stop()  # raised or not, the time was submission time
     optimizer_state, model, model_state = check_update(trial, "prepare_for_eval", returned)
     evaluate(trial, model, model_state)
     return model, model_state, optimizer_state
@@ -321,6 +326,9 @@ def missed_reason(trial: Trial) -> str:
     late = next((t for (_, m), t in zip(trial.evals, trial.eval_times) if t > budget and spec.meets(m[spec.metric],
                                                                                              trial.target)), None)
     after = f"; it was met only at {late:.1f}s, after the budget" if late is not None else ""
+    if not in_budget:
+        first = f" (the first came at {trial.eval_times[0]:.1f}s)" if trial.eval_times else ""
+        return f"{claim}no evaluation within the {budget:g}s budget{first}{after}"
     return (f"{claim}validation {spec.metric} {best:.4f} within the {budget:.0f}s budget did not meet the target "
             f"{trial.target:.4f}{after}")
 
