@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from workloads.common.data import preload, splits_from
 from workloads.common.pytorch import DropoutModel, Evaluator, TorchWorkload, build as build_workload, dropout
 from workloads.digits.data import load_splits
 from workloads.spec import WorkloadSpec
@@ -36,5 +37,10 @@ class MLP(DropoutModel):
 
 def build(spec: WorkloadSpec, hardware_class: str, device: torch.device,
           activation: str = "relu") -> tuple[TorchWorkload, Evaluator]:
-    return build_workload(spec, hardware_class, load_splits(), lambda: MLP((64, 128, 128, 10), activation),
+    return build_workload(spec, hardware_class, splits_from(load_splits), lambda: MLP((64, 128, 128, 10), activation),
                           device, input_shape=(64,))
+
+
+def warm() -> None:
+    """Read and verify the digits once in a fork server; the trials it forks reuse them."""
+    preload(load_splits)

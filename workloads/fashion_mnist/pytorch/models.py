@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from workloads.common.data import preload, splits_from
 from workloads.common.pytorch import DropoutModel, Evaluator, TorchWorkload, build as build_workload, dropout
 from workloads.digits.pytorch.models import MLP
 from workloads.fashion_mnist.data import load_splits
@@ -47,9 +48,14 @@ def build_mlp(spec: WorkloadSpec, hardware_class: str, device: torch.device,
         model = MLP((784, 256, 128, 10), "relu")
         return xavier_normal_(model) if init == "xavier_normal" else model
 
-    return build_workload(spec, hardware_class, load_splits(), factory, device, input_shape=(784,))
+    return build_workload(spec, hardware_class, splits_from(load_splits), factory, device, input_shape=(784,))
 
 
 def build_cnn(spec: WorkloadSpec, hardware_class: str, device: torch.device,
               norm: str | None = None) -> tuple[TorchWorkload, Evaluator]:
-    return build_workload(spec, hardware_class, load_splits(), lambda: CNN(norm), device, input_shape=(1, 28, 28))
+    return build_workload(spec, hardware_class, splits_from(load_splits), lambda: CNN(norm), device, input_shape=(1, 28, 28))
+
+
+def warm() -> None:
+    """Decode and verify Fashion-MNIST once in a fork server (~1 s); the trials it forks reuse the arrays."""
+    preload(load_splits)
