@@ -26,7 +26,7 @@ import psutil
 
 from harness.check_child import SUBMISSION_FILE, Problem
 from harness.runner.messages import TrialLimits
-from harness.runner.supervisor import POLL_S, _child_setup, _ProcessGroup
+from harness.runner.supervisor import POLL_S, child_setup, ProcessGroup
 from harness.tuning.search_space import SearchSpace, SearchSpaceError, load_search_space
 
 README_FILE = "README.md"
@@ -136,10 +136,10 @@ def _check_in_child(folder: Path, limits: TrialLimits) -> list[Problem]:
     with tempfile.TemporaryDirectory(prefix="podium-check-") as scratch:
         report, log = Path(scratch) / "report.json", Path(scratch) / "output.log"
         with open(log, "wb") as output:
-            process = _ProcessGroup(
+            process = ProcessGroup(
                 [sys.executable, "-m", "harness.check_child", str(folder.resolve()), str(report)],
                 stdin=subprocess.DEVNULL, stdout=output, stderr=subprocess.STDOUT, start_new_session=True,
-                preexec_fn=_child_setup(limits.scratch_bytes, None), env=_child_env(), cwd=scratch)
+                preexec_fn=child_setup(limits.scratch_bytes, None), env=_child_env(), cwd=scratch)
         try:
             verdict = _watch(process, log, limits)
         finally:
@@ -160,7 +160,7 @@ def _child_env() -> dict[str, str]:
     return env
 
 
-def _watch(process: _ProcessGroup, log: Path, limits: TrialLimits) -> str | None:
+def _watch(process: ProcessGroup, log: Path, limits: TrialLimits) -> str | None:
     """Poll the child from outside until it exits; the reason to kill it when it goes over a limit."""
     started = time.monotonic()
     while process.poll() is None:

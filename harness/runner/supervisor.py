@@ -88,7 +88,7 @@ class TrialStart:
         return cls(time.monotonic(), cores, read_cores(cores))
 
 
-def _child_setup(file_bytes: int, cpus: list[int] | None) -> Callable[[], None]:
+def child_setup(file_bytes: int, cpus: list[int] | None) -> Callable[[], None]:
     """Runs in the child between fork and exec: die with the parent, pin to its cores, cap the size of any file."""
 
     def setup() -> None:
@@ -184,7 +184,7 @@ class _Reaped:
             self.returncode = os.waitstatus_to_exitcode(status)
 
 
-class _ProcessGroup(_Reaped, subprocess.Popen):
+class ProcessGroup(_Reaped, subprocess.Popen):
     """A local worker started cold (a new interpreter), in its own session; killing it kills the whole group."""
 
     def kill_all(self) -> None:
@@ -467,10 +467,10 @@ def run_trial(request: TrialRequest, workdir: Path, on_eval: Callable[[EvalRecor
     start = TrialStart.now(request)
     process: TrialProcess | None = server and _start_warm(server, request, argv, write_fd, out_write, scratch)
     if process is None:
-        process = _ProcessGroup(
+        process = ProcessGroup(
             [sys.executable, "-m", "harness.runner.worker", *argv, str(write_fd)],
             stdin=subprocess.DEVNULL, stdout=out_write, stderr=subprocess.STDOUT, pass_fds=(write_fd,),
-            start_new_session=True, preexec_fn=_child_setup(request.limits.scratch_bytes, request.cpu_affinity),
+            start_new_session=True, preexec_fn=child_setup(request.limits.scratch_bytes, request.cpu_affinity),
             env={**_child_env(request), **scratch_env(scratch)}, cwd=scratch)
     os.close(write_fd)
     os.close(out_write)
