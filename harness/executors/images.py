@@ -41,7 +41,7 @@ LOCAL_BASE = "podium-base:bookworm"
 CUDA_IMAGE = "podium-scoring:cuda"
 #: the local base's recipe; its hash labels the image so a changed recipe makes a new base
 DEBOOTSTRAP = dict(suite="bookworm", variant="minbase", mirror="http://deb.debian.org/debian",
-                   include="python3,python3-venv,ca-certificates")
+                   include="python3,python3-venv,python3-dev,ca-certificates,g++")  # g++, Python.h: torch.compile
 LABEL_INPUTS = "org.podium.inputs"
 LABEL_BASE_RECIPE = "org.podium.base-recipe"
 

@@ -159,6 +159,7 @@ def serve(fd: int) -> None:
     import numpy  # noqa: F401 - imported before any fork: every trial needs them
     import torch  # noqa: F401
     import torch._dynamo  # noqa: F401 - the first optimizer imports it (about a second)
+    import torch.distributed  # noqa: F401 - every trial starts a one-process group (harness.runner.distributed)
     import torch.optim  # noqa: F401
 
     from harness.runner import worker  # noqa: F401 - binds the clock before any submission is imported
