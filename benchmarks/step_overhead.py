@@ -4,7 +4,7 @@ Both sides train the same model (``fashion_mnist_mlp``), on the same tensors, wi
 same optimizer (AdamW, the adamw baseline's first hyperparameter point, with its warmup + cosine schedule), the same
 shuffling and thread count:
 
-* **bare**: a hand-written loop, no harness;
+* **bare**: a hand-written loop, no harness, evaluating as often as a trial does (untimed, excluded);
 * **harness**: the worker's real loop (:func:`harness.runner.worker.train`: clock, heartbeat, checks, evaluations
   every ``eval_period_s``, ``data_selection``/``update_params`` of the adamw baseline), with this process polling
   the heartbeat and the memory from outside as the supervisor does. Evaluation time (wall and CPU) is excluded, as
@@ -60,7 +60,12 @@ def measured(run: Any) -> dict[str, float]:
 
 
 class BareLoop:
-    """The hand-written loop: no harness, no clock, no checks. Model, optimizer and data order carry across rounds."""
+    """The hand-written loop: no harness, no clock, no checks. Model, optimizer and data order carry across rounds.
+
+    It evaluates as often as a trial does (every ``eval_period_s`` of its own training time, on the workload's
+    evaluator), untimed and excluded as on the harness side: evaluation is the benchmark's rule, not the harness's
+    overhead, but what it leaves behind (cold caches) slows the steps after it on both sides alike.
+    """
 
     def __init__(self, threads: int) -> None:
         import torch
@@ -69,6 +74,7 @@ class BareLoop:
         from workloads import get_spec
         from workloads.digits.pytorch.models import MLP
         from workloads.fashion_mnist.data import load_splits
+        from workloads.fashion_mnist.pytorch.models import build_mlp
 
         torch.set_num_threads(threads)
         hp, splits = first_point(), load_splits()
@@ -78,12 +84,15 @@ class BareLoop:
         self.model = MLP((784, 256, 128, 10), "relu")
         self.opt = torch.optim.AdamW(self.model.parameters(), lr=hp["learning_rate"], eps=1e-8,
                                      betas=(1 - hp["one_minus_beta1"], hp["beta2"]), weight_decay=hp["weight_decay"])
-        step_hint = get_spec(WORKLOAD).step_hint
+        spec = get_spec(WORKLOAD)
+        step_hint = spec.step_hint
         warmup = max(int(hp["warmup_factor"] * step_hint), 1)
         self.sched = SequentialLR(self.opt, [LinearLR(self.opt, 1e-10, 1.0, warmup),
                                              CosineAnnealingLR(self.opt, max(step_hint - warmup, 1))],
                                   milestones=[warmup])
         self.batches = self._batches(torch.Generator().manual_seed(0))
+        self.evaluator = TimedEvaluator(build_mlp(spec, "cpu-2core", torch.device("cpu"), **spec.builder_kwargs)[1])
+        self.eval_period, self.since_eval = spec.eval_period_s, 0.0
 
     def _batches(self, generator: Any) -> Any:
         import torch
@@ -96,15 +105,26 @@ class BareLoop:
     def run(self, steps: int) -> dict[str, float]:
         import torch
 
+        evaluator = self.evaluator
+        eval_wall, eval_cpu = evaluator.wall_s, evaluator.cpu_s
+
         def loop() -> None:
+            clock = time.perf_counter
             for _ in range(steps):
+                started = clock()
                 idx = next(self.batches)
                 self.opt.zero_grad(set_to_none=True)
                 torch.nn.functional.cross_entropy(self.model(self.x[idx]), self.y[idx]).backward()
                 self.opt.step()
                 self.sched.step()
+                self.since_eval += clock() - started
+                if self.since_eval >= self.eval_period:  # the evaluator copies the weights into its own model
+                    evaluator.evaluate(self.model, None, "validation")
+                    self.since_eval = 0.0
 
-        return {"steps": steps, **measured(loop)}
+        spent = measured(loop)
+        return {"steps": steps, "wall_s": spent["wall_s"] - (evaluator.wall_s - eval_wall),
+                "cpu_s": spent["cpu_s"] - (evaluator.cpu_s - eval_cpu)}
 
 
 class TimedEvaluator:
@@ -129,12 +149,15 @@ class HarnessLoop:
         from harness.runner import worker  # first: the worker binds its clock before importing the submission
         from harness.runner.messages import Heartbeat, TrialRequest
         from workloads import get_spec
+        from workloads.spec import Targets
 
-        # Target-setting mode never stops at the target, so every round runs its steps; a budget out of reach and a
-        # step cap per round (``max_steps``) end each round instead.
-        self.request = TrialRequest(trial_id="bench", submission_dir=str(BASELINE), workload=get_spec(WORKLOAD),
+        # A scored trial whose target is out of reach never stops at it, and evaluates the validation split only
+        # (as the bare side does); a budget out of reach and a step cap per round (``max_steps``) end each round.
+        spec = get_spec(WORKLOAD)
+        spec = spec.model_copy(update={"targets": {"cpu-2core": Targets(validation=2.0, test=2.0)}})
+        self.request = TrialRequest(trial_id="bench", submission_dir=str(BASELINE), workload=spec,
                                     hardware_class="cpu-2core", budget_s=1e9, hyperparameters=first_point(), seed=0,
-                                    threads=threads, mode="target_setting")
+                                    threads=threads)
         self.worker = worker
         self.trial = worker.load(self.request, Heartbeat(heartbeat_path), send=lambda record: None)
         self.trial.evaluator = self.evaluator = TimedEvaluator(self.trial.evaluator)
@@ -207,19 +230,21 @@ class SupervisorPolling:
     """What the supervisor does from outside during a trial: read the heartbeat every poll, the memory every fifth."""
 
     def __init__(self, heartbeat: Any, pid: int) -> None:
-        import psutil
-
         from harness.runner.supervisor import MEMORY_POLL_EVERY, POLL_S
 
-        self.heartbeat, self.process, self.period = heartbeat, psutil.Process(pid), POLL_S
+        self.heartbeat, self.pid, self.period = heartbeat, pid, POLL_S
         self.every, self.polls, self.peak_rss = MEMORY_POLL_EVERY, 0, 0
 
     def poll(self) -> None:
+        """The supervisor's own reads (its functions, so the two cannot drift apart)."""
+        from harness.runner.clock import tree_rss
+        from harness.runner.contention import runnable_now
+
         self.heartbeat.read()
         self.polls += 1
         if self.polls % self.every == 0:
-            rss = sum(p.memory_info().rss for p in [self.process, *self.process.children(recursive=True)])
-            self.peak_rss = max(self.peak_rss, rss)
+            runnable_now()
+            self.peak_rss = max(self.peak_rss, tree_rss(self.pid))
 
 
 def paired_ratio(harness: list[float], bare: list[float]) -> tuple[float, float, float, float]:

@@ -22,10 +22,10 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import psutil
 
 from harness.check_child import SUBMISSION_FILE, Problem
 from harness.runner.messages import TrialLimits
+from harness.runner.clock import tree_rss
 from harness.runner.supervisor import POLL_S, child_setup, ProcessGroup
 from harness.tuning.search_space import SearchSpace, SearchSpaceError, load_search_space
 
@@ -166,7 +166,7 @@ def _watch(process: ProcessGroup, log: Path, limits: TrialLimits) -> str | None:
     while process.poll() is None:
         if time.monotonic() - started > limits.startup_s:
             return f"importing submission.py took over {limits.startup_s:g}s (a hang at import?); killed"
-        rss = _tree_rss(process.pid)
+        rss = tree_rss(process.pid)
         if rss > limits.memory_bytes:
             return (f"importing submission.py used {rss / 2**30:.2f} GiB of memory, over the "
                     f"{limits.memory_bytes / 2**30:.2f} GiB a trial is allowed; killed")
@@ -175,14 +175,6 @@ def _watch(process: ProcessGroup, log: Path, limits: TrialLimits) -> str | None:
             return flood
         time.sleep(POLL_S)
     return None
-
-
-def _tree_rss(pid: int) -> int:
-    try:
-        root = psutil.Process(pid)
-        return sum(p.memory_info().rss for p in [root, *root.children(recursive=True)])
-    except psutil.Error:  # the child ended between the poll and the look
-        return 0
 
 
 def _output_flood(log: Path, limits: TrialLimits) -> str | None:

@@ -26,6 +26,7 @@ _process_time: Callable[[], float] = time.process_time
 _getrusage = resource.getrusage
 _listdir, _getpid, _open = os.listdir, os.getpid, open
 _TICK_S = 1.0 / os.sysconf("SC_CLK_TCK")
+_PAGE = os.sysconf("SC_PAGE_SIZE")
 
 
 def now() -> float:
@@ -52,6 +53,22 @@ def _descendants(pid: int) -> list[int]:
         except OSError:
             continue
     return found
+
+
+def tree_rss(pid: int) -> int:
+    """Resident bytes of ``pid`` and its live descendants, from ``/proc`` (0 for a process that is gone).
+
+    About 0.1 ms here, where psutil's ``children(recursive=True)`` scans every process on the machine (about 3 ms):
+    the supervisor reads it ten times a second, on the cores the trial is using.
+    """
+    total = 0
+    for current in (pid, *_descendants(pid)):
+        try:
+            with _open(f"/proc/{current}/statm") as fh:
+                total += int(fh.read().split()[1]) * _PAGE
+        except (OSError, IndexError, ValueError):
+            continue
+    return total
 
 
 def _process_cpu(pid: int) -> float:

@@ -42,6 +42,7 @@ from typing import Protocol
 import psutil
 
 from harness.runner import forkserver
+from harness.runner.clock import tree_rss
 from harness.runner.contention import ContentionRecord, CoreTimes, assess, read_cores, runnable_now, trial_cores
 from harness.runner.messages import EvalRecord, Heartbeat, Phase, TrialRequest, WorkerResult
 
@@ -356,11 +357,7 @@ class _Watch:
         return None
 
     def _resources(self) -> tuple[str, str] | None:
-        try:
-            root = psutil.Process(self.process.pid)
-            rss = sum(p.memory_info().rss for p in [root, *root.children(recursive=True)])
-        except psutil.Error:
-            rss = 0
+        rss = tree_rss(self.process.pid)
         self.peak_rss = max(self.peak_rss, rss)
         if rss > self.limits.memory_bytes:
             return "failed", (f"memory limit exceeded: {rss / 2**30:.2f} GiB resident > "
