@@ -4,7 +4,8 @@ What a trial container gets, and nothing else:
 
 * the image, by ID (resolved once per run, so every trial of a run runs in the same image);
 * ``--network none``; a read-only root filesystem; a private ``/tmp`` (tmpfs of the trial's ``scratch_bytes``,
-  discarded): its scratch folder, where temporary files and compile caches go;
+  discarded): its scratch folder, where temporary files and compile caches go (``exec``: torch.compile loads the
+  kernels it builds there);
 * the submission folder read-only at ``/podium/submission``, each dataset folder the workload reads read-only at
   its own path, and one writable results folder at ``/podium/trial``: the request, the heartbeat, the records file
   and the log;
@@ -273,7 +274,7 @@ class DockerRunner:
             self.image.id, ["/bin/sh", "-c", command], name=f"podium-{_safe(request.trial_id)}-{secrets.token_hex(3)}",
             labels={"org.podium.trial": request.trial_id}, hostname="podium-trial", user=TRIAL_USER,
             environment=trial_env(request, data), working_dir="/tmp", network_mode="none", read_only=True,
-            tmpfs={"/tmp": f"rw,nosuid,nodev,size={limits.scratch_bytes}"}, volumes=volumes, init=True,
+            tmpfs={"/tmp": f"rw,exec,nosuid,nodev,size={limits.scratch_bytes}"}, volumes=volumes, init=True,
             nano_cpus=int(request.threads * 1e9), cpuset_cpus=",".join(map(str, cpus)) if cpus else None,
             mem_limit=memory, memswap_limit=memory, pids_limit=PIDS_LIMIT, cap_drop=["ALL"],
             security_opt=["no-new-privileges"], log_config={"type": "none", "config": {}},
