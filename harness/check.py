@@ -26,7 +26,7 @@ from pathlib import Path
 from harness.check_child import SUBMISSION_FILE, Problem
 from harness.runner.messages import TrialLimits
 from harness.runner.clock import tree_rss
-from harness.runner.supervisor import POLL_S, child_setup, ProcessGroup
+from harness.runner.supervisor import POLL_S, ProcessGroup, child_env, child_setup
 from harness.tuning.search_space import SearchSpace, SearchSpaceError, load_search_space
 
 README_FILE = "README.md"
@@ -139,7 +139,7 @@ def _check_in_child(folder: Path, limits: TrialLimits) -> list[Problem]:
             process = ProcessGroup(
                 [sys.executable, "-m", "harness.check_child", str(folder.resolve()), str(report)],
                 stdin=subprocess.DEVNULL, stdout=output, stderr=subprocess.STDOUT, start_new_session=True,
-                preexec_fn=child_setup(limits.scratch_bytes, None), env=_child_env(), cwd=scratch)
+                preexec_fn=child_setup(limits.scratch_bytes, None), env=child_env(threads=1), cwd=scratch)
         try:
             verdict = _watch(process, log, limits)
         finally:
@@ -149,15 +149,6 @@ def _check_in_child(folder: Path, limits: TrialLimits) -> list[Problem]:
         if verdict is not None:
             return [Problem(SUBMISSION_FILE, verdict)]
         return _read_report(report, process.returncode, log)
-
-
-def _child_env() -> dict[str, str]:
-    """The child's environment: what a trial worker gets (no credentials), one thread, the harness importable."""
-    keep = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "VIRTUAL_ENV")
-    env = {k: v for k, v in os.environ.items() if k in keep or k.startswith(("PODIUM_", "HF_"))}
-    env.update(OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", PYTHONHASHSEED="0",
-               PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
-    return env
 
 
 def _watch(process: ProcessGroup, log: Path, limits: TrialLimits) -> str | None:

@@ -34,7 +34,6 @@ import ctypes
 import importlib
 import json
 import os
-import resource
 import signal
 import socket
 import subprocess
@@ -70,14 +69,13 @@ def enabled() -> bool:
 @dataclass(frozen=True)
 class TrialOrder:
     """What the trial needs besides its two descriptors (records, output): the worker's arguments, its own
-    environment variables (on top of the server's), its working folder, cores and file-size cap, its workload."""
+    environment variables (on top of the server's), its working folder, cores and file-size cap."""
 
     argv: list[str]
     env: dict[str, str]
     cwd: str
     cpus: list[int] | None
     file_bytes: int
-    builder: str
 
 
 def _trial_child(order: dict, records_fd: int, output_fd: int, parent: int) -> None:
@@ -87,13 +85,12 @@ def _trial_child(order: dict, records_fd: int, output_fd: int, parent: int) -> N
         if time.monotonic() > deadline:
             os._exit(70)
         time.sleep(0.0002)
-    _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    from harness.runner.supervisor import child_setup  # imported by serve() before the fork: no cost here
+
+    child_setup(order["file_bytes"], order["cpus"])()  # die with the supervisor, pin, cap files: as a cold start
     if os.getppid() != parent:  # the supervisor died between the check and the prctl
         os._exit(70)
     os.setsid()
-    if order["cpus"] is not None:
-        os.sched_setaffinity(0, order["cpus"])
-    resource.setrlimit(resource.RLIMIT_FSIZE, (order["file_bytes"], order["file_bytes"]))  # as supervisor.child_setup
     null = os.open(os.devnull, os.O_RDONLY)
     os.dup2(null, 0)
     os.dup2(output_fd, 1)
@@ -163,6 +160,7 @@ def serve(fd: int) -> None:
     import torch.optim  # noqa: F401
 
     from harness.runner import worker  # noqa: F401 - binds the clock before any submission is imported
+    from harness.runner import supervisor  # noqa: F401 - child_setup, for the trials
 
     conn = socket.socket(fileno=fd)
     warmed: set[str] = set()
@@ -175,8 +173,8 @@ def serve(fd: int) -> None:
         if not data:
             return
         order = json.loads(data)
-        _warm(order["builder"], warmed)
-        if not fds:  # a warm-up order only
+        if not fds:  # a warm-up order (server_for sends one for the trial's workload before every fork)
+            _warm(order["builder"], warmed)
             conn.send(b'{"warmed": true}')
             continue
         try:

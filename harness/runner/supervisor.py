@@ -104,14 +104,18 @@ def child_setup(file_bytes: int, cpus: list[int] | None) -> Callable[[], None]:
     return setup
 
 
-def _child_env(request: TrialRequest) -> dict[str, str]:
-    """The environment every trial of this kind gets (the fork server's too): no credentials, the threads."""
+def child_env(threads: int) -> dict[str, str]:
+    """What a process running submission code gets: no credentials, its threads, the harness importable."""
     keep = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "VIRTUAL_ENV")
     env = {k: v for k, v in os.environ.items() if k in keep or k.startswith(("PODIUM_", "HF_"))}
-    threads = str(request.threads)
-    env.update(OMP_NUM_THREADS=threads, MKL_NUM_THREADS=threads, PYTHONHASHSEED="0", PYTHONUNBUFFERED="1",
+    env.update(OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads), PYTHONHASHSEED="0",
                PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
     return env
+
+
+def _child_env(request: TrialRequest) -> dict[str, str]:
+    """The environment every trial of this kind gets (the fork server's too)."""
+    return {**child_env(request.threads), "PYTHONUNBUFFERED": "1"}
 
 
 def scratch_env(scratch: Path) -> dict[str, str]:
@@ -236,7 +240,7 @@ def _start_warm(server: forkserver.ForkServer, request: TrialRequest, argv: list
     try:
         pid = server.start_trial(forkserver.TrialOrder(
             argv=argv, env=scratch_env(scratch), cwd=str(scratch), cpus=request.cpu_affinity,
-            file_bytes=request.limits.scratch_bytes, builder=request.workload.builder), records_fd, output_fd)
+            file_bytes=request.limits.scratch_bytes), records_fd, output_fd)
     except forkserver.ForkServerError:
         return None
     trial = _ForkedTrial(pid)
