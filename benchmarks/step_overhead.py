@@ -143,7 +143,16 @@ class TimedEvaluator:
 
 
 class HarnessLoop:
-    """The worker's real trial (load, initialise, then :func:`train`), run a given number of steps per round."""
+    """The worker's real trial: load, initialise, then ONE call of :func:`harness.runner.worker.train` for the whole
+    benchmark, paced into rounds by its clock.
+
+    A trial's loop runs once, from the first update to the last; calling ``train`` afresh every round would charge
+    its set-up (the input queue's first shuffle, reading ``/proc``) and a "last look" evaluation to every 0.25 s
+    round. So the clock waits for the next round's order at the start of the first timed interval of each round's
+    first step: outside submission time (the clock has not started), so the trial's evaluation cadence and
+    submission time are those of an uninterrupted trial, and between two such points lie exactly ``steps`` whole
+    iterations of the loop, bookkeeping and evaluations included.
+    """
 
     def __init__(self, threads: int, heartbeat_path: Path) -> None:
         from harness.runner import worker  # first: the worker binds its clock before importing the submission
@@ -152,33 +161,51 @@ class HarnessLoop:
         from workloads.spec import Targets
 
         # A scored trial whose target is out of reach never stops at it, and evaluates the validation split only
-        # (as the bare side does); a budget out of reach and a step cap per round (``max_steps``) end each round.
+        # (as the bare side does); the budget is out of reach too: the trial runs until the parent says stop.
         spec = get_spec(WORKLOAD)
         spec = spec.model_copy(update={"targets": {"cpu-2core": Targets(validation=2.0, test=2.0)}})
-        self.request = TrialRequest(trial_id="bench", submission_dir=str(BASELINE), workload=spec,
-                                    hardware_class="cpu-2core", budget_s=1e9, hyperparameters=first_point(), seed=0,
-                                    threads=threads)
+        request = TrialRequest(trial_id="bench", submission_dir=str(BASELINE), workload=spec,
+                               hardware_class="cpu-2core", budget_s=1e9, hyperparameters=first_point(), seed=0,
+                               threads=threads)
         self.worker = worker
-        self.trial = worker.load(self.request, Heartbeat(heartbeat_path), send=lambda record: None)
+        self.trial = worker.load(request, Heartbeat(heartbeat_path), send=lambda record: None)
         self.trial.evaluator = self.evaluator = TimedEvaluator(self.trial.evaluator)
         self.model, self.model_state, self.optimizer_state, batch_size, _ = worker.initialise(self.trial)
         assert batch_size == BATCH_SIZE, batch_size
 
-    def run(self, steps: int) -> dict[str, float]:
-        trial, evaluator = self.trial, self.evaluator
-        trial.request = self.request.model_copy(update={"max_steps": trial.step + steps})
-        first, submission_s = trial.step, trial.clock.submission_s
-        eval_wall, eval_cpu = evaluator.wall_s, evaluator.cpu_s
+    def serve(self, orders: Any, answer: Any) -> None:
+        """Run the trial; at each round's start, answer for the round just ended and read the next order."""
+        clock, trial, evaluator = self.trial.clock, self.trial, self.evaluator
+        start, pace = clock.start, {"at": 0, "mark": None}
 
-        def loop() -> None:
-            # The adamw baseline updates its optimizer state in place, so the state passed each round is current.
-            self.model, self.model_state = self.worker.train(trial, self.model, self.model_state,
-                                                             self.optimizer_state, BATCH_SIZE)
+        def mark() -> dict[str, float]:
+            return {"wall_s": time.perf_counter(), "cpu_s": time.process_time(), "eval_wall_s": evaluator.wall_s,
+                    "eval_cpu_s": evaluator.cpu_s, "submission_s": clock.submission_s, "steps": trial.step}
 
-        spent = measured(loop)
-        return {"steps": trial.step - first, "wall_s": spent["wall_s"] - (evaluator.wall_s - eval_wall),
-                "cpu_s": spent["cpu_s"] - (evaluator.cpu_s - eval_cpu),
-                "submission_s": trial.clock.submission_s - submission_s}
+        def paced_start(step: int | None = None) -> None:
+            if step is not None and step >= pace["at"]:  # the first interval of a round's first step
+                now, before = mark(), pace["mark"]
+                if before is not None:
+                    wall = now["wall_s"] - before["wall_s"] - (now["eval_wall_s"] - before["eval_wall_s"])
+                    cpu = now["cpu_s"] - before["cpu_s"] - (now["eval_cpu_s"] - before["eval_cpu_s"])
+                    answer({"steps": now["steps"] - before["steps"], "wall_s": wall, "cpu_s": cpu,
+                            "submission_s": now["submission_s"] - before["submission_s"]})
+                order = orders.readline()
+                if not order:
+                    raise StopBenchmark
+                pace["at"], pace["mark"] = step + int(order), mark()
+            start(step)
+
+        clock.start = paced_start
+        try:
+            self.worker.train(trial, self.model, self.model_state, self.optimizer_state, BATCH_SIZE)
+        except StopBenchmark:
+            return
+        raise SystemExit("the benchmark trial ended on its own (did it reach its unreachable target?)")
+
+
+class StopBenchmark(BaseException):
+    """Raised from the paced clock when the parent closes the orders: ends the one long ``train`` call."""
 
 
 def serve(side: str, threads: int, heartbeat: str) -> None:
@@ -186,11 +213,18 @@ def serve(side: str, threads: int, heartbeat: str) -> None:
     loop = BareLoop(threads) if side == "bare" else HarnessLoop(threads, Path(heartbeat))
     out = os.fdopen(os.dup(1), "w")  # the protocol's own copy of stdout; anything else printed goes to stderr
     os.dup2(2, 1)
+
+    def answer(result: dict[str, float]) -> None:
+        out.write(json.dumps(result) + "\n")
+        out.flush()
+
     out.write("ready\n")
     out.flush()
+    if isinstance(loop, HarnessLoop):
+        loop.serve(sys.stdin, answer)
+        return
     for line in sys.stdin:
-        out.write(json.dumps(loop.run(int(line))) + "\n")
-        out.flush()
+        answer(loop.run(int(line)))
 
 
 # --- The parent: alternate rounds, poll like the supervisor, and estimate. ------------------------------------------

@@ -93,7 +93,31 @@ class Trial:
 
 
 def rng_for(seed: int, step: int) -> Any:
+    """The random state handed to submission code at ``step``: two uint32 words (seed, step)."""
     return np.array([seed & 0xFFFFFFFF, step & 0xFFFFFFFF], dtype=np.uint32)
+
+
+class StepRngs:
+    """``rng_for(seed, step)`` for consecutive steps, made a block at a time.
+
+    Between two updates the harness runs on caches the step's kernels have just emptied, where building one small
+    array costs ~20 us (a 4 ms step's 0.5%); handing out a row of a block made every 4096 steps costs ~1 us. A row
+    is a view: a submission that writes into its rng changes that step's words only.
+    """
+
+    BLOCK = 4096
+
+    def __init__(self, seed: int) -> None:
+        self._seed, self._first, self._rows = seed, 0, np.empty((0, 2), dtype=np.uint32)
+
+    def __call__(self, step: int) -> Any:
+        i = step - self._first
+        if not 0 <= i < len(self._rows):
+            self._first, i = step, 0
+            self._rows = np.empty((self.BLOCK, 2), dtype=np.uint32)
+            self._rows[:, 0] = self._seed & 0xFFFFFFFF
+            self._rows[:, 1] = np.arange(step, step + self.BLOCK, dtype=np.uint64) & 0xFFFFFFFF
+        return self._rows[i]
 
 
 def load(request: TrialRequest, heartbeat: Heartbeat, send: Any) -> Trial:
@@ -194,9 +218,10 @@ def check_update(trial: Trial, name: str, returned: Any) -> tuple[Any, Any, Any]
         got = f"a tuple of {len(returned)} values" if isinstance(returned, tuple) else type(returned).__name__
         raise SubmissionFailure(f"{name} returned {got}; expected (optimizer_state, params, model_state)")
     loss = getattr(trial.workload, "last_summed_loss", None)
-    loss = loss.detach() if hasattr(loss, "detach") else loss  # float() of a grad-requiring tensor warns
-    if loss is not None and not math.isfinite(float(loss)):
-        raise SubmissionFailure(f"non-finite training loss ({float(loss)}) after {trial.step} updates")
+    if loss is not None:
+        value = loss.item() if hasattr(loss, "item") else float(loss)  # float() of a grad-requiring tensor warns
+        if not math.isfinite(value):
+            raise SubmissionFailure(f"non-finite training loss ({value}) after {trial.step} updates")
     return returned
 
 
@@ -214,8 +239,9 @@ def train(trial: Trial, model: Any, model_state: Any, optimizer_state: Any, batc
     select_kwargs = dict(workload=workload, input_queue=queue, hyperparameters=hyperparameters)
     budget, period = request.budget_s, request.workload.eval_period_s
     max_steps = request.max_steps or math.inf
+    rngs = StepRngs(request.seed)
     while clock.submission_s < budget and trial.step < max_steps:
-        rng = rng_for(request.seed, trial.step + 2)
+        rng = rngs(trial.step + 2)
         if declares_train_state:
             update_kwargs["train_state"] = TrainState(clock.submission_s, trial.step, budget, period)
         clock.start(trial.step)

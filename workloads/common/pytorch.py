@@ -310,11 +310,18 @@ class TorchWorkload:
         train = mode == ForwardPassMode.TRAIN
         if model.training != train:  # Module.train() walks every submodule: skip it when nothing changes
             model.train(train)
-        freeze = frozen_batch_norm_stats(model) if train and not update_batch_norm else contextlib.nullcontext()
-        with freeze, torch.set_grad_enabled(train):
-            inputs = augmented_and_preprocessed_input_batch["inputs"]
-            logits = model(inputs) if dropout_rate is None else model(inputs, dropout_rate=dropout_rate)  # (B, C)
-        return logits, model_state
+        inputs = augmented_and_preprocessed_input_batch["inputs"]
+        if update_batch_norm or not train:
+            if torch.is_grad_enabled() == train:  # the usual case: no context to enter (a few us a step, cold)
+                return self._forward(model, inputs, dropout_rate), model_state
+            with torch.set_grad_enabled(train):
+                return self._forward(model, inputs, dropout_rate), model_state
+        with frozen_batch_norm_stats(model), torch.set_grad_enabled(train):
+            return self._forward(model, inputs, dropout_rate), model_state
+
+    @staticmethod
+    def _forward(model: nn.Module, inputs: torch.Tensor, dropout_rate: float | None) -> torch.Tensor:
+        return model(inputs) if dropout_rate is None else model(inputs, dropout_rate=dropout_rate)  # (B, C)
 
     def loss_fn(self, label_batch: torch.Tensor, logits_batch: torch.Tensor, mask_batch: torch.Tensor | None = None,
                 label_smoothing: float = 0.0) -> dict[str, torch.Tensor]:
