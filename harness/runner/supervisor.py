@@ -366,12 +366,22 @@ class _Watch:
         if rss > self.limits.memory_bytes:
             return "failed", (f"memory limit exceeded: {rss / 2**30:.2f} GiB resident > "
                               f"{self.limits.memory_bytes / 2**30:.2f} GiB allowed per trial; killed")
-        if self.scratch is not None and self._polls % (MEMORY_POLL_EVERY * self.SCRATCH_EVERY) == 0:
-            used = folder_bytes(self.scratch)
-            if used > self.limits.scratch_bytes:
-                return "failed", (f"scratch folder full: the trial wrote {used / 2**30:.2f} GiB of files, over the "
-                                  f"{self.limits.scratch_bytes / 2**30:.2f} GiB allowed per trial; killed")
+        if self._polls % (MEMORY_POLL_EVERY * self.SCRATCH_EVERY) == 0:
+            verdict = self.scratch_full("killed")
+            if verdict is not None:
+                return verdict
         return self.output_flood()
+
+    def scratch_full(self, then: str) -> tuple[str, str] | None:
+        """``failed`` if the scratch folder holds more than the limit. Read about once a second while the trial runs,
+        and once more after it ends: a trial shorter than a second is judged on the files it left."""
+        if self.scratch is None:
+            return None
+        used = folder_bytes(self.scratch)
+        if used > self.limits.scratch_bytes:
+            return "failed", (f"scratch folder full: the trial wrote {used / 2**30:.2f} GiB of files, over the "
+                              f"{self.limits.scratch_bytes / 2**30:.2f} GiB allowed per trial; {then}")
+        return None
 
     def output_flood(self) -> tuple[str, str] | None:
         size = self.log.stat().st_size if self.log.exists() else 0
@@ -524,6 +534,8 @@ def supervise(request: TrialRequest, process: TrialProcess, heartbeat: Heartbeat
     ended = time.monotonic()
     counters = read_cores(start.cores) - start.counters
     reader.join(timeout=10)
+    if verdict is None:
+        verdict = watch.scratch_full("the trial's result is void")
     status, reason = verdict if verdict is not None else _judge(watch, reader, process.returncode, log)
     peak = max(watch.peak_rss, reader.result.peak_rss_bytes if reader.result else 0)
     outcome = TrialOutcome(status, reason, reader.result, ended - start.monotonic, peak, watch.estimated_submission_s,
