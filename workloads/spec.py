@@ -37,6 +37,7 @@ class WorkloadSpec(BaseModel):
     Attributes:
         name: registry key, e.g. ``fashion_mnist_mlp``.
         family: the folder under ``workloads/`` that implements it.
+        track: the track whose submissions run on it (``training``, ``peft``); pools and scores are per track.
         base: for a variant, the name of the base workload it stands in for when scoring; None for a base workload.
         builder: ``module:function`` returning ``(TorchWorkload, Evaluator)``; imported only inside a trial worker.
         builder_kwargs: arguments for the builder (what makes a variant different: activation, init, norm...).
@@ -53,6 +54,7 @@ class WorkloadSpec(BaseModel):
     name: str
     family: str
     description: str
+    track: str = "training"
     base: str | None = None
     builder: str
     builder_kwargs: dict[str, Any] = Field(default_factory=dict)

@@ -1,0 +1,147 @@
+"""PyTorch glue for PEFT-track workloads: a pretrained model with a fresh task head, adapted to a classification task.
+
+A :class:`PeftWorkload` is a :class:`~workloads.common.pytorch.TorchWorkload` (the same AlgoPerf-style interface, so
+the training track's update rules run on it unchanged) whose ``init_model_fn`` returns the *pretrained* model with
+a freshly initialised head (drawn from the rng), and whose inputs may be a dict of tensors (``input_ids``,
+``attention_mask``: text is tokenized once when the workload is built, never inside the timed loop).
+
+What a PEFT workload adds:
+
+* ``head_modules``: the names of the modules that are new (the task head). They are always trained: a method that
+  froze a randomly initialised head could learn nothing. ``peft`` configs get them as ``modules_to_save``.
+* ``reference``: a fixed sample of inputs that belongs to no split, for the inference latency and forgetting
+  measurements (see :mod:`harness.tracks.peft`).
+* ``forgetting(base, adapted)``: how far the adapted model's behaviour has moved from the base model's on the
+  reference sample; each workload defines it in its docstring (0 means unchanged).
+
+Evaluation runs on the submitted model itself (:class:`ModelEvaluator`): in the PEFT track the method's structure
+*is* the model (LoRA's extra matrices, a side network), so there is no fixed architecture to copy weights into.
+The model is put in eval mode under ``torch.no_grad()`` and its training mode restored; evaluation stays untimed
+and bounded by the evaluation limit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from workloads.common.pytorch import EvaluationError, SplitMetrics, TorchWorkload
+from workloads.spec import WorkloadSpec
+
+Inputs = torch.Tensor | dict[str, torch.Tensor]
+
+
+def take(inputs: Inputs, index: torch.Tensor | slice) -> Inputs:
+    """Rows of a tensor, or of every tensor of a dict of tensors."""
+    if isinstance(inputs, Mapping):
+        return {k: v[index] for k, v in inputs.items()}
+    return inputs[index]
+
+
+def to_device(inputs: Inputs, device: torch.device) -> Inputs:
+    if isinstance(inputs, Mapping):
+        return {k: v.to(device) for k, v in inputs.items()}
+    return inputs.to(device)
+
+
+def forward(model: nn.Module, inputs: Inputs, dropout_rate: float | None = None) -> torch.Tensor:
+    """Logits ``(B, C)`` of ``model`` on ``inputs``: keyword arguments for a dict, ``.logits`` of an HF output."""
+    kwargs = {} if dropout_rate is None else {"dropout_rate": dropout_rate}
+    out = model(**inputs, **kwargs) if isinstance(inputs, Mapping) else model(inputs, **kwargs)
+    return out if isinstance(out, torch.Tensor) else out.logits
+
+
+def n_rows(inputs: Inputs) -> int:
+    return len(next(iter(inputs.values()))) if isinstance(inputs, Mapping) else len(inputs)
+
+
+class PeftWorkload(TorchWorkload):
+    """A pretrained model and a task, as a submission sees it (training data only)."""
+
+    def __init__(self, spec: WorkloadSpec, hardware_class: str, train_inputs: Inputs, train_y: torch.Tensor,
+                 model_factory: Callable[[], nn.Module], device: torch.device, *, head_modules: tuple[str, ...],
+                 reference: Inputs, forgetting: Callable[[nn.Module, nn.Module, Inputs], float],
+                 held_out_sizes: dict[str, int] | None = None, eval_batch_size: int = 256) -> None:
+        # TorchWorkload moves train_x with .to(); a dict goes through to_device instead
+        super().__init__(spec, hardware_class, torch.empty(0), train_y, model_factory, device, held_out_sizes,
+                         eval_batch_size)
+        self._train_x = to_device(train_inputs, device)
+        self.head_modules = tuple(head_modules)
+        self.reference = to_device(reference, device)
+        self._forgetting = forgetting
+
+    @property
+    def train_mean(self) -> float:
+        raise AttributeError(f"{self.name}'s inputs are a pretrained model's; they have no mean to normalise with")
+
+    train_stddev = train_mean
+
+    def is_output_params(self, param_key: str) -> bool:
+        return any(param_key == h or param_key.startswith(f"{h}.") for h in self.head_modules)
+
+    @staticmethod
+    def _forward(model: nn.Module, inputs: Inputs, dropout_rate: float | None) -> torch.Tensor:
+        return forward(model, inputs, dropout_rate)
+
+    def forgetting(self, base: nn.Module, adapted: nn.Module) -> float:
+        """The workload's forgetting measure on its reference sample (0: the base model's behaviour is unchanged)."""
+        return float(self._forgetting(base, adapted, self.reference))
+
+    def input_queue(self, batch_size: int, seed: int) -> Iterator[dict[str, Any]]:
+        """Infinite, shuffled-per-epoch batches (the last partial batch of an epoch is dropped)."""
+        if batch_size < 1 or batch_size > self.num_train_examples:
+            raise ValueError(f"batch size {batch_size} is outside [1, {self.num_train_examples}] for {self.name}")
+        generator = torch.Generator().manual_seed(seed)
+        n = self.num_train_examples
+        while True:
+            order = torch.randperm(n, generator=generator).to(self.device)
+            for start in range(0, n - batch_size + 1, batch_size):
+                idx = order[start:start + batch_size]
+                yield {"inputs": take(self._train_x, idx), "targets": self._train_y[idx]}
+
+
+class ModelEvaluator:
+    """Harness-side evaluation of the submitted model itself on held-out splits. Never handed to a submission."""
+
+    def __init__(self, workload: PeftWorkload, splits: dict[str, tuple[Inputs, torch.Tensor]],
+                 batch_size: int = 256) -> None:
+        self._workload = workload
+        self._splits = {k: (to_device(x, workload.device), y.to(workload.device)) for k, (x, y) in splits.items()}
+        self._batch_size = batch_size
+
+    @torch.no_grad()
+    def evaluate(self, params: Any, model_state: Any, split: str) -> SplitMetrics:
+        """Mean loss and accuracy on ``split`` ("validation" or "test"), also under ``"<split>/<metric>"``."""
+        if not isinstance(params, nn.Module):
+            raise EvaluationError(f"the model to evaluate is a {type(params).__name__}, not a torch.nn.Module")
+        model, was_training = params, params.training
+        model.eval()
+        try:
+            x, y = self._splits[split]
+            total_loss, correct = 0.0, 0
+            for start in range(0, len(y), self._batch_size):
+                logits = forward(model, take(x, slice(start, start + self._batch_size)))  # (B, n_classes)
+                targets = y[start:start + self._batch_size]
+                total_loss += float(F.cross_entropy(logits.float(), targets, reduction="sum"))
+                correct += int((logits.argmax(dim=-1) == targets).sum())
+        finally:
+            model.train(was_training)
+        return SplitMetrics(split, {"loss": total_loss / len(y), "accuracy": correct / len(y)})
+
+
+def build_peft(spec: WorkloadSpec, hardware_class: str, device: torch.device, *,
+               splits: dict[str, tuple[Inputs, torch.Tensor]], model_factory: Callable[[], nn.Module],
+               head_modules: tuple[str, ...], reference: Inputs,
+               forgetting: Callable[[nn.Module, nn.Module, Inputs], float],
+               eval_batch_size: int = 256) -> tuple[PeftWorkload, ModelEvaluator]:
+    """A (workload, evaluator) pair from tensors: ``splits`` maps train/validation/test to ``(inputs, labels)``."""
+    sizes = {"validation": len(splits["validation"][1]), "test": len(splits["test"][1])}
+    workload = PeftWorkload(spec, hardware_class, *splits["train"], model_factory, device, head_modules=head_modules,
+                            reference=reference, forgetting=forgetting, held_out_sizes=sizes,
+                            eval_batch_size=eval_batch_size)
+    evaluator = ModelEvaluator(workload, {k: splits[k] for k in ("validation", "test")}, eval_batch_size)
+    return workload, evaluator
