@@ -27,6 +27,7 @@ from harness.check_child import SUBMISSION_FILE, Problem
 from harness.runner.messages import TrialLimits
 from harness.runner.clock import tree_rss
 from harness.runner.supervisor import POLL_S, ProcessGroup, child_env, child_setup
+from harness.tracks.peft import ADAPTER_CONFIG_FILE, TrackError, submission_track
 from harness.tuning.search_space import SearchSpace, SearchSpaceError, load_search_space
 
 README_FILE = "README.md"
@@ -48,6 +49,7 @@ class CheckReport:
     path: Path
     problems: list[Problem] = field(default_factory=list)
     search_space: SearchSpace | None = None
+    track: str = "training"
 
     @property
     def ok(self) -> bool:
@@ -72,14 +74,44 @@ def check_submission(path: str | Path, limits: TrialLimits | None = None) -> Che
         A report listing every problem.
     """
     folder = Path(path)
-    problems = _layout_problems(folder)
+    try:
+        track = submission_track(folder) if folder.is_dir() else "training"
+    except TrackError as error:
+        return CheckReport(folder, [Problem(str(folder), str(error))])
+    config_only = (folder / ADAPTER_CONFIG_FILE).is_file()
+    problems = _layout_problems(folder, config_only)
     if not folder.is_dir():
         return CheckReport(folder, problems)
     search_space, space_problems = _check_search_space(folder)
     problems += space_problems
-    if (folder / SUBMISSION_FILE).is_file():
-        problems += _check_in_child(folder, limits or TrialLimits())
-    return CheckReport(folder, problems, search_space)
+    if config_only:
+        problems += _adapter_config_problems(folder, search_space)
+    elif (folder / SUBMISSION_FILE).is_file():
+        problems += _check_in_child(folder, limits or TrialLimits(), track)
+    return CheckReport(folder, problems, search_space, track)
+
+
+def _adapter_config_problems(folder: Path, space: SearchSpace | None) -> list[Problem]:
+    """A config-only PEFT submission: ``adapter_config.json`` as ``peft`` reads it, with every value the search
+    space may put into it (data only: nothing of the submission runs here)."""
+    from harness.tracks.peft import AdapterConfigError, config_problems, read_adapter_config
+
+    try:
+        values = read_adapter_config(folder)
+    except AdapterConfigError as error:
+        return [Problem(ADAPTER_CONFIG_FILE, p) for p in error.problems]
+    problems = [Problem(ADAPTER_CONFIG_FILE, p) for p in config_problems(values)]
+    if not problems and space is not None and not space.is_empty:
+        from harness.tracks.peft import _field_types, config_class, make_config
+
+        fields = _field_types(config_class(values["peft_type"]))
+        for point in space.sample(4, 0):
+            overrides = {k: v for k, v in point.items() if k in fields}
+            if overrides:
+                problems += [Problem(SEARCH_SPACE_FILE, f"{p} (a value of the search space)")
+                             for p in config_problems({**values, **overrides})]
+        problems = list(dict.fromkeys(problems))
+    return problems
 
 
 def format_report(report: CheckReport) -> str:
@@ -103,14 +135,19 @@ def format_report(report: CheckReport) -> str:
 # --- Folder layout and search space. -----------------------------------------------------------------------------
 
 
-def _layout_problems(folder: Path) -> list[Problem]:
+def _layout_problems(folder: Path, config_only: bool = False) -> list[Problem]:
     if not folder.exists():
         return [Problem(str(folder), "no such folder")]
     if not folder.is_dir():
-        hint = f"; pass its folder, {folder.parent}" if folder.name == SUBMISSION_FILE else ""
-        return [Problem(str(folder), f"not a folder (a submission is a folder with {SUBMISSION_FILE}){hint}")]
+        hint = f"; pass its folder, {folder.parent}" if folder.name in (SUBMISSION_FILE, ADAPTER_CONFIG_FILE) else ""
+        return [Problem(str(folder), f"not a folder (a submission is a folder with {SUBMISSION_FILE}, or a PEFT "
+                                     f"method's {ADAPTER_CONFIG_FILE}){hint}")]
+    if config_only:
+        return []  # adapter_config.json (+ search_space.json) is a whole submission, as peft saves it
     problems = []
-    for name, why in ((SUBMISSION_FILE, "it defines the training functions"), (README_FILE, "describe the method")):
+    for name, why in ((SUBMISSION_FILE, "it defines the training functions (or, for a PEFT method, adapt(); or "
+                                        f"give a peft {ADAPTER_CONFIG_FILE} instead)"),
+                      (README_FILE, "describe the method")):
         if not (folder / name).is_file():
             near = [p.name for p in folder.iterdir() if p.name.lower() == name.lower()]
             hint = f"found {near[0]}: rename it" if near else why
@@ -131,13 +168,13 @@ def _check_search_space(folder: Path) -> tuple[SearchSpace | None, list[Problem]
 # --- The child that imports submission.py. ------------------------------------------------------------------------
 
 
-def _check_in_child(folder: Path, limits: TrialLimits) -> list[Problem]:
+def _check_in_child(folder: Path, limits: TrialLimits, track: str = "training") -> list[Problem]:
     """Run :mod:`harness.check_child` on ``folder`` under ``limits``; its problems, or one saying why it gave none."""
     with tempfile.TemporaryDirectory(prefix="podium-check-") as scratch:
         report, log = Path(scratch) / "report.json", Path(scratch) / "output.log"
         with open(log, "wb") as output:
             process = ProcessGroup(
-                [sys.executable, "-m", "harness.check_child", str(folder.resolve()), str(report)],
+                [sys.executable, "-m", "harness.check_child", str(folder.resolve()), str(report), track],
                 stdin=subprocess.DEVNULL, stdout=output, stderr=subprocess.STDOUT, start_new_session=True,
                 preexec_fn=child_setup(limits.scratch_bytes, None), env=child_env(threads=1), cwd=scratch)
         try:

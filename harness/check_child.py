@@ -9,7 +9,8 @@ no harness process ever imports a submission; this throwaway process does, and s
 The report is advisory. A submission could forge it (it runs in this process), but that only lets it past the check:
 its trials still run in isolated workers, where the same misbehaviour becomes a failed trial with a reason.
 
-The expected parameter lists are read from :mod:`harness.tracks.training`, so the checker and the contract cannot
+The expected parameter lists are read from the track's contract (:mod:`harness.tracks.training`,
+:mod:`harness.tracks.peft`), so the checker and the contract cannot
 drift apart. Every problem is collected, each with a ``file:line`` when one is known, so an author fixes a
 submission in one round.
 """
@@ -52,18 +53,27 @@ class Problem:
         return f"{self.where}: {self.message}"
 
 
-def inspect_submission(folder: Path) -> list[Problem]:
+def contract(track: str) -> tuple[dict[str, tuple[inspect.Parameter, ...]], dict[str, tuple[inspect.Parameter, ...]]]:
+    """``(required, optional)`` functions of a track's contract."""
+    if track == "peft":
+        from harness.tracks import peft
+
+        return peft.REQUIRED_FUNCTIONS, peft.OPTIONAL_FUNCTIONS
+    return REQUIRED_FUNCTIONS, OPTIONAL_FUNCTIONS
+
+
+def inspect_submission(folder: Path, track: str = "training") -> list[Problem]:
     """Import ``folder/submission.py`` into this process and list what is wrong with its functions.
 
     Only ever called in a throwaway process (see the module docstring): the import runs submission code.
     """
     module, problems = _import_submission(folder)
-    return problems if module is None else _function_problems(module, folder)
+    return problems if module is None else _function_problems(module, folder, *contract(track))
 
 
 def main(argv: list[str]) -> None:
     folder, report = Path(argv[0]), Path(argv[1])
-    problems = inspect_submission(folder)
+    problems = inspect_submission(folder, argv[2] if len(argv) > 2 else "training")
     report.write_text(json.dumps({"problems": [asdict(problem) for problem in problems]}))
     sys.stdout.flush()
     sys.stderr.flush()
@@ -126,12 +136,13 @@ def _location(function: Any, folder: Path) -> str:
     return _where(code.co_filename, code.co_firstlineno, folder) if code else SUBMISSION_FILE
 
 
-def _function_problems(module: ModuleType, folder: Path) -> list[Problem]:
+def _function_problems(module: ModuleType, folder: Path, required: dict[str, tuple[inspect.Parameter, ...]],
+                       optional: dict[str, tuple[inspect.Parameter, ...]]) -> list[Problem]:
     """Every required function present and callable with the contract's parameters; optional ones when defined."""
-    contract_names = set(REQUIRED_FUNCTIONS) | set(OPTIONAL_FUNCTIONS)
+    contract_names = set(required) | set(optional)
     others = [n for n, v in vars(module).items() if callable(v) and not n.startswith("__") and n not in contract_names]
     problems = []
-    for name, contract in REQUIRED_FUNCTIONS.items():
+    for name, contract in required.items():
         if not hasattr(module, name):
             close = difflib.get_close_matches(name, others, n=1)
             if close:
@@ -141,7 +152,7 @@ def _function_problems(module: ModuleType, folder: Path) -> list[Problem]:
                 problems.append(Problem(SUBMISSION_FILE, f"missing function {name}"))
             continue
         problems += _signature_problems(name, getattr(module, name), contract, folder)
-    for name, contract in OPTIONAL_FUNCTIONS.items():
+    for name, contract in optional.items():
         if hasattr(module, name):
             problems += _signature_problems(name, getattr(module, name), contract, folder)
     return problems

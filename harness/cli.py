@@ -47,22 +47,30 @@ def fail(message: str, code: int = 2) -> typer.Exit:
 @app.command()
 def workloads(
     suite: Annotated[Optional[str], typer.Option(help="Only this suite's workloads (and their variants).")] = None,
+    track: Annotated[Optional[str], typer.Option(help="Only this track's workloads: training or peft (with "
+                                                      "--suite: the track whose suite it is; default training).")] = None,
     hardware_class: HardwareOption = "cpu-2core",
 ) -> None:
-    """List workloads: data, model, metric, targets and budget. Variants are listed under their base workload."""
-    from workloads import SUITES, WORKLOADS, variants_of
+    """List workloads: track, data, model, metric, targets and budget. Variants are listed under their base workload."""
+    from workloads import SUITES, TRACKS, WORKLOADS, suite_key, variants_of
 
+    if track is not None and track not in TRACKS:
+        raise fail(f"unknown --track {track!r}: use one of {', '.join(TRACKS)}")
     try:
-        names = list(SUITES.get(suite)) if suite else [n for n in WORKLOADS.names() if WORKLOADS.get(n).base is None]
+        names = (list(SUITES.get(suite_key(suite, track or "training"))) if suite else
+                 [n for n in WORKLOADS.names() if WORKLOADS.get(n).base is None
+                  and (track is None or WORKLOADS.get(n).track == track)])
     except UnknownNameError as exc:
         raise fail(str(exc)) from None
-    table = Table(title=f"Workloads ({suite or 'all'}; targets and budgets for {hardware_class})")
-    for column in ("workload", "variant of", "model", "metric", "val target", "test target", "budget s", "eval every s"):
+    title = f"{track or 'all'} track" if not suite else f"{track or 'training'} suite {suite}"
+    table = Table(title=f"Workloads ({title}; targets and budgets for {hardware_class})")
+    for column in ("workload", "track", "variant of", "model", "metric", "val target", "test target", "budget s",
+                   "eval every s"):
         table.add_column(column)
     for name in names:
         for spec in [WORKLOADS.get(name), *variants_of(name)]:
             t = spec.targets.get(hardware_class)
-            table.add_row(spec.name, spec.base or "", spec.model, spec.metric,
+            table.add_row(spec.name, spec.track, spec.base or "", spec.model, spec.metric,
                           f"{t.validation:.4f}" if t else "-", f"{t.test:.4f}" if t else "-",
                           f"{spec.budget_s.get(hardware_class, float('nan')):.0f}", f"{spec.eval_period_s:g}")
     console.print(table)
@@ -74,16 +82,26 @@ def check(
                                          help="Submission folder (submission.py, README.md, search_space.json).")],
     static_only: Annotated[bool, typer.Option("--static", help="Only validate; do not run any training step.")] = False,
     seconds: Annotated[float, typer.Option(help="Submission seconds for the smoke run.")] = 2.0,
-    workload: Annotated[str, typer.Option(help="Workload for the smoke run (the smallest by default).")] = "digits_mlp",
+    workload: Annotated[Optional[str], typer.Option(help="Workload for the smoke run (default: the track's "
+                                                        "smallest: digits_mlp, or fashion_cnn_transfer for a PEFT "
+                                                        "method).")] = None,
 ) -> None:
-    """Validate a submission (functions, signatures, search space, imports), then run a few real steps."""
+    """Validate a submission (functions, signatures, search space, imports; for a PEFT config, its adapter_config.json),
+    then run a few real steps. The track is recognised from the folder: adapter_config.json or a submission.py
+    defining adapt() is a PEFT method; any other submission.py a training algorithm."""
     from harness.check import check_submission, format_report
+    from harness.tracks.peft import TrackError, submission_track
 
+    try:
+        track = submission_track(path) if path.is_dir() else "training"
+    except TrackError as exc:
+        raise fail(str(exc)) from None
+    workload = workload or SMOKE_WORKLOADS[track]
     report = check_submission(path)
     if not report.ok:
         err.print(format_report(report), highlight=False)
         raise typer.Exit(2)
-    console.print(f"[green]✓[/] {path}: contract, signatures and search space are valid")
+    console.print(f"[green]✓[/] {path}: {track} track; contract, signatures and search space are valid")
     if static_only:
         return
     from harness.smoke import FIRST_STEP_ALLOWANCE_S, SMOKE_STEPS, smoke_run, step_times
@@ -104,16 +122,22 @@ def check(
                       "runs the steps after it too.")
 
 
-def _workload_names(workload: list[str] | None, suite: str | None) -> tuple[tuple[str, ...], str | None]:
-    """Workloads named one by one, or a suite: its base workloads plus the held-out variants of this release."""
+#: the workload ``podium check`` smoke-runs a submission on, per track: the track's quickest
+SMOKE_WORKLOADS = {"training": "digits_mlp", "peft": "fashion_cnn_transfer"}
+
+
+def _workload_names(workload: list[str] | None, suite: str | None,
+                    track: str = "training") -> tuple[tuple[str, ...], str | None]:
+    """Workloads named one by one, or a track's suite: its base workloads plus the held-out variants of this
+    release."""
     from harness.runner.run import BENCHMARK_RELEASE
     from workloads import WORKLOADS, scored_workloads
 
     if bool(workload) == bool(suite):
         raise fail("give exactly one of --workload NAME (repeatable) or --suite NAME")
     try:
-        names = scored_workloads(suite, BENCHMARK_RELEASE) if suite else tuple(WORKLOADS.get(w).name
-                                                                               for w in workload or [])
+        names = (scored_workloads(suite, BENCHMARK_RELEASE, track=track) if suite else
+                 tuple(WORKLOADS.get(w).name for w in workload or []))
     except UnknownNameError as exc:
         raise fail(str(exc)) from None
     return names, suite
@@ -160,7 +184,13 @@ def run(
     from harness.runner.run import PlanError, execute
     from harness.ui import RichProgress, results_table, workload_times_table
 
-    names, label = _workload_names(workload, suite)
+    from harness.tracks.peft import TrackError, submission_track
+
+    try:
+        track = submission_track(path) if path.is_dir() else "training"
+    except TrackError as exc:
+        raise fail(str(exc)) from None
+    names, label = _workload_names(workload, suite, track)
     if ruleset not in ("external", "self"):
         raise fail(f"unknown --ruleset {ruleset!r}: use external or self")
     if executor not in ("local", "docker"):

@@ -26,9 +26,25 @@ def _discover() -> None:
 
 WORKLOADS: Registry[WorkloadSpec] = Registry("workload", loader=_discover)
 
-#: Suites group workloads. ``lite`` is what ``podium demo`` runs; it finishes in minutes on a 2-core CPU.
+#: Suites group workloads, per track: the training track's are registered under their plain name (``lite``), another
+#: track's as ``<track>/<suite>`` (``peft/lite``); :func:`suite_key` maps one to the other. ``lite`` is what
+#: ``podium demo`` runs: minutes on a 2-core CPU. ``full`` adds what needs a GPU hardware class.
 SUITES: Registry[tuple[str, ...]] = Registry("suite")
 SUITES.add("lite", ("digits_mlp", "fashion_mnist_mlp", "fashion_mnist_cnn"))
+SUITES.add("peft/lite", ("minilm_rotten_tomatoes", "fashion_cnn_transfer"))
+SUITES.add("peft/full", ("minilm_rotten_tomatoes", "fashion_cnn_transfer", "smollm2_sentiment"))
+TRACKS = ("training", "peft")
+
+
+def suite_key(suite: str, track: str = "training") -> str:
+    """The registry name of a track's suite.
+
+    >>> suite_key("lite"), suite_key("lite", "peft"), suite_key("peft/lite", "peft")
+    ('lite', 'peft/lite', 'peft/lite')
+    """
+    if track == "training" or suite.startswith(f"{track}/"):
+        return suite
+    return f"{track}/{suite}"
 
 
 def load_targets(path: Path = TARGETS_FILE) -> dict[str, dict[str, Targets]]:
@@ -55,9 +71,9 @@ def get_spec(name: str) -> WorkloadSpec:
     return WORKLOADS.get(name)
 
 
-def suite_workloads(suite: str) -> list[WorkloadSpec]:
-    """Base workloads of a suite, in suite order."""
-    return [WORKLOADS.get(name) for name in SUITES.get(suite)]
+def suite_workloads(suite: str, track: str = "training") -> list[WorkloadSpec]:
+    """Base workloads of a track's suite, in suite order."""
+    return [WORKLOADS.get(name) for name in SUITES.get(suite_key(suite, track))]
 
 
 def variants_of(base: str) -> list[WorkloadSpec]:
@@ -69,7 +85,7 @@ def variant_bases() -> dict[str, str]:
     return {n: WORKLOADS.get(n).base for n in WORKLOADS.names() if WORKLOADS.get(n).base}
 
 
-def scored_workloads(suite: str, release: str, per_base: int = 1) -> tuple[str, ...]:
+def scored_workloads(suite: str, release: str, per_base: int = 1, track: str = "training") -> tuple[str, ...]:
     """A suite's base workloads followed by the held-out variants scored in ``release``.
 
     The variants are drawn reproducibly per release (``harness.scoring.choose_scoring_variants``), so a submission
@@ -77,13 +93,13 @@ def scored_workloads(suite: str, release: str, per_base: int = 1) -> tuple[str, 
     """
     from harness.scoring import choose_scoring_variants
 
-    bases = SUITES.get(suite)
+    bases = SUITES.get(suite_key(suite, track))
     chosen = choose_scoring_variants({b: [v.name for v in variants_of(b)] for b in bases}, release, k=per_base)
     return (*bases, *(v for b in bases for v in chosen.get(b, [])))
 
 
 __all__ = [
-    "DEFAULT_HARDWARE_CLASS", "SUITES", "WORKLOADS", "Targets", "WorkloadSpec",
-    "get_spec", "load_targets", "register", "scored_workloads", "suite_workloads", "variant_bases",
+    "DEFAULT_HARDWARE_CLASS", "SUITES", "TRACKS", "WORKLOADS", "Targets", "WorkloadSpec",
+    "get_spec", "load_targets", "register", "scored_workloads", "suite_key", "suite_workloads", "variant_bases",
     "variants_of",
 ]

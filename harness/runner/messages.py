@@ -165,4 +165,6 @@ class WorkerResult(BaseModel):
     test_target_met: bool | None = None
     peak_rss_bytes: int = 0
     batch_size: int | None = None
+    #: a track's own per-trial measurements (the PEFT track's: see harness.tracks.peft.MEASUREMENTS)
+    measurements: dict[str, float] = Field(default_factory=dict)
     provenance: dict[str, Any] = Field(default_factory=dict)

@@ -33,6 +33,7 @@ from harness.provenance import git_commit, hash_tree
 from harness.runner.messages import EvalRecord, TrialLimits, TrialRequest
 from harness.runner.supervisor import TrialOutcome
 from harness.store import ResultsStore
+from harness.tracks.peft import TrackError, submission_track
 from harness.tuning.plan import PlanEntry, Ruleset, RunPlan, plan_entries
 from harness.tuning.protocol import INF, TrialOutcomeRow, select_configuration, summarize
 from harness.tuning.search_space import SearchSpace, load_search_space
@@ -103,9 +104,33 @@ def first_point(folder: Path) -> dict[str, Any]:
     return {} if space.is_empty else space.sample(1, 0)[0]
 
 
+def run_track(config: RunConfig) -> str:
+    """The track of a run: its workloads' track, which must be the submission folder's own (see
+    :func:`harness.tracks.peft.submission_track`)."""
+    tracks = {get_spec(w).track: w for w in config.workloads}
+    if len(tracks) > 1:
+        raise PlanError("one run covers one track; these workloads belong to several: "
+                        + ", ".join(f"{w} ({t})" for t, w in sorted(tracks.items())))
+    track = next(iter(tracks), "training")
+    folder = config.submission_dir.resolve()
+    try:
+        own = submission_track(folder)
+    except TrackError as error:
+        raise PlanError(str(error)) from None
+    if own != track:
+        what = {"peft": "a PEFT method (adapter_config.json, or adapt() in submission.py)",
+                "training": "a training algorithm (submission.py without adapt())"}
+        raise PlanError(f"{folder} is {what.get(own, own)}, but {', '.join(config.workloads)} "
+                        f"{'is a' if len(config.workloads) == 1 else 'are'} {track}-track workload"
+                        f"{'' if len(config.workloads) == 1 else 's'}; pick workloads of the {own} track "
+                        f"(`podium workloads --track {own}`)")
+    return track
+
+
 def make_plan(config: RunConfig) -> RunPlan:
     """The full plan, derived only from the config and the submission folder."""
     folder = config.submission_dir.resolve()
+    run_track(config)
     space = search_space_of(folder)
     if config.ruleset == "self" and not space.is_empty:
         raise PlanError(f"{folder / 'search_space.json'}: the self-tuning ruleset takes no search space (the "
@@ -134,7 +159,7 @@ def register(store: ResultsStore, config: RunConfig, plan: RunPlan) -> Path:
         raise PlanError(f"run {plan.run_id!r} already exists with a different plan ({plan_difference(existing[1], plan.to_json())}). "
                         "Resuming it would mix two plans: pass --run-id NEW_NAME to start a separate run.")
     folder = config.submission_dir.resolve()
-    store.add_run(dict(run_id=plan.run_id, track="training", submission_name=folder.name, submission_dir=str(folder),
+    store.add_run(dict(run_id=plan.run_id, track=run_track(config), submission_name=folder.name, submission_dir=str(folder),
                        submission_hash=plan.submission_hash, ruleset=plan.ruleset, hardware_class=plan.hardware_class,
                        release=plan.release, harness_version=harness.__version__, git_commit=git_commit(),
                        config_json=config.model_dump(mode="json")))
@@ -182,7 +207,8 @@ def _outcome_fields(outcome: TrialOutcome) -> dict[str, Any]:
                       init_time_s=result.init_time_s, startup_time_s=result.startup_time_s,
                       overhead_time_s=result.overhead_time_s, batch_size=result.batch_size,
                       validation_json=result.validation, test_json=result.test,
-                      test_target_met=result.test_target_met)
+                      test_target_met=result.test_target_met,
+                      measurements_json=result.measurements or None)
     where = {"executor": outcome.executor, **({"image_digest": outcome.image_digest} if outcome.image_digest else {})}
     fields["provenance_json"] = {**(result.provenance if result is not None else {}), **where}
     fields["time_to_result_s"] = result.time_to_result_s if result and outcome.status == "reached" else None

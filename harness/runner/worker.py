@@ -32,6 +32,7 @@ import numpy as np
 from harness.runner.messages import EvalRecord, Heartbeat, Phase, TrialRequest, WorkerResult
 from workloads.common.pytorch import EvaluationError
 from harness.runner import distributed
+from harness.tracks import peft
 from harness.tracks.training import (TrainingComplete, TrainState, as_hyperparameters, default_prepare_for_eval,
                                      init_model_kwargs)
 
@@ -133,10 +134,20 @@ def load(request: TrialRequest, heartbeat: Heartbeat, send: Any) -> Trial:
                                   **request.workload.builder_kwargs)
     folder = Path(request.submission_dir).resolve()
     try:
-        submission = import_submission(folder)
+        if request.workload.track == peft.TRACK and (folder / peft.ADAPTER_CONFIG_FILE).is_file():
+            submission = peft.config_submission(folder)
+        else:
+            submission = import_submission(folder)
+    except peft.AdapterConfigError as exc:
+        raise SubmissionFailure(f"{peft.ADAPTER_CONFIG_FILE}: {exc}") from None
     except BaseException as exc:  # noqa: BLE001 - any failure to import is the submission's
         raise SubmissionFailure(describe_exception(exc, "importing submission.py", folder)
                                 + distributed.failure_note(exc)) from None
+    if request.workload.track == peft.TRACK:
+        if not callable(getattr(submission, "adapt", None)):
+            raise SubmissionFailure("a PEFT submission defines adapt(model, workload, hyperparameters, rng); "
+                                    "submission.py has no adapt")
+        submission = peft.compose(submission, request.hyperparameters)
     clock = _clock.SubmissionClock(heartbeat, _clock.device_sync(request.device))
     return Trial(request, submission, workload, evaluator, clock, send)
 
@@ -164,6 +175,20 @@ def initialise(trial: Trial) -> tuple[Any, Any, Any, int, float]:
     if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
         raise SubmissionFailure(f"get_batch_size({workload.name!r}) returned {batch_size!r}; expected an int >= 1")
     model, model_state = workload.init_model_fn(rng_for(seed, 0), **init_model_kwargs(trial.request.hyperparameters))
+    adapt = getattr(sub, "adapt", None)
+    if adapt is not None:  # the PEFT track: the method wraps the pretrained model, on the clock
+        trial.clock.start(0)
+        try:
+            model = call_submission(trial, "adapt", adapt, model=model, workload=workload,
+                                    hyperparameters=as_hyperparameters(trial.request.hyperparameters),
+                                    rng=rng_for(seed, 1))
+        finally:
+            trial.clock.stop()
+        trial.clock.phase(Phase.INIT)
+        if model is None or not hasattr(model, "parameters"):
+            raise SubmissionFailure(f"adapt returned {type(model).__name__}; expected the model to train "
+                                    "(a torch.nn.Module)")
+        workload.describe_parameters(model)
     optimizer_state = call_submission(
         trial, "init_optimizer_state", sub.init_optimizer_state, workload=workload, model_params=model,
         model_state=model_state, hyperparameters=as_hyperparameters(trial.request.hyperparameters),
@@ -314,6 +339,7 @@ def run(request: TrialRequest, heartbeat: Heartbeat, send: Any, process_start: f
 
     base = dict(trial_id=request.trial_id, provenance=environment(request.threads))
     trial: Trial | None = None
+    measurements: dict[str, float] = {}
     startup_s = init_s = 0.0
     batch_size = None
     try:
@@ -326,6 +352,9 @@ def run(request: TrialRequest, heartbeat: Heartbeat, send: Any, process_start: f
         else:
             test, test_met = test_evaluation(trial, model, model_state)
             status, reason = ("reached", "") if trial.reached_at is not None else ("missed", missed_reason(trial))
+            if request.workload.track == peft.TRACK:
+                trial.clock.phase(Phase.EVAL)
+                measurements = measure(trial, model)
     except SubmissionFailure as exc:
         status, reason, test, test_met = "failed", str(exc), {}, None
     except EvaluationError as exc:
@@ -337,8 +366,16 @@ def run(request: TrialRequest, heartbeat: Heartbeat, send: Any, process_start: f
     distributed.stop()
     return WorkerResult(
         **base, status=status, reason=reason, startup_time_s=startup_s, init_time_s=init_s,
-        batch_size=batch_size, test=test, test_target_met=test_met, **accounting(trial),
+        batch_size=batch_size, test=test, test_target_met=test_met, measurements=measurements, **accounting(trial),
         peak_rss_bytes=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
+
+
+def measure(trial: Trial, model: Any) -> dict[str, float]:
+    """The PEFT track's measurements of the adapted model against the base model it started from (untimed)."""
+    base, _ = trial.workload.init_model_fn(rng_for(trial.request.seed, 0),
+                                           **init_model_kwargs(trial.request.hyperparameters))
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    return peft.measure(trial.workload, model, base, peak, trial.request.device)
 
 
 def missed_reason(trial: Trial) -> str:

@@ -160,6 +160,11 @@ MIGRATIONS: list[str] = [
     DROP TABLE noise_floor;
     ALTER TABLE noise_floor_v4 RENAME TO noise_floor;
     """,
+    # 5: a track's own per-trial measurements (the PEFT track: parameters, memory, adapter bytes, latency,
+    # forgetting), as one JSON object; NULL for the training track and for rows from before.
+    """
+    ALTER TABLE trials ADD COLUMN measurements_json TEXT;
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -39,6 +39,8 @@ from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Any, Protocol, runtime_checkable
 
+TRACK = "training"
+
 # --- Type aliases (AlgoPerf's names). Opaque on purpose: the contract is framework-free. -----------------------------
 Tensor = Any
 Batch = dict[str, Tensor]  # keys: "inputs", "targets", and "weights" when some examples are padding

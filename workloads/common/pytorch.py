@@ -294,12 +294,16 @@ class TorchWorkload:
                 setattr(model, name, float(value))
         elif any(rates.values()):
             raise ValueError(f"{self.name}'s model has no dropout; got {rates}")
+        self.describe_parameters(model)
+        return model, None
+
+    def describe_parameters(self, model: nn.Module) -> None:
+        """Set ``param_shapes`` and ``model_params_types`` from ``model`` (again after a PEFT method wraps it)."""
         owners = {f"{m_name}.{p_name}" if m_name else p_name: (p_name, module)
                   for m_name, module in model.named_modules() for p_name, _ in module.named_parameters(recurse=False)}
         self._param_shapes = {name: tuple(p.shape) for name, p in model.named_parameters()}
         self._param_types = {name: parameter_type(owners[name][0], p, owners[name][1])
                              for name, p in model.named_parameters()}
-        return model, None
 
     def model_fn(self, params: nn.Module, augmented_and_preprocessed_input_batch: dict[str, torch.Tensor],
                  model_state: Any, mode: ForwardPassMode, rng: Any, update_batch_norm: bool,
