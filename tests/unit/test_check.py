@@ -222,7 +222,8 @@ def test_invalid_search_space_json(tmp_path: Path) -> None:
 
 def test_folder_without_submission_py(tmp_path: Path) -> None:
     report = check_submission(make_submission(tmp_path, submission__py=None))
-    assert messages(report) == ["submission.py: missing submission.py (it defines the training functions)"]
+    assert messages(report) == ["submission.py: missing submission.py (it defines the training functions, or a PEFT method's "
+                                "adapt(); a PEFT config gives adapter_config.json instead)"]
 
 
 @pytest.mark.parametrize("kind", ["missing", "file"])
@@ -230,7 +231,8 @@ def test_path_that_is_not_a_folder(tmp_path: Path, kind: str) -> None:
     path = tmp_path / "submission.py"
     if kind == "file":
         path.write_text(GOOD)
-        expected = f"not a folder (a submission is a folder with submission.py); pass its folder, {tmp_path}"
+        expected = (f"not a folder (a submission is a folder with submission.py, or a PEFT method's "
+                    f"adapter_config.json); pass its folder, {tmp_path}")
     else:
         expected = "no such folder"
     assert check_submission(path).problems == [Problem(str(path), expected)]

@@ -12,7 +12,8 @@ from harness.store.schema import MIGRATIONS, SCHEMA_VERSION
 
 NEW_TRIAL_COLUMNS = {"spawn_time_s", "tail_time_s", "cpu_submission_time_s", "cpu_time_to_result_s", "trial_cpu_s",
                      "cores_busy_s", "cores_steal_s", "cpu_share", "foreign_share", "contended",
-                     "involuntary_switches", "load_mean", "loadavg_1m", "measured_cores", "attempts", "attempts_json"}
+                     "involuntary_switches", "load_mean", "loadavg_1m", "measured_cores", "attempts", "attempts_json",
+                     "measurements_json"}
 
 
 def _v3_database(path: Path) -> None:
@@ -39,7 +40,7 @@ def test_version_3_database_upgrades_and_keeps_its_rows(tmp_path: Path) -> None:
     path = tmp_path / "v3.db"
     _v3_database(path)
     store = ResultsStore(path)
-    assert store.schema_version() == SCHEMA_VERSION == 4
+    assert store.schema_version() == SCHEMA_VERSION == 5
     trial = store.trials()[0]
     assert NEW_TRIAL_COLUMNS <= set(trial)
     assert trial["time_to_result_s"] == 1.5 and trial["wall_time_s"] == 4.0
