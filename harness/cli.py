@@ -399,16 +399,24 @@ def _write_csv(fh, records: list[dict]) -> None:
 
 
 @app.command()
-def demo(db: DbOption = DEFAULT_DB) -> None:
-    """The main job: every reference baseline on the lite suite (3 held-out scoring seeds each), then scoring and
-    a release bundle. Exits 1 when any baseline trial failed (a miss is a result; a failure is a bug)."""
+def demo(
+    db: DbOption = DEFAULT_DB,
+    track: Annotated[Optional[str], typer.Option(help="Only this track, with every one of its baselines: training "
+                                                      "or peft. Default: every training baseline and three PEFT "
+                                                      "baselines (linear_probe, lora, full_finetune).")] = None,
+) -> None:
+    """The main job: reference baselines on each track's lite suite (3 held-out scoring seeds each), then scoring
+    and a release bundle. Exits 1 when any baseline trial failed (a miss is a result; a failure is a bug)."""
     import time
 
     from harness.demo import DemoError, run_demo
+    from workloads import TRACKS
 
+    if track is not None and track not in TRACKS:
+        raise fail(f"unknown --track {track!r}: use one of {', '.join(TRACKS)}")
     started = time.monotonic()
     try:
-        run_demo(db, console)
+        run_demo(db, console, track=track)
     except DemoError as exc:
         raise fail(str(exc), code=1) from None
     console.print(f"Demo finished in {(time.monotonic() - started) / 60:.1f} minutes.")
@@ -478,6 +486,9 @@ def targets_set(
                                                "per update and re-derive budgets and success rates.")] = False,
     workers: Annotated[int, typer.Option(min=1, help="Curve runs at a time (one thread each; curves are counted in "
                                                      "updates, so this does not change them).")] = 1,
+    baseline: Annotated[Optional[list[str]], typer.Option("--baseline", "-b", help="Only this reference baseline "
+                                                          "(repeatable; default: every baseline of the workload's "
+                                                          "track). Recorded in the provenance.")] = None,
 ) -> None:
     """Re-run the documented target-setting procedure on the reference baselines (see harness/targets.py):
     step-capped curves, the level 90% of the best baseline's seeds sustain, budget = 3 x its time to that level."""
@@ -489,7 +500,8 @@ def targets_set(
         if budgets_only:
             rebudget(workload or None, hardware_class, write, console, force=force)
         else:
-            set_targets(workload or None, seeds, hardware_class, write, console, force=force, workers=workers)
+            set_targets(workload or None, seeds, hardware_class, write, console, force=force, workers=workers,
+                        only=tuple(baseline) if baseline else None)
     except (TargetSettingError, UnknownNameError) as exc:
         raise fail(str(exc)) from None
 

@@ -1,5 +1,9 @@
-"""``podium demo``: the main job. Every reference baseline on the lite suite (with its held-out variants), then
-scoring and a release bundle."""
+"""``podium demo``: the main job. The reference baselines on each track's lite suite (with its held-out variants),
+then scoring and a release bundle.
+
+``podium demo`` runs every training baseline and :data:`DEMO_PEFT_BASELINES` of the PEFT track (so that the whole
+demo stays within about 15 minutes on 2 cores); ``--track peft`` (or ``training``) runs every baseline of that track
+alone."""
 
 from __future__ import annotations
 
@@ -13,11 +17,19 @@ from harness.runner.run import BENCHMARK_RELEASE, RunConfig, execute
 from harness.ui import RichProgress, results_table, score_table, workload_times_table
 from workloads import scored_workloads, variant_bases
 
-BASELINES_DIR = Path(__file__).resolve().parent.parent / "submissions" / "training"
+SUBMISSIONS_DIR = Path(__file__).resolve().parent.parent / "submissions"
+BASELINES_DIR = SUBMISSIONS_DIR / "training"
+#: the PEFT baselines of the default demo: a cheap, a parameter-efficient and a full method
+DEMO_PEFT_BASELINES = ("linear_probe", "lora", "full_finetune")
 
 
-def baselines() -> list[Path]:
-    return sorted(p for p in BASELINES_DIR.iterdir() if (p / "submission.py").exists())
+def baselines(track: str = "training", names: tuple[str, ...] | None = None) -> list[Path]:
+    """The reference baselines of a track (``submissions/<track>/*``): folders with ``submission.py`` or a PEFT
+    ``adapter_config.json``; only ``names`` when given."""
+    folder = SUBMISSIONS_DIR / track
+    found = sorted(p for p in folder.iterdir() if (p / "submission.py").exists()
+                   or (p / "adapter_config.json").exists()) if folder.is_dir() else []
+    return [p for p in found if names is None or p.name in names]
 
 
 #: Held-out scoring seeds per workload in the demo: enough for a bootstrap interval (see harness.report), few enough
@@ -34,24 +46,35 @@ def failed_trials(rows: list[dict]) -> list[dict]:
     return [r for r in rows if r["status"] in ("failed", "timed_out")]
 
 
-def run_demo(db: Path, console: Console, bundles: Path | None = None) -> Path:
+def demo_plan(track: str | None = None) -> list[tuple[str, list[Path]]]:
+    """``(track, baselines)`` the demo runs: every baseline of ``track``; by default every training baseline and
+    :data:`DEMO_PEFT_BASELINES`."""
+    if track is not None:
+        return [(track, baselines(track))]
+    return [("training", baselines("training")), ("peft", baselines("peft", DEMO_PEFT_BASELINES))]
+
+
+def run_demo(db: Path, console: Console, bundles: Path | None = None, track: str | None = None) -> Path:
     """Each baseline: its first hyperparameter point (a study with one point runs it on the held-out scoring seeds
-    directly) on every lite workload and scored variant. Then ``podium score`` and ``podium publish``.
+    directly) on every workload and scored variant of its track's lite suite. Then ``podium score`` and
+    ``podium publish``.
 
     Returns the bundle. Raises :class:`DemoError` after publishing when any baseline trial failed.
     """
-    workloads = scored_workloads("lite", BENCHMARK_RELEASE)
-    rows, times = [], []
-    for folder in baselines():
-        console.rule(f"[bold]{folder.name}[/] on the lite suite ({len(workloads)} workloads)")
-        config = RunConfig(submission_dir=folder, workloads=workloads, label="lite", db=db, trials=1,
-                           scoring_seeds=DEMO_SCORING_SEEDS)
-        with RichProgress(console) as progress:
-            run_id, store = execute(config, progress)
-        rows += store.trials(run_id)
-        times += store.workload_times(run_id)
-    console.print(results_table(rows, title="Podium demo: reference baselines on the lite suite (cpu-2core)"))
-    metrics = metrics_from_specs(workload_specs(list(workloads)))
+    rows, times, names = [], [], []
+    for track_name, folders in demo_plan(track):
+        workloads = scored_workloads("lite", BENCHMARK_RELEASE, track=track_name)
+        names += workloads
+        for folder in folders:
+            console.rule(f"[bold]{folder.name}[/] on the {track_name} track's lite suite ({len(workloads)} workloads)")
+            config = RunConfig(submission_dir=folder, workloads=workloads, label="lite", db=db, trials=1,
+                               scoring_seeds=DEMO_SCORING_SEEDS)
+            with RichProgress(console) as progress:
+                run_id, store = execute(config, progress)
+            rows += store.trials(run_id)
+            times += store.workload_times(run_id)
+    console.print(results_table(rows, title="Podium demo: reference baselines on the lite suites (cpu-2core)"))
+    metrics = metrics_from_specs(workload_specs(names))
     console.print(workload_times_table(times, workload_details(rows, metrics)))
     for pool in build_pools(store.trials(), variant_bases(), metrics):
         console.print(score_table(pool, score_pool(pool)))

@@ -251,7 +251,8 @@ def rebudget(names: list[str] | None, hardware_class: str, write: bool, console:
         if entry is None:
             raise TargetSettingError(f"{name} has no targets for {hardware_class}: run `podium targets set` first")
         load_before, spec, prov = os.getloadavg()[0], get_spec(name), entry["provenance"]
-        per_step = {b.name: measure_speed(spec, b, hardware_class) for b in baselines()}
+        per_step = {b.name: measure_speed(spec, b, hardware_class)
+                    for b in baselines(spec.track, tuple(prov["steps_to_target"]))}
         budget, success = budget_and_success(prov["steps_to_target"], per_step, prov["best_baseline"])
         prov.update(seconds_per_step=per_step, success_rate=success, budget_measured={
             "date": datetime.now(UTC).isoformat(timespec="seconds"), "runs": SPEED_RUNS, "updates": SPEED_STEPS,
@@ -277,16 +278,24 @@ def check_idle(force: bool) -> float:
 
 
 def set_targets(names: list[str] | None, seeds: int, hardware_class: str, write: bool, console: Console,
-                force: bool = False, workers: int = 1) -> dict[str, Any]:
-    """Run the procedure for ``names`` (default: every workload); write each result as soon as it is derived."""
-    from harness.demo import baselines
+                force: bool = False, workers: int = 1, only: tuple[str, ...] | None = None) -> dict[str, Any]:
+    """Run the procedure for ``names`` (default: every workload) on the baselines of each workload's track (only
+    ``only`` when given: recorded in the provenance); write each result as soon as it is derived."""
+    from harness.demo import baselines as all_baselines
+
+    def baselines() -> list[Path]:
+        chosen = all_baselines(spec.track, only)
+        if not chosen:
+            raise TargetSettingError(f"no reference baseline of the {spec.track} track"
+                                     + (f" named {', '.join(only)}" if only else ""))
+        return chosen
 
     if seeds < MIN_SEEDS and not force:
         raise TargetSettingError(f"--seeds {seeds}: the procedure needs at least {MIN_SEEDS} seeds per baseline "
                                  "for a 90% success rate to mean anything (--force to try anyway, e.g. for a test)")
     check_idle(force)
     stored = json.loads(TARGETS_FILE.read_text()) if TARGETS_FILE.exists() else {"workloads": {}}
-    for name in names or WORKLOADS.names():
+    for name in names or [n for n in WORKLOADS.names() if hardware_class in get_spec(n).budget_s]:
         spec = get_spec(name)
         curves = {}
         for baseline in baselines():
@@ -296,7 +305,7 @@ def set_targets(names: list[str] | None, seeds: int, hardware_class: str, write:
         load_before = os.getloadavg()[0]  # our own curve runs count in it: only the start is checked
         per_step = {b.name: measure_speed(spec, b, hardware_class) for b in baselines()}
         derived = derive_targets(spec, curves, per_step)
-        provenance = _provenance(name, seeds, hardware_class, force, load_before, derived)
+        provenance = _provenance(name, seeds, hardware_class, force, load_before, derived, baselines())
         console.print(f"  -> validation {derived['validation']:.4f}, test {derived['test']:.4f}, budget "
                       f"{derived['budget_s']:.1f}s (best baseline {derived['best_baseline']}, success "
                       f"{derived['success_rate'][derived['best_baseline']]:.0%})", highlight=False)
@@ -309,21 +318,27 @@ def set_targets(names: list[str] | None, seeds: int, hardware_class: str, write:
 
 
 def _provenance(name: str, seeds: int, hardware_class: str, force: bool, load_before: float,
-                derived: dict[str, Any]) -> dict[str, Any]:
-    from harness.demo import baselines
-
+                derived: dict[str, Any], baselines: list[Path]) -> dict[str, Any]:
+    subset = "".join(f" --baseline {b.name}" for b in baselines) if len(baselines) < len(
+        all_track_baselines(get_spec(name).track)) else ""
     return {
         "date": datetime.now(UTC).isoformat(timespec="seconds"), "hardware_class": hardware_class,
         "cpu_model": cpu_model(), "threads": CLASS_THREADS.get(hardware_class, 2),
         "curve_threads": CURVE_THREADS, "speed_runs": SPEED_RUNS, "speed_updates": SPEED_STEPS, "harness_commit": git_commit(), "release": BENCHMARK_RELEASE,
         "procedure": "harness/targets.py (step-capped curves, sustained level, 90% success)",
         "budget_factor": BUDGET_FACTOR, "success_rate_goal": SUCCESS_RATE, "sustain_evals": SUSTAIN_EVALS,
-        "seeds": seeds, "forced": force, "baselines": {b.name: first_point(b) for b in baselines()},
+        "seeds": seeds, "forced": force, "baselines": {b.name: first_point(b) for b in baselines},
         "command": f"podium targets set --workload {name} --seeds {seeds} --hardware-class {hardware_class}"
-                   + (" --force" if force else ""),
+                   + subset + (" --force" if force else ""),
         "load_average_1min": {"before": round(load_before, 2), "after": round(os.getloadavg()[0], 2)},
         **{k: v for k, v in derived.items() if k not in ("validation", "test", "budget_s")},
     }
+
+
+def all_track_baselines(track: str) -> list[Path]:
+    from harness.demo import baselines
+
+    return baselines(track)
 
 
 def targets_rows(stored: dict[str, Any], hardware_class: str) -> list[dict[str, Any]]:
