@@ -298,7 +298,7 @@ def compose(functions: Any, hyperparameters: Mapping[str, Any]) -> SimpleNamespa
     """
     own = {name: getattr(functions, name) for name in (*TRAINING_FUNCTIONS, "adapt", "on_step")
            if callable(getattr(functions, name, None))}
-    composed = SimpleNamespace(**{name: globals()[name] for name in training.REQUIRED_FUNCTIONS}, **own)
+    composed = SimpleNamespace(**{**{name: globals()[name] for name in training.REQUIRED_FUNCTIONS}, **own})
     if "get_batch_size" not in own and "batch_size" in hyperparameters:
         size = hyperparameters["batch_size"]
         composed.get_batch_size = lambda workload_name: int(size)
