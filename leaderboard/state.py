@@ -24,7 +24,7 @@ import streamlit as st
 
 from leaderboard.bundle import BundleNotFoundError, BundleRef, default_bundle_dir, open_bundle, read_table, \
     release_labels
-from leaderboard.views import curves, permalink, pools, profiles, submission, table
+from leaderboard.views import curves, peft, permalink, pools, profiles, submission, table
 
 STORE = "_podium_params"
 CONTEXT = "_podium_context"
@@ -68,6 +68,23 @@ def tables(ref: BundleRef, *names: str) -> list[pd.DataFrame]:
 @st.cache_data(show_spinner=False, max_entries=256)
 def pool_records(path: str, manifest_hash: str, pool: str) -> pd.DataFrame:
     return table.pool_records(raw_table(path, manifest_hash, "scores"), pool)
+
+
+@st.cache_data(show_spinner=False, max_entries=256)
+def cost_points(path: str, manifest_hash: str, pool: str) -> pd.DataFrame:
+    """A PEFT pool's costs per submission and workload (:func:`leaderboard.views.peft.cost_points`); empty for
+    any other pool."""
+    if not peft.is_peft(pool):
+        return peft.cost_points(pd.DataFrame(), pd.DataFrame())
+    specs = BundleRef(path, "", manifest_hash).manifest().get("workloads", {})
+    return peft.cost_points(raw_table(path, manifest_hash, "trials"), pool_records(path, manifest_hash, pool), specs)
+
+
+@st.cache_data(show_spinner=False, max_entries=256)
+def board_records(path: str, manifest_hash: str, pool: str) -> pd.DataFrame:
+    """The records the leaderboard table shows: the pool's score records, with the PEFT columns in a PEFT pool."""
+    records = pool_records(path, manifest_hash, pool)
+    return peft.with_peft_columns(records, cost_points(path, manifest_hash, pool)) if peft.is_peft(pool) else records
 
 
 @st.cache_data(show_spinner=False, max_entries=256)
@@ -218,7 +235,10 @@ def table_config(records: pd.DataFrame, where=st) -> table.TableConfig:
     columns = multiselect("cols", "Columns", list(table.COLUMN_GROUPS), default.columns, right,
                           format_func=table.COLUMN_GROUPS.get)
     hide = toggle("hide_missed", "Hide entries that reached no workload target", default.hide_missed, right)
-    return table.TableConfig(search, sort, descending, columns, hide)
+    costs = bool(peft.leaderboard_columns(records)) and toggle(  # only a PEFT pool has the toggle
+        "peft_cols", "PEFT costs per workload (trainable, memory, adapter, latency, forgetting)", default.peft_costs,
+        right)
+    return table.TableConfig(search, sort, descending, columns, hide, costs)
 
 
 def column_config(view: pd.DataFrame) -> dict:
@@ -241,6 +261,10 @@ def column_config(view: pd.DataFrame) -> dict:
             config[label] = st.column_config.NumberColumn(label, format="%.1f", help="seconds; ∞ = miss, see why ∞")
         elif col.startswith("n:"):
             config[label] = st.column_config.NumberColumn(label, format="%d", help="studies × scoring seeds")
+        elif col.startswith(peft.PREFIXES):
+            label, fmt, help_text = peft.column_spec(col)
+            config[label] = (st.column_config.NumberColumn(label, format=fmt, help=help_text) if fmt else
+                             st.column_config.TextColumn(label, help=help_text))
     return config
 
 
@@ -254,7 +278,29 @@ def stored_table_config(records: pd.DataFrame) -> table.TableConfig:
     columns = tuple(c for c in get("cols", default.columns) if c in table.COLUMN_GROUPS)
     sort = get("sort", default.sort)
     return table.TableConfig(get("q", default.search), sort if sort in table.sort_options(records) else "rank",
-                             get("desc", default.descending), columns, get("hide_missed", default.hide_missed))
+                             get("desc", default.descending), columns, get("hide_missed", default.hide_missed),
+                             get("peft_cols", default.peft_costs))
+
+
+def pareto_charts(ctx: Context, workload: str, submissions: list[str], key: str) -> None:
+    """The two Pareto charts of a PEFT pool on one workload, side by side, for ``submissions``."""
+    points = cost_points(ctx.ref.path, ctx.ref.manifest_hash, ctx.pool)
+    shown = points[(points["workload"] == workload) & points["submission"].isin(submissions)]
+    if shown.empty:
+        st.info(f"No PEFT measurements for {workload} in this pool.")
+        return
+    left, right = st.columns(2)
+    left.plotly_chart(peft.memory_time_figure(shown, workload), key=f"{key}_memory")
+    right.plotly_chart(peft.params_metric_figure(shown, workload), key=f"{key}_params")
+    st.caption(
+        "One point per submission: medians over its scoring trials (the chosen configuration re-run on held-out "
+        "seeds) that were measured. Red diamonds joined by a step line: the Pareto front, the submissions no other "
+        "one beats on both axes (left: less peak memory and less time; right: fewer trainable parameters and a "
+        "better validation metric). Time-to-target: the median over the scoring trials that reached the target "
+        "(not the official workload time, which counts a missed seed as infinite: see the table's ratios); a "
+        "submission none of whose trials reached it is a miss, a grey cross at the right edge, never on the front. "
+        "Validation metric: the median of each trial's last validation value; trials stop at the target, so those "
+        "that reach it sit just past the dotted target line.")
 
 
 def show_permalink(slot, url: str | None, page_path: str) -> None:

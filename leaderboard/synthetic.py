@@ -9,6 +9,13 @@ fsync) every one of the ~36,000 trials and ~400,000 evaluation rows of the bench
 Each submission has a speed factor; each (workload, study) runs tuning trials on one tuning seed, then re-runs the
 best point on the scoring seeds. Times are log-normal around ``base time x factor``; some trials miss or fail.
 Learning curves rise like ``a (1 - exp(-t / tau))`` and cross the validation target at the time-to-result.
+
+With ``peft_submissions`` > 0 the bundle also has a PEFT pool (track ``peft``: :mod:`harness.tracks.peft`) on its own
+workloads (``p00``, ``p01``...): LoRA, IA3, BitFit, full fine-tuning... each with a trainable share of the model's
+parameters, and per trial the measurements the PEFT track records (``measurements_json``: parameters, peak memory
+growing with what is trained, adapter bytes, merged or unmerged latency, forgetting growing with the trainable
+share). A failed trial has no measurements. The PEFT part draws from its own random stream, after the training part,
+so it leaves the training pools as they were.
 """
 
 from __future__ import annotations
@@ -24,6 +31,7 @@ from typing import Any
 import numpy as np
 
 TRACK, HARDWARE = "training", "cpu-2core"
+PEFT_TRACK = "peft"
 REFERENCE = "adamw"  # harness.report.REFERENCE_SUBMISSION: speedups need it in the pool
 START = datetime(2026, 11, 1, tzinfo=UTC)
 
@@ -42,6 +50,8 @@ class SyntheticConfig:
     release: str = "synthetic"
     seed: int = 0
     bootstrap: int = 200  # replicates for the score intervals (recorded in the manifest)
+    peft_submissions: int = 0  # > 0: also a PEFT pool with this many submissions (see the module docstring)
+    peft_workloads: int = 2
 
     @property
     def trials_per_workload(self) -> int:
@@ -58,6 +68,38 @@ def workload_names(cfg: SyntheticConfig) -> tuple[list[str], dict[str, str]]:
 
 def submission_names(n: int) -> list[str]:
     return [REFERENCE] + [f"method_{i:03d}" for i in range(1, n)]
+
+
+@dataclass(frozen=True)
+class PeftMethod:
+    """A synthetic PEFT method: the share of the backbone it trains, whether it is merged before latency is timed
+    (else its forward pass takes ``unmerged_latency`` x the base model's), forgetting at a full share (it grows with
+    the square root of the share), and its time factor."""
+
+    share: float
+    merged: bool
+    unmerged_latency: float = 1.0
+    forgetting: float = 0.3
+    factor: float = 1.0
+
+
+#: Names beyond the list are ``peft_method_NNN`` with drawn values.
+PEFT_METHODS = {
+    "full_finetune": PeftMethod(1.0, False, factor=1.35), "lora_r8": PeftMethod(0.006, True, factor=0.95),
+    "lora_r16": PeftMethod(0.012, True, factor=0.9), "ia3": PeftMethod(0.0004, True, factor=1.2),
+    "bitfit": PeftMethod(0.001, False, factor=1.1), "prefix_tuning": PeftMethod(0.003, False, 1.18, factor=1.4),
+    "adalora": PeftMethod(0.01, True, factor=1.05), "head_only": PeftMethod(0.0, False, factor=1.6),
+}
+#: PEFT workloads: parameters of the pretrained backbone and of the fresh head, base forward latency (ms)
+PEFT_MODELS = ((22_713_216, 770, 14.0), (1_199_882, 1290, 2.5))
+
+
+def peft_workload_names(cfg: SyntheticConfig) -> list[str]:
+    return [f"p{i:02d}" for i in range(cfg.peft_workloads if cfg.peft_submissions else 0)]
+
+
+def peft_submission_names(n: int) -> list[str]:
+    return [*PEFT_METHODS][:n] + [f"peft_method_{i:03d}" for i in range(len(PEFT_METHODS), n)]
 
 
 def _curve(ttr: float, target: float, reached: bool, end: float, n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -84,27 +126,31 @@ class _Writer:
         self.clock += timedelta(seconds=1)
         return self.clock.isoformat(timespec="seconds")
 
-    def run(self, sub: str, ruleset: str, factor: float, label: str = "lite") -> str:
+    def run(self, sub: str, ruleset: str, factor: float, label: str = "lite", track: str = TRACK,
+            workloads: list[str] | None = None, method: PeftMethod | None = None) -> str:
+        """One run of ``sub`` over ``workloads`` (the training workloads by default); a PEFT ``method``'s trials
+        carry measurements."""
         run_id = f"{sub}.{ruleset}.{label}.{HARDWARE}"
         self.tables["runs"].append(dict(
-            run_id=run_id, created_at=self.tick(), track=TRACK, submission_name=sub,
+            run_id=run_id, created_at=self.tick(), track=track, submission_name=sub,
             submission_dir=f"submissions/{sub}",
             submission_hash=hashlib.blake2b(sub.encode(), digest_size=16).hexdigest(), ruleset=ruleset,
             hardware_class=HARDWARE, release=self.cfg.release, harness_version="0.1.0", git_commit="0" * 40,
             config_json=json.dumps({"studies": self.cfg.studies, "trials": self.cfg.tuning_points})))
-        for w in self.workloads:
-            self.workload(run_id, sub, ruleset, w, factor)
+        for w in self.workloads if workloads is None else workloads:
+            self.workload(run_id, sub, ruleset, w, factor, track, method)
         return run_id
 
-    def workload(self, run_id: str, sub: str, ruleset: str, w: str, factor: float) -> None:
+    def workload(self, run_id: str, sub: str, ruleset: str, w: str, factor: float, track: str = TRACK,
+                 method: PeftMethod | None = None) -> None:
         cfg, study_times, selected = self.cfg, {}, {}
         for study in range(cfg.studies):
             lrs = 10 ** self.rng.uniform(-4, -2, cfg.tuning_points)
-            tuning = [self.trial(run_id, sub, ruleset, w, factor, study, p, "tuning", 0, {"learning_rate": lr})
-                      for p, lr in enumerate(lrs)]
+            tuning = [self.trial(run_id, sub, ruleset, w, factor, study, p, "tuning", 0, {"learning_rate": lr},
+                                 track, method) for p, lr in enumerate(lrs)]
             best = min(range(cfg.tuning_points), key=lambda p: tuning[p])
             scoring = [self.trial(run_id, sub, ruleset, w, factor, study, best, "scoring", k,
-                                  {"learning_rate": lrs[best]}) for k in range(cfg.scoring_seeds)]
+                                  {"learning_rate": lrs[best]}, track, method) for k in range(cfg.scoring_seeds)]
             study_times[study], selected[study] = float(np.median(scoring)), best
         finite = sorted(study_times.values())
         self.tables["workload_times"].append(dict(
@@ -114,7 +160,8 @@ class _Writer:
             hardware_class=HARDWARE))
 
     def trial(self, run_id: str, sub: str, ruleset: str, w: str, factor: float, study: int, point: int, role: str,
-              seed_index: int, hparams: dict[str, float]) -> float:
+              seed_index: int, hparams: dict[str, float], track: str = TRACK,
+              method: PeftMethod | None = None) -> float:
         """Appends one trial and its evaluations; returns its time-to-result (``inf`` = miss or failure)."""
         budget = 4 * self.base_time[w]
         time = self.base_time[w] * factor * float(self.rng.lognormal(0, 0.15))
@@ -123,7 +170,12 @@ class _Writer:
         end = min(time, budget) if status == "reached" else budget * (0.3 if failed else 1.0)
         trial_id = f"{run_id}.{w}.s{study}.{role}.p{point}.k{seed_index}"
         seed = int(hashlib.sha256(trial_id.encode()).hexdigest()[:8], 16)
-        times, accuracy = _curve(end, self.target[w], status == "reached", end, self.cfg.evals_per_trial)
+        cross, n = end, self.cfg.evals_per_trial
+        if method is not None and status == "reached":
+            # the target is crossed between two evaluations and seen at the next one: the last value lands past the
+            # target, further for methods that train more (the earlier evaluation stays below the target)
+            cross = end * (1 - 0.95 / n * float(self.rng.uniform(0.3, 1.0)) * (0.25 + 0.75 * method.share ** 0.25))
+        times, accuracy = _curve(cross, self.target[w], status == "reached", end, n)
         steps_per_s = 50.0 / factor
         for k, (t, acc) in enumerate(zip(times, accuracy)):
             self.tables["evals"].append(dict(
@@ -132,6 +184,7 @@ class _Writer:
                 metrics_json=json.dumps({"accuracy": float(acc), "loss": float(-math.log(max(acc, 1e-3)))}),
                 logged_json="[]"))
         reached = status == "reached"
+        measured = self.measure(w, method) if method is not None and not failed else None  # failed: not measured
         self.tables["trials"].append(dict(
             trial_id=trial_id, run_id=run_id, workload=w, workload_spec_hash="spec-" + w, data_revision="sha256:0",
             study=study, trial_index=point, role=role, seed=seed, hyperparameters_json=json.dumps(hparams),
@@ -144,8 +197,43 @@ class _Writer:
             validation_json=json.dumps({"accuracy": float(accuracy[-1])}), test_json=json.dumps({}),
             test_target_met=int(reached), provenance_json=json.dumps(_PROVENANCE), log_path="", record_version=1,
             started_at=self.tick(), finished_at=self.tick(), seed_index=seed_index, cpu_affinity=None,
-            submission_name=sub, hardware_class=HARDWARE, track=TRACK, ruleset=ruleset, release=self.cfg.release))
+            submission_name=sub, hardware_class=HARDWARE, track=track, ruleset=ruleset, release=self.cfg.release,
+            measurements_json=json.dumps(measured) if measured is not None else None))
         return end if reached else math.inf
+
+    def peft_runs(self, names: list[str]) -> None:
+        """The PEFT pool: one run per method over the PEFT workloads, from a random stream of its own."""
+        self.rng = np.random.default_rng((self.cfg.seed, 1))
+        workloads = peft_workload_names(self.cfg)
+        for w in workloads:
+            self.base_time[w] = float(self.rng.uniform(20, 200))
+            self.target[w] = float(self.rng.uniform(0.8, 0.95))
+        self.models = {w: PEFT_MODELS[i] if i < len(PEFT_MODELS) else
+                       (int(self.rng.integers(1, 50)) * 1_000_000, 1000, float(self.rng.uniform(2, 20)))
+                       for i, w in enumerate(workloads)}
+        for name in names:
+            method = PEFT_METHODS.get(name) or PeftMethod(
+                float(10 ** self.rng.uniform(-3.5, -1)), bool(self.rng.random() < 0.6),
+                float(self.rng.uniform(1.0, 1.25)), factor=float(self.rng.lognormal(0, 0.25)))
+            self.run(name, "external", method.factor, track=PEFT_TRACK, workloads=workloads, method=method)
+
+    def measure(self, w: str, method: PeftMethod) -> dict[str, float]:
+        """One trial's measurements (the keys of ``harness.tracks.peft.MEASUREMENTS``)."""
+        backbone, head, base_latency = self.models[w]
+        share = method.share
+        trainable = round(share * backbone) + head  # the fresh head is always trained
+        adds = 0 if method.merged or share >= 1 or method.unmerged_latency == 1.0 else round(share * backbone)
+        total = backbone + head + adds  # an unmerged adapter that slows the forward pass adds parameters
+        # the process, the weights, gradients and AdamW's two moments of what is trained, and the activations kept
+        # for backpropagation through the backbone (none when only the head trains)
+        activations = 0 if share == 0 else 2 * backbone * (1 + 0.5 * share)
+        memory = (250 * 2**20 + 4 * total + 12 * trainable + activations) * float(self.rng.lognormal(0, 0.01))
+        base = base_latency * float(self.rng.lognormal(0, 0.04))
+        latency = base * (1.0 if method.merged else method.unmerged_latency) * float(self.rng.lognormal(0, 0.03))
+        return dict(trainable_params=float(trainable), total_params=float(total), peak_memory_bytes=float(memory),
+                    adapter_bytes=float(4 * trainable), latency_ms=latency, base_latency_ms=base,
+                    latency_ratio=latency / base, merged=float(method.merged),
+                    forgetting=method.forgetting * math.sqrt(share) * float(self.rng.lognormal(0, 0.1)))
 
 
 _PROVENANCE = {"harness_version": "0.1.0", "git_commit": "0" * 40, "python": "3.11.2",
@@ -155,9 +243,11 @@ _PROVENANCE = {"harness_version": "0.1.0", "git_commit": "0" * 40, "python": "3.
 
 def _submission_rows(writer: _Writer, names: list[str]) -> list[dict[str, Any]]:
     latest = {r["submission_name"]: r for r in writer.tables["runs"]}
-    return [{"submission": name, "track": TRACK, "latest_run": latest[name]["run_id"],
+    return [{"submission": name, "track": latest[name]["track"], "latest_run": latest[name]["run_id"],
              "submission_hash": latest[name]["submission_hash"],
-             "readme": f"# {name}\n\nA synthetic submission: Adam-like updates with a tuned learning rate.\n",
+             "readme": f"# {name}\n\n" + ("A synthetic submission: Adam-like updates with a tuned learning rate.\n"
+                                          if latest[name]["track"] == TRACK else
+                                          "A synthetic PEFT method: a share of the pretrained model is trained.\n"),
              "search_space": json.dumps({"learning_rate": {"min": 1e-4, "max": 1e-2, "scaling": "log"}}),
              # the third submission's source changed after its run: the leaderboard flags it as stale
              "current_hash": latest[name]["submission_hash"] if i != 2 else "changed"}
@@ -215,11 +305,15 @@ def write_synthetic_bundle(out: Path, cfg: SyntheticConfig = SyntheticConfig()) 
         writer.run(name, "external", factors[name])
     for name in names[:max(2, int(cfg.self_share * cfg.submissions))]:
         writer.run(name, "self", factors[name] * 0.9)
-    specs = {w: {"metric": "accuracy", "higher_is_better": True} for w in workload_names(cfg)[0]}
+    peft_names = peft_submission_names(cfg.peft_submissions)
+    if peft_names:
+        writer.peft_runs(peft_names)
+    specs = {w: {"metric": "accuracy", "higher_is_better": True}
+             for w in workload_names(cfg)[0] + peft_workload_names(cfg)}
     pools, scores, profiles = scored_tables(writer.tables["trials"], writer.variant_of, n_boot=cfg.bootstrap,
                                             metrics=metrics_from_specs(specs))
     tables = {**{name: with_store_columns(name, rows) for name, rows in writer.tables.items()},
-              "submissions": _submission_rows(writer, names), "scores": scores, "profiles": profiles}
+              "submissions": _submission_rows(writer, names + peft_names), "scores": scores, "profiles": profiles}
     bundle = out / cfg.release
     bundle.mkdir(parents=True, exist_ok=True)
     entries = {}

@@ -11,8 +11,9 @@ st.title("Downloads")
 fmt = state.radio("fmt", "Format", list(export.FORMATS), "csv")
 
 st.subheader("The current view")
-config = state.stored_table_config(ctx.records)
-view, _ = table.view_records(ctx.records, config)
+records = state.board_records(ctx.ref.path, ctx.ref.manifest_hash, ctx.pool)  # with the PEFT columns of a PEFT pool
+config = state.stored_table_config(records)
+view, _ = table.view_records(records, config)
 st.caption(f"The leaderboard as it is filtered now: pool {ctx.pool}, {len(view)} rows, sorted by {config.sort}"
            + (f", search {config.search!r}" if config.search else "") + ". Raw numbers; a miss is inf (null in JSON), "
            "its cause in why:<workload>; no interval below the minimum n (null, with interval_note).")

@@ -1,19 +1,21 @@
-"""Leaderboard: the pool's ranking with intervals, rank bounds, speedups and per-workload ratios."""
+"""Leaderboard: the pool's ranking with intervals, rank bounds, speedups and per-workload ratios; in a PEFT pool
+also what each submission's adaptation cost, and the Pareto fronts of cost against time and quality."""
 
 import streamlit as st
 
 from leaderboard import state
-from leaderboard.views import pools, table
+from leaderboard.views import peft, pools, table
 
 ctx = state.context()
+records = state.board_records(ctx.ref.path, ctx.ref.manifest_hash, ctx.pool)  # ctx.records (+ PEFT columns)
 runs, submissions = state.tables(ctx.ref, "runs", "submissions")
 st.title("Leaderboard")
 st.caption(f"Pool **{ctx.pool}** · {len(ctx.records)} ranked submissions · bundle `{ctx.ref.path}`")
 
 for warning in pools.pool_warnings(ctx.ref.manifest(), ctx.pool):
     st.warning(warning)
-config = state.table_config(ctx.records)
-view, hidden = table.view_records(ctx.records, config)
+config = state.table_config(records)
+view, hidden = table.view_records(records, config)
 st.caption(
     "Defaults: every ranked submission, sorted by rank (benchmark score, best first; ties by name); columns: score "
     "95% interval, best possible rank, speedup vs reference, per-workload ratios. Score: area under the performance "
@@ -24,12 +26,15 @@ st.caption(
     "above this one's. Why ∞: the cause of every infinite time or ratio. "
     "Speedup: geometric mean over base workloads of reference time / time (a miss counts as budget + 1 s). "
     f"Held-out variants: {pools.variant_rule_text(ctx.ref.manifest())}. "
-    f"Ratio: time / best time in the pool (∞ = miss or above r_max). Showing {len(view)} of {len(ctx.records)}.")
+    f"Ratio: time / best time in the pool (∞ = miss or above r_max). Showing {len(view)} of {len(ctx.records)}."
+    + (" PEFT costs per workload: medians over each submission's scoring trials that were measured; trainable "
+       "parameters (share of all parameters), peak memory, adapter size (tensors that differ from the base model), "
+       "forward latency / the base model's, forgetting (0: behaves as the base model)." if config.peft_costs else ""))
 st.dataframe(table.display_table(view, link=lambda sub: ctx.link("submission", sub=sub)),
              column_config=state.column_config(view), hide_index=True,
              height=min(35 * (len(view) + 1) + 3, 640), key="board_table")
 
-excluded = table.excluded_entries(hidden, ctx.records, runs, submissions, ctx.pool)
+excluded = table.excluded_entries(hidden, records, runs, submissions, ctx.pool)
 with st.expander(f"Hidden, not ranked or flagged entries ({len(excluded)})", expanded=not hidden.empty):
     if excluded.empty:
         st.write("None: every entry of the pool is shown, and none is flagged.")
@@ -38,3 +43,11 @@ with st.expander(f"Hidden, not ranked or flagged entries ({len(excluded)})", exp
 
 if not view.empty:
     st.plotly_chart(table.ratio_heatmap(view, ctx.records, ctx.r_max))
+
+if peft.is_peft(ctx.pool) and not view.empty:
+    st.subheader("Costs: Pareto fronts")
+    options = state.workload_options(ctx.ref.path, ctx.ref.manifest_hash, ctx.pool)
+    if options:
+        workload = state.selectbox("wl", "Workload", options, options[0], st.columns([1, 3])[0])
+        st.caption(f"The {len(view)} submissions the table shows on {workload}.")
+        state.pareto_charts(ctx, workload, list(view["submission"]), "board_pareto")

@@ -1,9 +1,10 @@
-"""Workload: learning curves (median and band over seeds, the counted trial marked, the target) and evaluations."""
+"""Workload: learning curves (median and band over seeds, the counted trial marked, the target) and evaluations;
+in a PEFT pool also the Pareto fronts of cost against time and quality."""
 
 import streamlit as st
 
 from leaderboard import state
-from leaderboard.views import curves
+from leaderboard.views import curves, peft
 
 ctx = state.context()
 st.title("Workload")
@@ -28,6 +29,10 @@ for tab, x in zip(st.tabs(["vs submission time", "vs step"]), curves.X_AXES):
 st.caption("Lines: median over the scoring seeds (the chosen configuration re-run on held-out seeds); band: min to "
            "max over those trials. Dashed with a star: the trial that counted (its time-to-result is the nearest to "
            "the workload time). Dotted: the validation target.")
+if peft.is_peft(ctx.pool):
+    st.subheader("Costs: Pareto fronts")
+    st.caption(f"Every ranked submission of the pool on {workload}.")
+    state.pareto_charts(ctx, workload, order, "workload_pareto")
 st.subheader("Evaluations")
 shown = points[points["submission"].isin(chosen)]
 st.dataframe(shown, hide_index=True, key="evals_table")

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from leaderboard.views import peft
+
 #: Columns every score record has (the rest are per workload: ``time:<w>``, ``ratio:<w>``...).
 RECORD_COLUMNS = ("pool", "track", "ruleset", "hardware_class", "release", "submission", "run_id", "rank",
                   "rank_bound", "n", "score", "score_lo", "score_hi", "interval_note", "speedup_vs_reference",
@@ -48,6 +50,8 @@ class TableConfig:
         descending: reverse the order.
         columns: optional column groups (keys of :data:`COLUMN_GROUPS`).
         hide_missed: hide submissions that reached no workload target.
+        peft_costs: show the PEFT columns (:mod:`leaderboard.views.peft`), where the records have them (a PEFT
+            pool); they come before the run id.
     """
 
     search: str = ""
@@ -55,6 +59,7 @@ class TableConfig:
     descending: bool = False
     columns: tuple[str, ...] = DEFAULT_COLUMNS
     hide_missed: bool = False
+    peft_costs: bool = True
 
 
 def pool_records(scores: pd.DataFrame, pool: str) -> pd.DataFrame:
@@ -79,7 +84,8 @@ def workloads(records: pd.DataFrame) -> tuple[list[str], list[str]]:
 
 def sort_options(records: pd.DataFrame) -> list[str]:
     bases, variants = workloads(records)
-    return [*FIXED_SORTS, *(f"ratio:{w}" for w in bases), *(f"time:{w}" for w in bases + variants)]
+    return [*FIXED_SORTS, *(f"ratio:{w}" for w in bases), *(f"time:{w}" for w in bases + variants),
+            *peft.leaderboard_columns(records)]
 
 
 def reached_nothing(records: pd.DataFrame) -> pd.Series:
@@ -113,8 +119,9 @@ def sort_records(records: pd.DataFrame, key: str, descending: bool = False) -> p
     return ordered.reset_index(drop=True)
 
 
-def chosen_columns(records: pd.DataFrame, groups: tuple[str, ...]) -> list[str]:
-    """Record columns of the chosen groups, in display order (rank, submission and score always)."""
+def chosen_columns(records: pd.DataFrame, groups: tuple[str, ...], peft_costs: bool = False) -> list[str]:
+    """Record columns of the chosen groups, in display order (rank, submission and score always); with
+    ``peft_costs``, the PEFT columns the records have, before the run id."""
     bases, variants = workloads(records)
     by_group = {
         "interval": ["n", "score_lo", "score_hi", "interval_note"], "rank_bound": ["rank_bound", "interval_note"],
@@ -126,6 +133,8 @@ def chosen_columns(records: pd.DataFrame, groups: tuple[str, ...]) -> list[str]:
     }
     columns = ["rank", "submission", "score"]
     for group in COLUMN_GROUPS:
+        if group == "run" and peft_costs:
+            columns += peft.leaderboard_columns(records)
         if group in groups:
             columns += [c for c in by_group[group] if c in records.columns]
     return list(dict.fromkeys(columns))
@@ -135,7 +144,7 @@ def view_records(records: pd.DataFrame, cfg: TableConfig) -> tuple[pd.DataFrame,
     """The current view as raw records (filtered, sorted, chosen columns), and the hidden entries."""
     shown, hidden = filter_records(records, cfg)
     shown = sort_records(shown, cfg.sort, cfg.descending)
-    return shown[chosen_columns(records, cfg.columns)], hidden
+    return shown[chosen_columns(records, cfg.columns, cfg.peft_costs)], hidden
 
 
 def _missing(value) -> bool:
@@ -190,6 +199,11 @@ def display_table(view: pd.DataFrame, link: Callable[[str], str] | None = None) 
     why = [c for c in view.columns if c.startswith("why:")]
     for col in view.columns:
         if col in ("score_hi", "interval_note") or col.startswith(("time_hi:", "interval_note:", "why:")):
+            continue
+        if col.startswith(peft.PREFIXES):
+            shown = peft.display_column(view, col)  # the trainable count with its share, as text
+            if shown is not None:
+                out[shown[0]] = shown[1]
             continue
         if col == "score_lo":
             out["score 95% CI"] = [interval_text(lo, hi, note) for lo, hi, note in

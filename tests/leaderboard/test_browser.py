@@ -12,6 +12,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -52,6 +53,24 @@ def _free_port() -> int:
 @pytest.fixture
 def board(bundle: Path, tmp_path: Path) -> Iterator[str]:
     """``podium board`` on a free loopback port, up and healthy; stopped (with its Streamlit child) afterwards."""
+    with _serve(bundle, tmp_path) as url:
+        yield url
+
+
+@pytest.fixture
+def peft_board(tmp_path: Path) -> Iterator[str]:
+    """``podium board`` over a small synthetic bundle that has a PEFT pool next to its training pools."""
+    from leaderboard.synthetic import SyntheticConfig, write_synthetic_bundle
+
+    bundle = write_synthetic_bundle(tmp_path / "bundles", SyntheticConfig(
+        submissions=4, workloads=6, studies=1, tuning_points=2, scoring_seeds=3, evals_per_trial=4, bootstrap=30,
+        release="tiny", peft_submissions=6))
+    with _serve(bundle, tmp_path) as url:
+        yield url
+
+
+@contextmanager
+def _serve(bundle: Path, tmp_path: Path) -> Iterator[str]:
     port, log = _free_port(), tmp_path / "board.log"
     with open(log, "w") as out:
         process = subprocess.Popen([sys.executable, "-m", "harness.cli", "board", "--bundle", str(bundle), "--port",
@@ -135,3 +154,31 @@ def test_board_in_a_browser(browser, board: str, tmp_path: Path, request: pytest
     _wait_for(lambda: any("Compare" in h.text for h in browser.find_elements(By.TAG_NAME, "h1")))
     _wait_for(lambda: len(browser.find_elements(By.CSS_SELECTOR, '[data-testid="stPlotlyChart"]')) >= 2)
     _screenshot(browser, tmp_path, request.config.rootpath, "board-compare.png")
+
+
+def _page_text(driver, selector: str) -> list[str]:
+    return driver.execute_script(f"return Array.from(document.querySelectorAll({selector!r})).map(e => e.textContent);")
+
+
+def test_peft_pool_in_a_browser(browser, peft_board: str, tmp_path: Path, request: pytest.FixtureRequest) -> None:
+    """Choosing the peft track in the sidebar shows the PEFT columns and the two Pareto charts."""
+    from selenium.webdriver.common.by import By
+
+    browser.get(peft_board)
+    _wait_for(lambda: len(_rows(browser)) == 4, 60)  # the training pool first (the default track)
+    browser.find_element(By.CSS_SELECTOR, '[data-testid="stSidebar"] input[aria-label="Track"]').click()
+    _wait_for(lambda: next((o for o in browser.find_elements(By.CSS_SELECTOR, '[role="option"]')
+                            if o.text.strip() == "peft"), None)).click()
+    _wait_for(lambda: "track=peft" in browser.current_url)
+    _wait_for(lambda: _rows(browser) and set(_rows(browser)) <= {
+        "full_finetune", "lora_r8", "lora_r16", "ia3", "bitfit", "prefix_tuning"} and len(_rows(browser)) == 6)
+    _wait_for(lambda: "Costs: Pareto fronts" in _page_text(browser, "h3"))
+    # the front in both charts (its legend entry), once plotly has drawn them
+    _wait_for(lambda: _page_text(browser, '[data-testid="stPlotlyChart"] .legendtext').count("Pareto front") >= 2)
+    titles = " ".join(_page_text(browser, '[data-testid="stPlotlyChart"] .gtitle'))
+    assert "peak memory vs time-to-target" in titles and "trainable parameters vs accuracy" in titles
+    headers = _wait_for(lambda: [h for h in _page_text(browser, '[data-testid="stDataFrame"] table[role=grid] th')
+                                 if "·" in h])
+    assert any(h.startswith("trainable · p00") for h in headers), headers
+    browser.execute_script("document.querySelectorAll('[data-testid=\"stPlotlyChart\"]')[1].scrollIntoView()")
+    _screenshot(browser, tmp_path, request.config.rootpath, "board-peft.png")
