@@ -49,8 +49,14 @@ from harness.scoring.reasons import Evidence, evidence, explain_infinity
 from harness.tuning.protocol import INF, median
 from harness.tuning.seeds import derive_seed
 
-#: The frozen reference for pool-independent speedups in this release.
-REFERENCE_SUBMISSION = "adamw"
+#: The frozen reference for pool-independent speedups in this release, per track (full fine-tuning is what a PEFT
+#: method is an alternative to).
+REFERENCE_SUBMISSIONS = {"training": "adamw", "peft": "full_finetune"}
+REFERENCE_SUBMISSION = REFERENCE_SUBMISSIONS["training"]
+
+
+def reference_of(track: str) -> str:
+    return REFERENCE_SUBMISSIONS.get(track, REFERENCE_SUBMISSION)
 BOOTSTRAP_SEED = 20_261_123
 BOOTSTRAP_SAMPLES = 1000
 
@@ -236,8 +242,10 @@ def _bounds(scores: Mapping[str, tuple[float, float, float]], n: Mapping[str, in
 
 
 def score_pool(pool: Pool, r_max: float = R_MAX, n_boot: int = BOOTSTRAP_SAMPLES,
-               seed: int = BOOTSTRAP_SEED, reference: str = REFERENCE_SUBMISSION) -> list[ScoreRow]:
-    """Scores, intervals, rank bounds and speedups for every submission of a pool, best first."""
+               seed: int = BOOTSTRAP_SEED, reference: str | None = None) -> list[ScoreRow]:
+    """Scores, intervals, rank bounds and speedups (against the track's reference) for every submission of a pool,
+    best first."""
+    reference = reference or reference_of(pool.track)
     bases, variants = pool.base_workloads, pool.variants
     times = point_times(pool)
     rule_args = ({s: {w: t.get(w, INF) for w in bases} for s, t in times.items()},
@@ -297,7 +305,7 @@ def score_records(pool: Pool, rows: list[ScoreRow]) -> list[dict[str, Any]]:
                   "release": pool.release, "submission": r.submission, "run_id": r.run_id, "rank": r.rank,
                   "rank_bound": r.rank_bound, "n": r.n, "score": r.score, "score_lo": r.score_lo,
                   "score_hi": r.score_hi, "interval_note": r.interval_note, "speedup_vs_reference": r.speedup,
-                  "speedup_note": speedup_note(r.speedup)}
+                  "speedup_note": speedup_note(r.speedup, reference_of(pool.track))}
         for w in pool.base_workloads + pool.variants:
             record[f"time:{w}"] = r.times.get(w, INF)
             record[f"n:{w}"] = r.workload_n.get(w, 0)
