@@ -244,7 +244,9 @@ def read_adapter_config(folder: Path) -> dict[str, Any]:
 
 def make_config(values: Mapping[str, Any], hyperparameters: Mapping[str, Any], workload: Workload) -> Any:
     """The ``peft`` config: the file's fields, the hyperparameters that name a field of its class, and the workload's
-    head in ``modules_to_save`` (AdaLoRA: ``total_step`` defaults to the workload's ``step_hint``)."""
+    head in ``modules_to_save`` (AdaLoRA: ``total_step`` defaults to the workload's ``step_hint``).
+    ``inference_mode`` is always false: ``PeftModel.save_pretrained`` writes ``true`` into the config of a trained
+    adapter, and a config copied from one would otherwise freeze every adapter weight."""
     cls = config_class(values["peft_type"])
     fields = _field_types(cls)
     merged = {k: v for k, v in values.items() if k in fields}
@@ -257,6 +259,8 @@ def make_config(values: Mapping[str, Any], hyperparameters: Mapping[str, Any], w
         merged["modules_to_save"] = list(dict.fromkeys([*(merged.get("modules_to_save") or []), *head]))
     if cls.__name__ == "AdaLoraConfig" and not merged.get("total_step"):
         merged["total_step"] = int(workload.step_hint)
+    if "inference_mode" in fields:  # a trained adapter's saved config says true: the adapter would never train
+        merged["inference_mode"] = False
     merged.pop("peft_type", None)
     return cls(**merged)
 
