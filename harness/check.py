@@ -105,7 +105,9 @@ def _adapter_config_problems(folder: Path, space: SearchSpace | None) -> list[Pr
         from harness.tracks.peft import _field_types, config_class, make_config
 
         fields = _field_types(config_class(values["peft_type"]))
-        for point in space.sample(4, 0):
+        # every fixed point (a list may hold fewer than 4), or a few points drawn from the ranges
+        points = [dict(p) for p in space.fixed_points] if space.fixed_points is not None else space.sample(4, 0)
+        for point in points:
             overrides = {k: v for k, v in point.items() if k in fields}
             if overrides:
                 problems += [Problem(SEARCH_SPACE_FILE, f"{p} (a value of the search space)")
