@@ -51,6 +51,7 @@ test-all: setup
 
 bench: setup
 	$(PY) benchmarks/step_overhead.py
+	$(PY) benchmarks/step_overhead.py --case lora
 	$(PY) benchmarks/trial_start.py
 	$(PY) benchmarks/board_render.py
 
