@@ -87,6 +87,13 @@ class PeftWorkload(TorchWorkload):
     def _forward(model: nn.Module, inputs: Inputs, dropout_rate: float | None) -> torch.Tensor:
         return forward(model, inputs, dropout_rate)
 
+    def init_model_fn(self, rng: Any, dropout_rate: float | None = None,
+                      aux_dropout_rate: float | None = None) -> tuple[nn.Module, None]:
+        """The pretrained model with a fresh head, in training mode throughout (``from_pretrained`` returns a model in
+        eval mode, and ``model_fn`` only switches modes when the top-level flag differs)."""
+        model, state = super().init_model_fn(rng, dropout_rate, aux_dropout_rate)
+        return model.train(), state
+
     def forgetting(self, base: nn.Module, adapted: nn.Module) -> float:
         """The workload's forgetting measure on its reference sample (0: the base model's behaviour is unchanged)."""
         return float(self._forgetting(base, adapted, self.reference))
