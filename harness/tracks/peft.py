@@ -267,7 +267,10 @@ def make_config(values: Mapping[str, Any], hyperparameters: Mapping[str, Any], w
 
 def config_submission(folder: Path) -> SimpleNamespace:
     """The functions of a config-only submission: ``adapt`` through ``peft.get_peft_model``, and the hook AdaLoRA
-    needs."""
+    needs. ``peft`` (and with it ``transformers``) is imported here, at start-up like a Python submission's own
+    imports, not in ``adapt``, whose time counts as submission time."""
+    import peft  # noqa: F401 - several seconds on a cold start
+
     values = read_adapter_config(folder)
 
     def adapt(model: Any, workload: Workload, hyperparameters: Hyperparameters, rng: RandomState) -> Any:
