@@ -15,7 +15,8 @@ from harness.publish import publish, workload_specs
 from harness.report import build_pools, metrics_from_specs, score_pool, workload_details
 from harness.runner.run import BENCHMARK_RELEASE, RunConfig, execute
 from harness.ui import RichProgress, results_table, score_table, workload_times_table
-from workloads import scored_workloads, variant_bases
+from workloads import get_spec, scored_workloads, variant_bases
+from workloads.spec import DEFAULT_HARDWARE_CLASS
 
 SUBMISSIONS_DIR = Path(__file__).resolve().parent.parent / "submissions"
 BASELINES_DIR = SUBMISSIONS_DIR / "training"
@@ -46,12 +47,30 @@ def failed_trials(rows: list[dict]) -> list[dict]:
     return [r for r in rows if r["status"] in ("failed", "timed_out")]
 
 
-def demo_plan(track: str | None = None) -> list[tuple[str, list[Path]]]:
+def missing_targets(track: str, hardware_class: str = DEFAULT_HARDWARE_CLASS) -> list[str]:
+    """The workloads of ``track``'s lite suite (with this release's variants) that have no targets yet."""
+    return [w for w in scored_workloads("lite", BENCHMARK_RELEASE, track=track)
+            if hardware_class not in get_spec(w).targets]
+
+
+def demo_plan(track: str | None = None, console: Console | None = None) -> list[tuple[str, list[Path]]]:
     """``(track, baselines)`` the demo runs: every baseline of ``track``; by default every training baseline and
-    :data:`DEMO_PEFT_BASELINES`."""
+    :data:`DEMO_PEFT_BASELINES`, the latter only once every PEFT lite workload has targets (it says so otherwise:
+    ``podium targets set`` makes them)."""
     if track is not None:
+        missing = missing_targets(track)
+        if missing:
+            raise DemoError(f"no targets for {', '.join(missing)} on {DEFAULT_HARDWARE_CLASS}: run `podium targets "
+                            f"set --workload NAME` first")
         return [(track, baselines(track))]
-    return [("training", baselines("training")), ("peft", baselines("peft", DEMO_PEFT_BASELINES))]
+    plan = [("training", baselines("training"))]
+    missing = missing_targets("peft")
+    if missing:
+        if console is not None:
+            console.print(f"The PEFT lite suite is left out: {', '.join(missing)} have no targets on "
+                          f"{DEFAULT_HARDWARE_CLASS} yet (`podium targets set --workload NAME`).", highlight=False)
+        return plan
+    return [*plan, ("peft", baselines("peft", DEMO_PEFT_BASELINES))]
 
 
 def run_demo(db: Path, console: Console, bundles: Path | None = None, track: str | None = None) -> Path:
@@ -62,7 +81,7 @@ def run_demo(db: Path, console: Console, bundles: Path | None = None, track: str
     Returns the bundle. Raises :class:`DemoError` after publishing when any baseline trial failed.
     """
     rows, times, names = [], [], []
-    for track_name, folders in demo_plan(track):
+    for track_name, folders in demo_plan(track, console):
         workloads = scored_workloads("lite", BENCHMARK_RELEASE, track=track_name)
         names += workloads
         for folder in folders:
