@@ -41,8 +41,16 @@ def test_specs_are_readable_without_a_framework() -> None:
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
-def test_every_workload_has_targets_budget_and_provenance() -> None:
-    for name in WORKLOADS.names():
+def lite_workloads() -> list[str]:
+    """Every workload of every track's lite suite, with its variants: what `podium demo` and the CPU class score."""
+    bases = [w for suite in SUITES.names() if suite.split("/")[-1] == "lite" for w in SUITES.get(suite)]
+    return sorted({*bases, *(v.name for b in bases for v in variants_of(b))})
+
+
+def test_every_lite_workload_has_targets_budget_and_provenance() -> None:
+    names = lite_workloads()
+    assert {"digits_mlp", "fashion_cnn_transfer", "fashion_cnn_transfer_reverse"} <= set(names)
+    for name in names:
         spec = get_spec(name)
         targets = spec.targets_for("cpu-2core")
         assert 0 < targets.test <= 1 and 0 < targets.validation <= 1
