@@ -16,7 +16,7 @@ from harness.runner.messages import TrialLimits, TrialRequest
 from harness.runner.run import first_point
 from harness.runner.supervisor import TrialOutcome, run_trial
 from workloads import get_spec
-from workloads.spec import DEFAULT_HARDWARE_CLASS
+from workloads.spec import DEFAULT_HARDWARE_CLASS, Targets
 
 #: seconds one call of submission code may take in the smoke run before it is a hang (a cold torch.compile of a
 #: large model on a CPU takes minutes)
@@ -58,6 +58,9 @@ def smoke_run(folder: Path, workload: str = "digits_mlp", seconds: float = 2.0) 
     """Run the submission's first hyperparameter point for up to :data:`SMOKE_STEPS` updates or ``seconds`` of
     submission time (targets ignored), with :data:`FIRST_STEP_ALLOWANCE_S` for one slow call."""
     spec = get_spec(workload)
+    if DEFAULT_HARDWARE_CLASS not in spec.targets:  # a workload whose targets are not set yet: none is needed here
+        never = 1e30 if spec.higher_is_better else -1e30
+        spec = spec.model_copy(update={"targets": {DEFAULT_HARDWARE_CLASS: Targets(validation=never, test=never)}})
     point = first_point(folder)
     request = TrialRequest(trial_id="check", submission_dir=str(folder.resolve()), workload=spec,
                            hardware_class=DEFAULT_HARDWARE_CLASS, budget_s=seconds, hyperparameters=point, seed=0,
