@@ -280,7 +280,10 @@ def config_submission(folder: Path) -> SimpleNamespace:
         try:
             return peft.get_peft_model(model, config)
         except ValueError as error:  # e.g. "Target modules {...} not found in the base model"
-            raise AdapterConfigError([f"peft.get_peft_model: {error}"]) from None
+            names = sorted({n for n, m in model.named_modules() if n and not list(m.children())})
+            raise AdapterConfigError([f"peft.get_peft_model: {str(error)[:300]} (target_modules "
+                                      f"{getattr(config, 'target_modules', None)!r}; {workload.name}'s layers are: "
+                                      f"{', '.join(names[:16])}{' ...' if len(names) > 16 else ''})"]) from None
 
     functions = SimpleNamespace(adapt=adapt)
     if str(values["peft_type"]).upper() == "ADALORA":
