@@ -28,8 +28,8 @@ def test_two_workers_run_pinned_to_distinct_cores(adamw_dir: Path, tmp_path: Pat
 
 def test_calibrate_stores_the_noise_floor(tmp_path: Path) -> None:
     db = tmp_path / "r.db"
-    # --target: seed 0 of the default baseline does not reach digits' stored target; this test is about storage.
-    out = podium("calibrate", "-w", "digits_mlp", "--repeats", "2", "--target", "0.9", "--db", str(db))
+    # --target: low enough that a loaded machine cannot make a run miss it within the budget; this test is about storage.
+    out = podium("calibrate", "-w", "digits_mlp", "--repeats", "2", "--target", "0.5", "--db", str(db))
     assert out.returncode == 0, out.stderr
     assert "coefficient of variation" in out.stdout
     noise = json.loads(podium("results", "--db", str(db), "--format", "json").stdout)["noise_floor"]
