@@ -489,9 +489,12 @@ def targets_set(
     baseline: Annotated[Optional[list[str]], typer.Option("--baseline", "-b", help="Only this reference baseline "
                                                           "(repeatable; default: every baseline of the workload's "
                                                           "track). Recorded in the provenance.")] = None,
+    fresh: Annotated[bool, typer.Option("--fresh", help="Re-run every curve, ignoring those an interrupted run kept "
+                                                        "in ~/.cache/podium/target-curves.")] = False,
 ) -> None:
     """Re-run the documented target-setting procedure on the reference baselines (see harness/targets.py):
-    step-capped curves, the level 90% of the best baseline's seeds sustain, budget = 3 x its time to that level."""
+    step-capped curves, the level 90% of the best baseline's seeds sustain, budget = 3 x its time to that level.
+    Interrupted, it resumes: finished curves are kept and reused by the same command (--fresh to re-run them)."""
     from harness.targets import TargetSettingError, rebudget, set_targets
 
     try:
@@ -501,7 +504,7 @@ def targets_set(
             rebudget(workload or None, hardware_class, write, console, force=force)
         else:
             set_targets(workload or None, seeds, hardware_class, write, console, force=force, workers=workers,
-                        only=tuple(baseline) if baseline else None)
+                        only=tuple(baseline) if baseline else None, fresh=fresh)
     except (TargetSettingError, UnknownNameError) as exc:
         raise fail(str(exc)) from None
 

@@ -28,6 +28,13 @@ For each workload (base and variants) on one hardware class:
 and re-derives budgets and success rates from the stored updates-to-target: the curves, which cost most, need not
 be re-run when only the machine's speed is in question.
 
+**Resuming.** Each finished curve is kept under ``$PODIUM_CACHE_DIR/target-curves/`` (default
+``~/.cache/podium/target-curves``), keyed by everything that determines it: the workload's definition (its targets and
+budgets aside), the baseline folder's content and first point, the seed, the number of updates, the evaluation
+cadence, the hardware class and the threads. An interrupted ``podium targets set`` (a MiniLM curve is ~10 minutes
+on one core) re-run with the same arguments picks up where it stopped; ``--fresh`` ignores the kept curves. Each
+kept curve records the harness commit it ran on; the provenance lists them.
+
 The procedure refuses to start on a busy machine (1-minute load above ``BUSY_LOAD``) unless forced; the load
 before and after each workload, and whether it was forced, are in the provenance with the date, hardware class, CPU
 model, threads, harness commit, baselines and their hyperparameters, seeds, per-seed levels, and the command.
@@ -35,6 +42,7 @@ model, threads, harness commit, baselines and their hyperparameters, seeds, per-
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
@@ -47,7 +55,7 @@ from typing import Any
 
 from rich.console import Console
 
-from harness.provenance import cpu_model, git_commit
+from harness.provenance import cpu_model, git_commit, hash_tree
 from harness.runner.messages import TrialLimits, TrialRequest
 from harness.runner.run import BENCHMARK_RELEASE, first_point
 from harness.runner.supervisor import run_trial
@@ -192,32 +200,74 @@ def setting_request(spec: WorkloadSpec, baseline: Path, seed_index: int, hardwar
         threads=threads, limits=TrialLimits(wall_factor=1.5))
 
 
+def curves_dir() -> Path:
+    """``$PODIUM_CACHE_DIR/target-curves`` (default ``~/.cache/podium/target-curves``)."""
+    return Path(os.environ.get("PODIUM_CACHE_DIR") or "~/.cache/podium").expanduser() / "target-curves"
+
+
+def curve_key(request: TrialRequest) -> str:
+    """What determines a curve (see "Resuming" above), hashed; the trial id and the workload's targets are not."""
+    spec = request.workload.model_dump(mode="json", exclude={"targets", "budget_s"})
+    payload = {"workload": spec, "baseline": hash_tree(Path(request.submission_dir)),
+               "hyperparameters": request.hyperparameters, "seed": request.seed, "max_steps": request.max_steps,
+               "eval_every_steps": request.eval_every_steps, "hardware_class": request.hardware_class,
+               "threads": request.threads, "release": BENCHMARK_RELEASE}
+    text = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
+
+
 def run_curves(spec: WorkloadSpec, baseline: Path, seeds: int, hardware_class: str, workers: int = 1,
-               console: Console | None = None) -> list[Curve]:
-    """Per seed, the evaluations of one step-capped target-setting trial (``workers`` trials at a time)."""
+               console: Console | None = None, fresh: bool = False) -> list[Curve]:
+    """Per seed, the evaluations of one step-capped target-setting trial (``workers`` trials at a time); a curve
+    kept by an earlier, interrupted run is reused unless ``fresh``."""
     from concurrent.futures import ThreadPoolExecutor
 
     with tempfile.TemporaryDirectory(prefix="podium-targets-") as workdir, ThreadPoolExecutor(workers) as pool:
-        runs = [pool.submit(_curve, spec, baseline, k, hardware_class, Path(workdir)) for k in range(seeds)]
+        runs = [pool.submit(_curve, spec, baseline, k, hardware_class, Path(workdir), fresh) for k in range(seeds)]
         curves = []
         for k, future in enumerate(runs):
-            curves.append(future.result())
+            curve, kept = future.result()
+            curves.append(curve)
             if console is not None:
-                level = sustained_level([p.validation for p in curves[-1]], higher_is_better=spec.higher_is_better)
-                console.print(f"    seed {k + 1}/{seeds}: {len(curves[-1])} evaluations, sustained {level:.4f}",
-                              highlight=False)
+                level = sustained_level([p.validation for p in curve], higher_is_better=spec.higher_is_better)
+                console.print(f"    seed {k + 1}/{seeds}: {len(curve)} evaluations, sustained {level:.4f}"
+                              + (" (kept from an earlier run)" if kept else ""), highlight=False)
     return curves
 
 
-def _curve(spec: WorkloadSpec, baseline: Path, seed_index: int, hardware_class: str, workdir: Path) -> Curve:
-    outcome = run_trial(setting_request(spec, baseline, seed_index, hardware_class), workdir)
+def curve_commits(spec: WorkloadSpec, baseline: Path, seeds: int, hardware_class: str) -> list[str]:
+    """The harness commits that the kept curves of ``baseline`` on ``spec`` ran on (for the provenance)."""
+    commits = set()
+    for k in range(seeds):
+        path = curves_dir() / f"{curve_key(setting_request(spec, baseline, k, hardware_class))}.json"
+        if path.exists():
+            commits.add(json.loads(path.read_text()).get("harness_commit") or "unknown")
+    return sorted(commits)
+
+
+def _curve(spec: WorkloadSpec, baseline: Path, seed_index: int, hardware_class: str, workdir: Path,
+           fresh: bool = False) -> tuple[Curve, bool]:
+    request = setting_request(spec, baseline, seed_index, hardware_class)
+    kept = curves_dir() / f"{curve_key(request)}.json"
+    if kept.exists() and not fresh:
+        try:
+            return [CurvePoint(**p) for p in json.loads(kept.read_text())["points"]], True
+        except (ValueError, KeyError, TypeError):
+            kept.unlink()  # a torn or foreign file: run the curve again
+    outcome = run_trial(request, workdir)
     if outcome.status in ("failed", "timed_out"):
         raise TargetSettingError(f"target-setting run of {baseline.name} on {spec.name} {outcome.status}: "
                                  f"{outcome.reason}")
     metric = spec.metric
     # the test split is evaluated only where validation reached a new best (the only possible first hits)
-    return [CurvePoint(r.step, r.submission_time_s, r.metrics[metric], r.metrics.get(f"test_{metric}", math.nan))
-            for r in outcome.evals]
+    curve = [CurvePoint(r.step, r.submission_time_s, r.metrics[metric], r.metrics.get(f"test_{metric}", math.nan))
+             for r in outcome.evals]
+    kept.parent.mkdir(parents=True, exist_ok=True)
+    partial = kept.with_suffix(f".{os.getpid()}.{seed_index}.tmp")
+    partial.write_text(json.dumps({"workload": spec.name, "baseline": baseline.name, "seed_index": seed_index,
+                                   "harness_commit": git_commit(), "points": [vars(p) for p in curve]}))
+    partial.replace(kept)  # atomically: a killed run leaves no half-written curve
+    return curve, False
 
 
 def measure_speed(spec: WorkloadSpec, baseline: Path, hardware_class: str, runs: int | None = None) -> float:
@@ -278,9 +328,11 @@ def check_idle(force: bool) -> float:
 
 
 def set_targets(names: list[str] | None, seeds: int, hardware_class: str, write: bool, console: Console,
-                force: bool = False, workers: int = 1, only: tuple[str, ...] | None = None) -> dict[str, Any]:
+                force: bool = False, workers: int = 1, only: tuple[str, ...] | None = None,
+                fresh: bool = False) -> dict[str, Any]:
     """Run the procedure for ``names`` (default: every workload) on the baselines of each workload's track (only
-    ``only`` when given: recorded in the provenance); write each result as soon as it is derived."""
+    ``only`` when given: recorded in the provenance); write each result as soon as it is derived. Curves kept by an
+    interrupted run are reused unless ``fresh``."""
     from harness.demo import baselines as all_baselines
 
     def baselines() -> list[Path]:
@@ -301,11 +353,13 @@ def set_targets(names: list[str] | None, seeds: int, hardware_class: str, write:
         for baseline in baselines():
             console.print(f"{name}: {baseline.name} x {seeds} seeds, {setting_steps(spec)} updates each",
                           highlight=False)
-            curves[baseline.name] = run_curves(spec, baseline, seeds, hardware_class, workers, console)
+            curves[baseline.name] = run_curves(spec, baseline, seeds, hardware_class, workers, console, fresh)
         load_before = os.getloadavg()[0]  # our own curve runs count in it: only the start is checked
         per_step = {b.name: measure_speed(spec, b, hardware_class) for b in baselines()}
         derived = derive_targets(spec, curves, per_step)
         provenance = _provenance(name, seeds, hardware_class, force, load_before, derived, baselines())
+        provenance["curve_commits"] = sorted({c for b in baselines()
+                                              for c in curve_commits(spec, b, seeds, hardware_class)})
         console.print(f"  -> validation {derived['validation']:.4f}, test {derived['test']:.4f}, budget "
                       f"{derived['budget_s']:.1f}s (best baseline {derived['best_baseline']}, success "
                       f"{derived['success_rate'][derived['best_baseline']]:.0%})", highlight=False)
