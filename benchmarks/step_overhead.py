@@ -124,9 +124,15 @@ class BareLoop:
             for i in range(0, len(self.y) - CASE.batch_size + 1, CASE.batch_size):
                 yield order[i:i + CASE.batch_size]
 
-    def run(self, steps: int) -> dict[str, float]:
+    def step(self, idx: Any) -> None:
         import torch
 
+        self.opt.zero_grad(set_to_none=True)
+        torch.nn.functional.cross_entropy(self.model(self.x[idx]), self.y[idx]).backward()
+        self.opt.step()
+        self.sched.step()
+
+    def run(self, steps: int) -> dict[str, float]:
         evaluator = self.evaluator
         eval_wall, eval_cpu = evaluator.wall_s, evaluator.cpu_s
 
@@ -134,11 +140,7 @@ class BareLoop:
             clock = time.perf_counter
             for _ in range(steps):
                 started = clock()
-                idx = next(self.batches)
-                self.opt.zero_grad(set_to_none=True)
-                torch.nn.functional.cross_entropy(self.model(self.x[idx]), self.y[idx]).backward()
-                self.opt.step()
-                self.sched.step()
+                self.step(next(self.batches))
                 self.since_eval += clock() - started
                 if self.since_eval >= self.eval_period:  # the evaluator copies the weights into its own model
                     evaluator.evaluate(self.model, None, "validation")
@@ -173,33 +175,20 @@ class LoraBareLoop(BareLoop):
         self.opt = torch.optim.AdamW([p for p in self.model.parameters() if p.requires_grad],
                                      lr=first_point()["learning_rate"])
         self.inputs, self.y = workload._train_x, workload._train_y
+        mask = self.inputs["attention_mask"]  # (N, T), right-padded: 1 + the last real token's position per row
+        self.lengths = (mask.ne(0) * torch.arange(1, mask.shape[1] + 1)).amax(dim=1)
         self.batches = self._batches(torch.Generator().manual_seed(0))
         self.evaluator = TimedEvaluator(evaluator)
         self.eval_period, self.since_eval = spec.eval_period_s, 0.0
 
-    def run(self, steps: int) -> dict[str, float]:
+    def step(self, idx: Any) -> None:
         import torch
 
-        evaluator = self.evaluator
-        eval_wall, eval_cpu = evaluator.wall_s, evaluator.cpu_s
-
-        def loop() -> None:
-            clock = time.perf_counter
-            for _ in range(steps):
-                started = clock()
-                idx = next(self.batches)
-                self.opt.zero_grad(set_to_none=True)
-                logits = self.model(**{k: v[idx] for k, v in self.inputs.items()}).logits
-                torch.nn.functional.cross_entropy(logits, self.y[idx]).backward()
-                self.opt.step()
-                self.since_eval += clock() - started
-                if self.since_eval >= self.eval_period:
-                    evaluator.evaluate(self.model, None, "validation")
-                    self.since_eval = 0.0
-
-        spent = measured(loop)
-        return {"steps": steps, "wall_s": spent["wall_s"] - (evaluator.wall_s - eval_wall),
-                "cpu_s": spent["cpu_s"] - (evaluator.cpu_s - eval_cpu)}
+        self.opt.zero_grad(set_to_none=True)
+        length = int(self.lengths[idx].max())  # dynamic padding: the batch's longest row, as the workload does
+        logits = self.model(**{k: v[idx, :length] for k, v in self.inputs.items()}).logits
+        torch.nn.functional.cross_entropy(logits, self.y[idx]).backward()
+        self.opt.step()
 
 
 class TimedEvaluator:

@@ -402,11 +402,14 @@ def _write_csv(fh, records: list[dict]) -> None:
 def demo(
     db: DbOption = DEFAULT_DB,
     track: Annotated[Optional[str], typer.Option(help="Only this track, with every one of its baselines: training "
-                                                      "or peft. Default: every training baseline and three PEFT "
-                                                      "baselines (linear_probe, lora, full_finetune).")] = None,
+                                                      "or peft. Default: every training baseline and two PEFT "
+                                                      "baselines (lora, full_finetune).")] = None,
+    scoring_seeds: Annotated[int, typer.Option(min=1, help="Held-out scoring seeds per workload; below 3 no "
+                                                           "interval is shown, and the demo is quicker.")] = 3,
 ) -> None:
-    """The main job: reference baselines on each track's lite suite (3 held-out scoring seeds each), then scoring
-    and a release bundle. Exits 1 when any baseline trial failed (a miss is a result; a failure is a bug)."""
+    """The main job: reference baselines on each track's lite suite and its held-out variants (3 scoring seeds
+    each), then scoring and a release bundle. Exits 1 when any baseline trial failed (a miss is a result; a failure
+    is a bug)."""
     import time
 
     from harness.demo import DemoError, run_demo
@@ -416,7 +419,7 @@ def demo(
         raise fail(f"unknown --track {track!r}: use one of {', '.join(TRACKS)}")
     started = time.monotonic()
     try:
-        run_demo(db, console, track=track)
+        run_demo(db, console, track=track, scoring_seeds=scoring_seeds)
     except DemoError as exc:
         raise fail(str(exc), code=1) from None
     console.print(f"Demo finished in {(time.monotonic() - started) / 60:.1f} minutes.")
@@ -491,6 +494,10 @@ def targets_set(
                                                           "track). Recorded in the provenance.")] = None,
     fresh: Annotated[bool, typer.Option("--fresh", help="Re-run every curve, ignoring those an interrupted run kept "
                                                         "in ~/.cache/podium/target-curves.")] = False,
+    point: Annotated[Optional[list[str]], typer.Option("--point", help="BASELINE=N: run the baseline's N-th search-"
+                                                       "space point (1-based) instead of its first, where the first "
+                                                       "does not suit the workload (repeatable; recorded in the "
+                                                       "provenance).")] = None,
 ) -> None:
     """Re-run the documented target-setting procedure on the reference baselines (see harness/targets.py):
     step-capped curves, the level 90% of the best baseline's seeds sustain, budget = 3 x its time to that level.
@@ -500,11 +507,17 @@ def targets_set(
     try:
         for name in workload or []:
             get_spec(name)
+        points = {}
+        for item in point or []:
+            name, _, index = item.partition("=")
+            if not name or not index.isdigit() or int(index) < 1:
+                raise TargetSettingError(f"--point {item!r}: expected BASELINE=N with N >= 1, e.g. full_finetune=2")
+            points[name] = int(index)
         if budgets_only:
             rebudget(workload or None, hardware_class, write, console, force=force)
         else:
             set_targets(workload or None, seeds, hardware_class, write, console, force=force, workers=workers,
-                        only=tuple(baseline) if baseline else None, fresh=fresh)
+                        only=tuple(baseline) if baseline else None, fresh=fresh, points=points)
     except (TargetSettingError, UnknownNameError) as exc:
         raise fail(str(exc)) from None
 

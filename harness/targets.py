@@ -2,7 +2,9 @@
 
 For each workload (base and variants) on one hardware class:
 
-1. **Curves.** Every reference baseline in ``submissions/training/`` runs its first (best) search-space point on
+1. **Curves.** Every reference baseline of the workload's track (``submissions/<track>/``) runs its first (best)
+   search-space point - or the point ``--point BASELINE=N`` names, for a workload whose scale the first point does
+   not suit (a transformer's learning rate is not a small CNN's); recorded in the provenance - on
    K >= 10 seeds (``derive_seed(release, baseline, workload, "target-setting", k)``) for a fixed number of updates,
    ``ceil(SETTING_STEPS_FACTOR x step_hint)``, evaluating validation *and* test every ``step_hint / EVALS_PER_HINT``
    updates. A curve over *steps* does not depend on how busy the machine was, so the levels below do not either;
@@ -57,7 +59,7 @@ from rich.console import Console
 
 from harness.provenance import cpu_model, git_commit, hash_tree
 from harness.runner.messages import TrialLimits, TrialRequest
-from harness.runner.run import BENCHMARK_RELEASE, first_point
+from harness.runner.run import BENCHMARK_RELEASE, first_point, search_space_of
 from harness.runner.supervisor import run_trial
 from harness.tuning.seeds import derive_seed
 from workloads import TARGETS_FILE, WORKLOADS, get_spec
@@ -187,15 +189,29 @@ def write_stored(stored: dict[str, Any]) -> None:
     TARGETS_FILE.write_text(json.dumps(stored, indent=1, sort_keys=True) + "\n")
 
 
+def setting_point(baseline: Path, point: int = 1) -> dict[str, Any]:
+    """The ``point``-th (1-based) hyperparameter point a study of ``baseline`` tries first (sample seed 0): its
+    fixed points in order, or its quasi-random sequence."""
+    if point == 1:
+        return first_point(baseline)
+    space = search_space_of(baseline)
+    if space.is_empty:
+        raise TargetSettingError(f"--point {baseline.name}={point}: {baseline.name} has no search space")
+    try:
+        return space.sample(point, 0)[point - 1]
+    except ValueError as exc:  # a list of fixed points shorter than `point`
+        raise TargetSettingError(f"--point {baseline.name}={point}: {exc}") from None
+
+
 def setting_request(spec: WorkloadSpec, baseline: Path, seed_index: int, hardware_class: str,
-                    threads: int = CURVE_THREADS) -> TrialRequest:
+                    threads: int = CURVE_THREADS, point: int = 1) -> TrialRequest:
     """One step-capped target-setting trial: no early stop, validation and test every N updates."""
     steps = setting_steps(spec)
     return TrialRequest(
         trial_id=f"targets-{spec.name}-{baseline.name}-{seed_index}", submission_dir=str(baseline.resolve()),
         workload=spec, hardware_class=hardware_class, mode="target_setting", budget_s=SETTING_CAP_S,
         max_steps=steps, eval_every_steps=max(1, spec.step_hint // EVALS_PER_HINT),
-        hyperparameters=first_point(baseline),
+        hyperparameters=setting_point(baseline, point),
         seed=derive_seed(BENCHMARK_RELEASE, baseline.name, spec.name, "target-setting", seed_index),
         threads=threads, limits=TrialLimits(wall_factor=1.5))
 
@@ -217,13 +233,13 @@ def curve_key(request: TrialRequest) -> str:
 
 
 def run_curves(spec: WorkloadSpec, baseline: Path, seeds: int, hardware_class: str, workers: int = 1,
-               console: Console | None = None, fresh: bool = False) -> list[Curve]:
+               console: Console | None = None, fresh: bool = False, point: int = 1) -> list[Curve]:
     """Per seed, the evaluations of one step-capped target-setting trial (``workers`` trials at a time); a curve
     kept by an earlier, interrupted run is reused unless ``fresh``."""
     from concurrent.futures import ThreadPoolExecutor
 
     with tempfile.TemporaryDirectory(prefix="podium-targets-") as workdir, ThreadPoolExecutor(workers) as pool:
-        runs = [pool.submit(_curve, spec, baseline, k, hardware_class, Path(workdir), fresh) for k in range(seeds)]
+        runs = [pool.submit(_curve, spec, baseline, k, hardware_class, Path(workdir), fresh, point) for k in range(seeds)]
         curves = []
         for k, future in enumerate(runs):
             curve, kept = future.result()
@@ -235,19 +251,19 @@ def run_curves(spec: WorkloadSpec, baseline: Path, seeds: int, hardware_class: s
     return curves
 
 
-def curve_commits(spec: WorkloadSpec, baseline: Path, seeds: int, hardware_class: str) -> list[str]:
+def curve_commits(spec: WorkloadSpec, baseline: Path, seeds: int, hardware_class: str, point: int = 1) -> list[str]:
     """The harness commits that the kept curves of ``baseline`` on ``spec`` ran on (for the provenance)."""
     commits = set()
     for k in range(seeds):
-        path = curves_dir() / f"{curve_key(setting_request(spec, baseline, k, hardware_class))}.json"
+        path = curves_dir() / f"{curve_key(setting_request(spec, baseline, k, hardware_class, point=point))}.json"
         if path.exists():
             commits.add(json.loads(path.read_text()).get("harness_commit") or "unknown")
     return sorted(commits)
 
 
 def _curve(spec: WorkloadSpec, baseline: Path, seed_index: int, hardware_class: str, workdir: Path,
-           fresh: bool = False) -> tuple[Curve, bool]:
-    request = setting_request(spec, baseline, seed_index, hardware_class)
+           fresh: bool = False, point: int = 1) -> tuple[Curve, bool]:
+    request = setting_request(spec, baseline, seed_index, hardware_class, point=point)
     kept = curves_dir() / f"{curve_key(request)}.json"
     if kept.exists() and not fresh:
         try:
@@ -270,7 +286,8 @@ def _curve(spec: WorkloadSpec, baseline: Path, seed_index: int, hardware_class: 
     return curve, False
 
 
-def measure_speed(spec: WorkloadSpec, baseline: Path, hardware_class: str, runs: int | None = None) -> float:
+def measure_speed(spec: WorkloadSpec, baseline: Path, hardware_class: str, runs: int | None = None,
+                  point: int = 1) -> float:
     """The fastest of ``runs`` (default ``SPEED_RUNS``) short runs' submission seconds per update."""
     runs = runs or SPEED_RUNS
     steps = min(SPEED_STEPS, setting_steps(spec))
@@ -278,7 +295,7 @@ def measure_speed(spec: WorkloadSpec, baseline: Path, hardware_class: str, runs:
     rates = []
     with tempfile.TemporaryDirectory(prefix="podium-speed-") as workdir:
         for k in range(runs):
-            request = setting_request(spec, baseline, k, hardware_class, threads).model_copy(
+            request = setting_request(spec, baseline, k, hardware_class, threads, point).model_copy(
                 update={"max_steps": steps, "eval_every_steps": steps, "trial_id": f"speed-{spec.name}-{k}"})
             outcome = run_trial(request, Path(workdir))
             if outcome.result is None or outcome.status in ("failed", "timed_out") or not outcome.result.steps:
@@ -301,7 +318,8 @@ def rebudget(names: list[str] | None, hardware_class: str, write: bool, console:
         if entry is None:
             raise TargetSettingError(f"{name} has no targets for {hardware_class}: run `podium targets set` first")
         load_before, spec, prov = os.getloadavg()[0], get_spec(name), entry["provenance"]
-        per_step = {b.name: measure_speed(spec, b, hardware_class)
+        points = prov.get("points", {})
+        per_step = {b.name: measure_speed(spec, b, hardware_class, point=points.get(b.name, 1))
                     for b in baselines(spec.track, tuple(prov["steps_to_target"]))}
         budget, success = budget_and_success(prov["steps_to_target"], per_step, prov["best_baseline"])
         prov.update(seconds_per_step=per_step, success_rate=success, budget_measured={
@@ -329,10 +347,12 @@ def check_idle(force: bool) -> float:
 
 def set_targets(names: list[str] | None, seeds: int, hardware_class: str, write: bool, console: Console,
                 force: bool = False, workers: int = 1, only: tuple[str, ...] | None = None,
-                fresh: bool = False) -> dict[str, Any]:
+                fresh: bool = False, points: dict[str, int] | None = None) -> dict[str, Any]:
     """Run the procedure for ``names`` (default: every workload) on the baselines of each workload's track (only
     ``only`` when given: recorded in the provenance); write each result as soon as it is derived. Curves kept by an
-    interrupted run are reused unless ``fresh``."""
+    interrupted run are reused unless ``fresh``. ``points`` maps a baseline to the 1-based search-space point it runs
+    (default: its first)."""
+    points = dict(points or {})
     from harness.demo import baselines as all_baselines
 
     def baselines() -> list[Path]:
@@ -353,13 +373,14 @@ def set_targets(names: list[str] | None, seeds: int, hardware_class: str, write:
         for baseline in baselines():
             console.print(f"{name}: {baseline.name} x {seeds} seeds, {setting_steps(spec)} updates each",
                           highlight=False)
-            curves[baseline.name] = run_curves(spec, baseline, seeds, hardware_class, workers, console, fresh)
+            curves[baseline.name] = run_curves(spec, baseline, seeds, hardware_class, workers, console, fresh,
+                                               points.get(baseline.name, 1))
         load_before = os.getloadavg()[0]  # our own curve runs count in it: only the start is checked
-        per_step = {b.name: measure_speed(spec, b, hardware_class) for b in baselines()}
+        per_step = {b.name: measure_speed(spec, b, hardware_class, point=points.get(b.name, 1)) for b in baselines()}
         derived = derive_targets(spec, curves, per_step)
-        provenance = _provenance(name, seeds, hardware_class, force, load_before, derived, baselines())
-        provenance["curve_commits"] = sorted({c for b in baselines()
-                                              for c in curve_commits(spec, b, seeds, hardware_class)})
+        provenance = _provenance(name, seeds, hardware_class, force, load_before, derived, baselines(), points)
+        provenance["curve_commits"] = sorted({c for b in baselines() for c in
+                                              curve_commits(spec, b, seeds, hardware_class, points.get(b.name, 1))})
         console.print(f"  -> validation {derived['validation']:.4f}, test {derived['test']:.4f}, budget "
                       f"{derived['budget_s']:.1f}s (best baseline {derived['best_baseline']}, success "
                       f"{derived['success_rate'][derived['best_baseline']]:.0%})", highlight=False)
@@ -372,16 +393,19 @@ def set_targets(names: list[str] | None, seeds: int, hardware_class: str, write:
 
 
 def _provenance(name: str, seeds: int, hardware_class: str, force: bool, load_before: float,
-                derived: dict[str, Any], baselines: list[Path]) -> dict[str, Any]:
+                derived: dict[str, Any], baselines: list[Path], points: dict[str, int]) -> dict[str, Any]:
     subset = "".join(f" --baseline {b.name}" for b in baselines) if len(baselines) < len(
         all_track_baselines(get_spec(name).track)) else ""
+    chosen = {b.name: points[b.name] for b in baselines if points.get(b.name, 1) != 1}
+    subset += "".join(f" --point {b}={k}" for b, k in chosen.items())
     return {
         "date": datetime.now(UTC).isoformat(timespec="seconds"), "hardware_class": hardware_class,
         "cpu_model": cpu_model(), "threads": CLASS_THREADS.get(hardware_class, 2),
         "curve_threads": CURVE_THREADS, "speed_runs": SPEED_RUNS, "speed_updates": SPEED_STEPS, "harness_commit": git_commit(), "release": BENCHMARK_RELEASE,
         "procedure": "harness/targets.py (step-capped curves, sustained level, 90% success)",
         "budget_factor": BUDGET_FACTOR, "success_rate_goal": SUCCESS_RATE, "sustain_evals": SUSTAIN_EVALS,
-        "seeds": seeds, "forced": force, "baselines": {b.name: first_point(b) for b in baselines},
+        "seeds": seeds, "forced": force, "baselines": {b.name: setting_point(b, points.get(b.name, 1)) for b in baselines},
+        "points": chosen,
         "command": f"podium targets set --workload {name} --seeds {seeds} --hardware-class {hardware_class}"
                    + subset + (" --force" if force else ""),
         "load_average_1min": {"before": round(load_before, 2), "after": round(os.getloadavg()[0], 2)},

@@ -117,3 +117,18 @@ def test_budgets_only_keeps_targets_and_re_derives_budgets(tmp_path, monkeypatch
     assert set(prov["seconds_per_step"]) == {"adamw", "nadamw", "nesterov"}
     assert prov["success_rate"]["nesterov"] == 0.0 and prov["budget_measured"]["forced"] is True
     assert entry["budget_s"] == targets.round_budget(3 * 100 * prov["seconds_per_step"]["adamw"])
+
+
+def test_a_named_point_replaces_the_first_and_a_missing_one_is_refused() -> None:
+    from harness.demo import baselines
+    from harness.runner.run import first_point
+    from harness.targets import setting_point, setting_request
+
+    (full,) = baselines("peft", ("full_finetune",))
+    assert setting_point(full) == first_point(full)
+    second = setting_point(full, 2)
+    assert second != first_point(full)
+    request = setting_request(get_spec("fashion_cnn_transfer"), full, 0, "cpu-2core", point=2)
+    assert request.hyperparameters == second
+    with pytest.raises(TargetSettingError, match="lists only 3 fixed points"):
+        setting_point(full, 9)
