@@ -102,13 +102,13 @@ def _adapter_config_problems(folder: Path, space: SearchSpace | None) -> list[Pr
         return [Problem(ADAPTER_CONFIG_FILE, p) for p in error.problems]
     problems = [Problem(ADAPTER_CONFIG_FILE, p) for p in config_problems(values)]
     if not problems and space is not None and not space.is_empty:
-        from harness.tracks.peft import _field_types, config_class, make_config
+        from harness.tracks.peft import _field_types, config_class, config_overrides
 
         fields = _field_types(config_class(values["peft_type"]))
         # every fixed point (a list may hold fewer than 4), or a few points drawn from the ranges
         points = [dict(p) for p in space.fixed_points] if space.fixed_points is not None else space.sample(4, 0)
         for point in points:
-            overrides = {k: v for k, v in point.items() if k in fields}
+            overrides = config_overrides(point, fields)
             if overrides:
                 problems += [Problem(SEARCH_SPACE_FILE, f"{p} (a value of the search space)")
                              for p in config_problems({**values, **overrides})]

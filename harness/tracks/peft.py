@@ -117,7 +117,8 @@ def get_batch_size(workload_name: str) -> int:
 
 def init_optimizer_state(workload: Workload, model_params: ParameterContainer, model_state: ModelAuxiliaryState,
                          hyperparameters: Hyperparameters, rng: RandomState) -> OptimizerState:
-    """AdamW over the parameters that require gradients, with a linear warm-up."""
+    """AdamW over the parameters that require gradients, with a linear warm-up (and AdaLoRA's orthogonal regulariser
+    for an AdaLoRA model: :func:`adalora_orthogonality`)."""
     import torch
 
     if not hasattr(hyperparameters, "learning_rate"):
@@ -130,21 +131,60 @@ def init_optimizer_state(workload: Workload, model_params: ParameterContainer, m
                                   weight_decay=_hp(hyperparameters, "weight_decay"))
     warmup = max(int(_hp(hyperparameters, "warmup_steps")), 0)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: min(1.0, (step + 1) / (warmup + 1)))
-    return {"optimizer": optimizer, "scheduler": scheduler}
+    return {"optimizer": optimizer, "scheduler": scheduler, "orthogonality": adalora_orthogonality(model_params)}
+
+
+def adalora_orthogonality(model: Any) -> tuple[float, list[tuple[str, Any]]] | None:
+    """AdaLoRA's orthogonal regulariser, where ``model`` is a ``peft`` AdaLoRA model: ``(orth_reg_weight, [(kind,
+    parameter)])`` for its trainable adapter's ``lora_A`` and ``lora_B`` matrices; ``None`` for any other model.
+
+    ``peft`` adds ``orth_reg_weight x mean ||P P^T - I||_F`` (``A A^T`` for ``lora_A``, ``B^T B`` for ``lora_B``)
+    inside ``AdaLoraModel.forward``, and only when the wrapped model computed its own loss from ``labels`` (and a
+    ``PeftModel`` without a task type, as config-only submissions make, skips that forward altogether). The
+    harness computes the loss from the logits (the same for every method), so the default update rule adds the
+    same term itself (:func:`orthogonality_penalty`); without it AdaLoRA's singular vectors drift from orthogonal
+    and its importance scores mean less than the paper's."""
+    base = getattr(model, "base_model", None)
+    configs = getattr(base, "peft_config", None)
+    name = getattr(base, "trainable_adapter_name", None)
+    config = configs.get(name) if isinstance(configs, dict) and name else None
+    if config is None or str(getattr(config.peft_type, "value", config.peft_type)).upper() != "ADALORA":
+        return None
+    matrices = [("A" if "lora_A" in n else "B", p) for n, p in base.model.named_parameters()
+                if ("lora_A" in n or "lora_B" in n) and name in n]
+    return float(config.orth_reg_weight), matrices
+
+
+def orthogonality_penalty(orthogonality: tuple[float, list[tuple[str, Any]]]) -> Any:
+    """The term :func:`adalora_orthogonality` describes, as a scalar tensor (0.0 when there is nothing to regularise)."""
+    import torch
+
+    weight, matrices = orthogonality
+    terms = []
+    for kind, p in matrices:
+        if p.numel() == 0:
+            continue
+        cov = p @ p.T if kind == "A" else p.T @ p
+        terms.append(torch.linalg.matrix_norm(cov - torch.eye(*cov.shape, dtype=cov.dtype, device=cov.device)))
+    return weight * torch.stack(terms).mean() if terms else 0.0
 
 
 def update_params(workload: Workload, current_param_container: ParameterContainer, current_params_types: Any,
                   model_state: ModelAuxiliaryState, hyperparameters: Hyperparameters, batch: dict, loss_type: Any,
                   optimizer_state: OptimizerState, eval_results: Any, global_step: int,
                   rng: RandomState) -> training.UpdateReturn:
-    """One AdamW step on the mean cross-entropy; gradients are cleared first, so the per-step hook sees them."""
+    """One AdamW step on the mean cross-entropy (plus AdaLoRA's orthogonal regulariser, where it applies); gradients
+    are cleared first, so the per-step hook sees them."""
     model, optimizer = current_param_container, optimizer_state["optimizer"]
     optimizer.zero_grad(set_to_none=True)
     logits, model_state = workload.model_fn(params=model, augmented_and_preprocessed_input_batch=batch,
                                             model_state=model_state, mode=training.ForwardPassMode.TRAIN, rng=rng,
                                             update_batch_norm=True)
     loss = workload.loss_fn(label_batch=batch["targets"], logits_batch=logits)
-    (loss["summed"] / loss["n_valid_examples"]).backward()
+    objective = loss["summed"] / loss["n_valid_examples"]
+    if optimizer_state.get("orthogonality") is not None:
+        objective = objective + orthogonality_penalty(optimizer_state["orthogonality"])
+    objective.backward()
     optimizer.step()
     optimizer_state["scheduler"].step()
     return optimizer_state, model, model_state
@@ -242,15 +282,39 @@ def read_adapter_config(folder: Path) -> dict[str, Any]:
     return values
 
 
+#: hyperparameters of the default update rule: in a config-only submission's search space they always mean the
+#: optimizer's; a config field of the same name (AdaLoRA's ``beta1``/``beta2``, its importance EMAs) is searched
+#: as ``peft.<field>``
+TRAINING_HYPERPARAMETERS = ("learning_rate", *DEFAULTS)
+CONFIG_PREFIX = "peft."
+
+
+def config_overrides(hyperparameters: Mapping[str, Any], fields: Mapping[str, Any]) -> dict[str, Any]:
+    """The config fields a hyperparameter point sets: ``peft.<field>`` always, a bare ``<field>`` unless it is one
+    of :data:`TRAINING_HYPERPARAMETERS`.
+
+    >>> config_overrides({"r": 8, "beta1": 0.9, "peft.beta1": 0.85, "learning_rate": 1e-3},
+    ...                  {"r": int, "beta1": float, "peft_type": str})
+    {'r': 8, 'beta1': 0.85}
+    """
+    overrides = {}
+    for name, value in hyperparameters.items():
+        field = name.removeprefix(CONFIG_PREFIX) if name.startswith(CONFIG_PREFIX) else (
+            None if name in TRAINING_HYPERPARAMETERS else name)
+        if field in fields and field not in ("peft_type", "task_type"):
+            overrides[field] = value
+    return overrides
+
+
 def make_config(values: Mapping[str, Any], hyperparameters: Mapping[str, Any], workload: Workload) -> Any:
-    """The ``peft`` config: the file's fields, the hyperparameters that name a field of its class, and the workload's
-    head in ``modules_to_save`` (AdaLoRA: ``total_step`` defaults to the workload's ``step_hint``).
+    """The ``peft`` config: the file's fields, the hyperparameters that name a field of its class
+    (:func:`config_overrides`), and the workload's head in ``modules_to_save`` (AdaLoRA: ``total_step`` defaults to the workload's ``step_hint``).
     ``inference_mode`` is always false: ``PeftModel.save_pretrained`` writes ``true`` into the config of a trained
     adapter, and a config copied from one would otherwise freeze every adapter weight."""
     cls = config_class(values["peft_type"])
     fields = _field_types(cls)
     merged = {k: v for k, v in values.items() if k in fields}
-    merged.update({k: v for k, v in hyperparameters.items() if k in fields and k not in ("peft_type", "task_type")})
+    merged.update(config_overrides(hyperparameters, fields))
     for name in ("r", "target_r", "init_r", "total_step", "tinit", "tfinal", "deltaT"):  # a search space's floats
         if isinstance(merged.get(name), float) and float(merged[name]).is_integer():
             merged[name] = int(merged[name])

@@ -123,3 +123,36 @@ def test_a_peft_run_is_stored_under_its_track_with_its_measurements(tmp_path: Pa
     measured = json.loads(trial["measurements_json"])
     assert measured["trainable_params"] == 128 * 5 + 5  # the new head only: 128 features -> 5 classes
     assert measured["forgetting"] == 0.0  # the backbone is frozen: the source task is untouched
+
+
+def test_adaloras_orthogonal_regulariser_is_peft_s_own() -> None:
+    """The default update rule adds the term peft adds inside AdaLoraModel.forward when labels are passed."""
+    import numpy as np
+    import peft
+    import torch
+    import torch.nn.functional as F
+
+    from harness.tracks.peft import adalora_orthogonality, orthogonality_penalty
+    from workloads import get_spec
+    from workloads.rotten_tomatoes.pytorch import models
+
+    workload, _ = models.build(get_spec("minilm_rotten_tomatoes"), "cpu-2core", torch.device("cpu"))
+    base, _ = workload.init_model_fn(np.array([0, 0], dtype=np.uint32))
+    assert adalora_orthogonality(base) is None
+    lora = peft.get_peft_model(base, peft.LoraConfig(r=4, target_modules=["query"]))
+    assert adalora_orthogonality(lora) is None  # only AdaLoRA has the term
+
+    base, _ = workload.init_model_fn(np.array([0, 0], dtype=np.uint32))
+    model = peft.get_peft_model(base, peft.AdaLoraConfig(init_r=6, target_r=4, target_modules=["query", "value"],
+                                                         orth_reg_weight=0.5, total_step=100))
+    model.eval()
+    batch = next(workload.input_queue(8, seed=0))
+    weight, matrices = adalora_orthogonality(model)
+    assert weight == 0.5 and len(matrices) == 2 * 2 * 6  # lora_A and lora_B of query and value in 6 layers
+    with torch.no_grad():
+        # AdaLoraModel.forward (a PeftModel without a task type calls the wrapped model directly, and adds nothing)
+        with_labels = model.base_model(**batch["inputs"], labels=batch["targets"])
+        cross_entropy = F.cross_entropy(with_labels.logits, batch["targets"])
+        penalty = orthogonality_penalty((weight, matrices))
+    assert float(penalty) > 0  # lora_A and lora_B start random, not orthogonal
+    torch.testing.assert_close(with_labels.loss, cross_entropy + penalty)

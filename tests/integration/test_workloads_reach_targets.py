@@ -33,17 +33,25 @@ def reaching_seed(name: str, baseline: str | None = None) -> tuple[str, int]:
     return baseline, next(k for k, s in enumerate(steps) if s is not None)
 
 
+#: a case whose update-capped run would take longer than this (the recorded seconds per update x the updates) is slow
+SLOW_CASE_S = 60.0
+
+
 def cases() -> list:
-    """Every workload with targets here, by its best baseline; on the PEFT track also by LoRA (slow) where a LoRA
-    seed met the target when it was set."""
+    """Every workload with targets here, by its best baseline; on the PEFT track also by LoRA and by full fine-tuning
+    (slow) where one of their seeds met the target when it was set."""
     found = []
     for name in WORKLOADS.names():
-        if HARDWARE not in get_spec(name).targets:
+        spec = get_spec(name)
+        if HARDWARE not in spec.targets:
             continue  # a workload for another hardware class (smollm2_sentiment: GPU classes only)
-        found.append(pytest.param(name, None, id=name))
-        lora = provenance(name)["steps_to_target"].get("lora")
-        if get_spec(name).track == "peft" and lora and any(s is not None for s in lora):
-            found.append(pytest.param(name, "lora", id=f"{name}-lora", marks=pytest.mark.slow))
+        prov = provenance(name)
+        slow = max(prov.get("seconds_per_step", {}).values(), default=0.0) * spec.step_hint > SLOW_CASE_S
+        found.append(pytest.param(name, None, id=name, marks=[pytest.mark.slow] if slow else []))
+        for other in ("lora", "full_finetune") if spec.track == "peft" else ():
+            steps = prov["steps_to_target"].get(other)
+            if other != prov["best_baseline"] and steps and any(s is not None for s in steps):
+                found.append(pytest.param(name, other, id=f"{name}-{other}", marks=pytest.mark.slow))
     return found
 
 
@@ -51,7 +59,8 @@ def cases() -> list:
 def test_best_baseline_reaches_the_stored_target(name: str, baseline: str | None, tmp_path: Path) -> None:
     spec = get_spec(name)
     baseline, seed_index = reaching_seed(name, baseline)
-    setting = setting_request(spec, SUBMISSIONS_DIR / spec.track / baseline, seed_index, HARDWARE)
+    point = provenance(name).get("points", {}).get(baseline, 1)  # `podium targets set --point`, where it was used
+    setting = setting_request(spec, SUBMISSIONS_DIR / spec.track / baseline, seed_index, HARDWARE, point=point)
     # The same seed, hyperparameters, update cap and evaluation grid as the target-setting run, scored for real.
     request = setting.model_copy(update={"mode": "score", "trial_id": f"reach-{name}"})
     outcome = run_trial(request, tmp_path)
