@@ -233,7 +233,8 @@ class _Writer:
         return dict(trainable_params=float(trainable), total_params=float(total), peak_memory_bytes=float(memory),
                     adapter_bytes=float(4 * trainable), latency_ms=latency, base_latency_ms=base,
                     latency_ratio=latency / base, merged=float(method.merged),
-                    forgetting=method.forgetting * math.sqrt(share) * float(self.rng.lognormal(0, 0.1)))
+                    forgetting=method.forgetting * math.sqrt(share) * float(self.rng.lognormal(0, 0.1)),
+                    adapt_s=0.05 * float(self.rng.lognormal(0, 0.5)))
 
 
 _PROVENANCE = {"harness_version": "0.1.0", "git_commit": "0" * 40, "python": "3.11.2",

@@ -87,6 +87,7 @@ class Trial:
     cpu_reached_at: float | None = None  # CPU submission time at that evaluation
     completed_at: int | None = None  # step at which the submission raised TrainingComplete
     validation: dict[str, float] = field(default_factory=dict)
+    adapt_s: float | None = None  # submission seconds of the PEFT track's adapt (part of the trial's time)
 
     @property
     def target(self) -> float:
@@ -184,6 +185,7 @@ def initialise(trial: Trial) -> tuple[Any, Any, Any, int, float]:
                                     rng=rng_for(seed, 1))
         finally:
             trial.clock.stop()
+            trial.adapt_s = trial.clock.submission_s
         trial.clock.phase(Phase.INIT)
         if model is None or not hasattr(model, "parameters"):
             raise SubmissionFailure(f"adapt returned {type(model).__name__}; expected the model to train "
@@ -354,7 +356,7 @@ def run(request: TrialRequest, heartbeat: Heartbeat, send: Any, process_start: f
             status, reason = ("reached", "") if trial.reached_at is not None else ("missed", missed_reason(trial))
             if request.workload.track == peft.TRACK:
                 trial.clock.phase(Phase.EVAL)
-                measurements = measure(trial, model)
+                measurements = {**measure(trial, model), "adapt_s": trial.adapt_s or 0.0}
     except SubmissionFailure as exc:
         status, reason, test, test_met = "failed", str(exc), {}, None
     except EvaluationError as exc:

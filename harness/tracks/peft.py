@@ -520,6 +520,7 @@ def _reference_batch(workload: Any, rows: int = 32) -> Any:
     return take(workload.reference, slice(0, rows))
 
 
-#: the columns :func:`measure` fills, in the order tables show them
+#: the columns :func:`measure` fills, in the order tables show them, and the worker's ``adapt_s`` (the submission
+#: seconds ``adapt`` took: part of the trial's time, shown apart so an expensive initialisation is visible)
 MEASUREMENTS = ("trainable_params", "total_params", "peak_memory_bytes", "adapter_bytes", "latency_ms",
-                "base_latency_ms", "latency_ratio", "merged", "forgetting")
+                "base_latency_ms", "latency_ratio", "merged", "forgetting", "adapt_s")

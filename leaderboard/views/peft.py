@@ -41,7 +41,7 @@ from leaderboard.views.curves import curve_trials, primary_metric
 TRACK = "peft"
 #: ``harness.tracks.peft.MEASUREMENTS``, repeated so the app does not import the harness (a test checks they agree)
 MEASUREMENTS = ("trainable_params", "total_params", "peak_memory_bytes", "adapter_bytes", "latency_ms",
-                "base_latency_ms", "latency_ratio", "merged", "forgetting")
+                "base_latency_ms", "latency_ratio", "merged", "forgetting", "adapt_s")
 MIB = 1024 ** 2
 
 #: One row per submission and workload (:func:`cost_points`).
