@@ -48,6 +48,8 @@ def test_relative_submission_and_db_from_another_folder(adamw_dir: Path, tmp_pat
     assert out.returncode == 0, out.stderr
     rows = finished_trials(tmp_path / "out" / "r.db")
     assert rows and all(status in ("reached", "missed") for status, _ in rows), rows
-    published = podium(work, "publish", "--db", "../out/r.db")
+    # --allow-contended: this test is about paths; on a busy machine its one trial is flagged contended, and a
+    # refusal to publish it would fail the test for the load, not for a path
+    published = podium(work, "publish", "--db", "../out/r.db", "--allow-contended")
     assert published.returncode == 0, published.stderr
     assert list((tmp_path / "out" / "bundles").iterdir()), "the bundle goes beside the database by default"
