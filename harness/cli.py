@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 from rich.console import Console
@@ -280,6 +280,8 @@ def results(
     if not db.exists():
         raise fail(f"no results database at {db}; run `podium run ...` or `podium demo` first")
     store = ResultsStore(db)
+    if run_id is not None:
+        known_run(store, run_id, db)
     rows, times, noise = store.trials(run_id), store.workload_times(run_id), store.noise_floor()
     details = workload_details(rows, _metrics(rows))
     if fmt == "json":
@@ -294,6 +296,38 @@ def results(
         console.print(workload_times_table(times, details))
     if noise:
         console.print(noise_floor_table(noise))
+
+
+def known_run(store: Any, run_id: str, db: Path) -> None:
+    """Exit 2 with the closest run ids when ``run_id`` is not in the database."""
+    import difflib
+
+    ids = [r["run_id"] for r in store.runs()]
+    if run_id not in ids:
+        close = difflib.get_close_matches(run_id, ids, n=3, cutoff=0.5)
+        hint = f"; did you mean {', '.join(close)}?" if close else (
+            f"; it has {len(ids)} run(s): `podium runs --db {db}` lists them" if ids else "; it has no runs yet")
+        raise fail(f"no run {run_id!r} in {db}{hint}")
+
+
+@app.command()
+def runs(db: DbOption = DEFAULT_DB,
+         fmt: Annotated[str, typer.Option("--format", help="table or json.")] = "table") -> None:
+    """List the runs in a results database, oldest first: run id (for `podium results --run`), when, track,
+    submission, ruleset, hardware class, release, and its trials by status."""
+    from harness.report import strict_json
+    from harness.store import ResultsStore
+    from harness.ui import runs_table
+
+    if fmt not in ("table", "json"):
+        raise fail(f"unknown --format {fmt!r}: use table or json")
+    if not db.exists():
+        raise fail(f"no results database at {db}; run `podium run ...` or `podium demo` first")
+    summaries = ResultsStore(db).run_summaries()
+    if fmt == "json":
+        sys.stdout.write(strict_json(summaries, indent=1, default=str) + "\n")
+        return
+    console.print(runs_table(summaries, title=f"Runs in {db}"))
 
 
 @app.command()

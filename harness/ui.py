@@ -120,6 +120,33 @@ def results_table(rows: list[dict[str, Any]], title: str = "Trials") -> Table:
     return table
 
 
+def runs_table(rows: list[dict[str, Any]], title: str = "Runs") -> Table:
+    """``podium runs``: one row a run. The run id, which the user types (`podium results --run`), is never cut; the
+    submission, ruleset, label and hardware class are in it (``<submission>.<ruleset>.<label>.<hardware>``), the
+    release is in the title when all runs share it."""
+    from rich import box
+
+    releases = sorted({r["release"] for r in rows})
+    table = Table(title=title + (f" (release {releases[0]})" if len(releases) == 1 else ""), box=box.SIMPLE_HEAD,
+                  pad_edge=False, collapse_padding=True)
+    table.add_column("run id", no_wrap=True)  # the other columns wrap first
+    table.add_column("track", overflow="fold")
+    table.add_column("created\n(UTC)", overflow="fold")
+    table.add_column("trials", justify="right", overflow="fold")
+    table.add_column("reached/\nmissed/\nfailed", justify="right", overflow="fold")
+    if len(releases) > 1:
+        table.add_column("release")
+    for r in rows:
+        failed = f"[red]{r['failed']}[/]" if r["failed"] else "0"
+        counts = f"{r['reached']}/{r['missed']}/{failed}"
+        trials = str(r["trials"]) + (f" ({r['unfinished']} open)" if r["unfinished"] else "")
+        table.add_row(r["run_id"], r["track"], str(r["created_at"])[5:16].replace("T", " "), trials, counts,
+                      *([r["release"]] if len(releases) > 1 else []))
+    if not rows:
+        table.caption = "no runs yet: `podium run SUBMISSION` or `podium demo` makes one"
+    return table
+
+
 def _trial_label(r: dict[str, Any]) -> str:
     return f"s{r['study']} {r['role']} p{r['trial_index']} seed{r.get('seed_index', 0)}"
 

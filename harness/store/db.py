@@ -151,6 +151,18 @@ class ResultsStore:
     def runs(self) -> list[dict[str, Any]]:
         return [dict(r) for r in self._conn.execute("SELECT * FROM runs ORDER BY created_at, run_id")]
 
+    def run_summaries(self) -> list[dict[str, Any]]:
+        """Each run with its trials counted by status (``trials``, ``reached``, ``missed``, ``failed``: failed or
+        timed out, ``unfinished``: started, no final status), oldest first."""
+        final = ", ".join("?" * len(FINAL_STATUSES))
+        query = ("SELECT r.run_id, r.created_at, r.track, r.submission_name, r.ruleset, r.hardware_class, r.release, "
+                 "COUNT(t.trial_id) AS trials, COALESCE(SUM(t.status = 'reached'), 0) AS reached, "
+                 "COALESCE(SUM(t.status = 'missed'), 0) AS missed, "
+                 "COALESCE(SUM(t.status IN ('failed', 'timed_out')), 0) AS failed, "
+                 f"COALESCE(SUM(t.status NOT IN ({final})), 0) AS unfinished "
+                 "FROM runs r LEFT JOIN trials t USING (run_id) GROUP BY r.run_id ORDER BY r.created_at, r.run_id")
+        return [dict(r) for r in self._conn.execute(query, FINAL_STATUSES)]
+
     def trials(self, run_id: str | None = None) -> list[dict[str, Any]]:
         query = ("SELECT t.*, r.submission_name, r.hardware_class, r.track, r.ruleset, r.release "
                  "FROM trials t JOIN runs r USING (run_id)"

@@ -1,0 +1,67 @@
+"""`podium runs` lists runs with whole ids at 80 columns; an unknown run id is an error that names the close ones."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from harness.cli import app
+from harness.store import ResultsStore
+
+LONG_ID = "a_submission_with_a_long_name.external.lite.cpu-2core"
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Path:
+    store = ResultsStore(tmp_path / "r.db")
+    for run_id, statuses in ((LONG_ID, ("reached", "missed", "failed")), ("lora.external.lite.cpu-2core", ())):
+        store.add_run(dict(run_id=run_id, track="peft" if run_id.startswith("lora") else "training",
+                           submission_name=run_id.split(".")[0], submission_dir="/nonexistent", submission_hash="h",
+                           ruleset="external", hardware_class="cpu-2core", release="r1", harness_version="0",
+                           git_commit="c", config_json={}))
+        for k, status in enumerate(statuses):
+            trial_id = f"{run_id}.digits_mlp.{k}"
+            store.start_trial(dict(trial_id=trial_id, run_id=run_id, workload="digits_mlp", workload_spec_hash="x",
+                                   data_revision="d", study=0, trial_index=0, role="scoring", seed=k, seed_index=k,
+                                   hyperparameters_json={}, budget_s=10.0, validation_target=0.9))
+            store.finish_trial(trial_id, {"status": status, "reason": ""})
+    store.start_trial(dict(trial_id="open", run_id=LONG_ID, workload="digits_mlp", workload_spec_hash="x",
+                           data_revision="d", study=0, trial_index=1, role="scoring", seed=9, seed_index=9,
+                           hyperparameters_json={}, budget_s=10.0, validation_target=0.9))
+    store.close()
+    return tmp_path / "r.db"
+
+
+def run(*args: str, columns: int = 80):
+    return CliRunner().invoke(app, list(args), env={"COLUMNS": str(columns)})
+
+
+@pytest.mark.parametrize("columns", [80, 120])
+def test_runs_lists_every_run_with_its_whole_id_and_counts(db: Path, columns: int) -> None:
+    result = run("runs", "--db", str(db), columns=columns)
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert all(len(line) <= columns for line in lines)
+    assert any(LONG_ID in line for line in lines)  # typed by the user into `results --run`: never cut
+    row = next(line for line in lines if LONG_ID in line)
+    assert "4" in row and "1/1/1" in row and "open" in result.output  # 1 trial has no final status
+    assert "release r1" in result.output
+
+
+def test_runs_as_json(db: Path) -> None:
+    rows = json.loads(run("runs", "--db", str(db), "--format", "json").stdout)
+    assert [(r["run_id"], r["trials"], r["reached"], r["failed"], r["unfinished"]) for r in rows] == [
+        (LONG_ID, 4, 1, 1, 1), ("lora.external.lite.cpu-2core", 0, 0, 0, 0)]
+
+
+def test_an_unknown_run_id_is_an_error_that_names_the_close_ones(db: Path) -> None:
+    result = run("results", "--db", str(db), "--run", "lora.external.lite")
+    assert result.exit_code == 2
+    said = " ".join(result.output.split())
+    assert "no run 'lora.external.lite'" in said and "did you mean lora.external.lite.cpu-2core" in said
+    far = run("results", "--db", str(db), "--run", "zzz")
+    assert far.exit_code == 2 and "podium runs --db" in " ".join(far.output.split())
+    assert run("results", "--db", str(db), "--run", LONG_ID).exit_code == 0
