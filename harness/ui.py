@@ -30,6 +30,7 @@ class RichProgress(RunProgress):
         self._lock = threading.Lock()
         self._started = time.monotonic()
         self._done_now = 0
+        self._trials_per_study: int | None = None
 
     def __enter__(self) -> RichProgress:
         self.progress.__enter__()
@@ -43,10 +44,18 @@ class RichProgress(RunProgress):
             self.console.print(f"Resuming run {plan.run_id}: {skipped} of {len(plan.entries)} trials already finished.")
         self._run = self.progress.add_task(f"run {plan.run_id}", total=len(plan.entries), completed=skipped,
                                            detail="")
+        self._trials_per_study = plan.trials
 
     def phase_started(self, role: str, entries: list[PlanEntry]) -> None:
-        if entries:
-            self.console.print(f"[bold]{role}[/]: {len(entries)} trials")
+        if role == "tuning" and not entries and self._trials_per_study == 1:
+            self.console.print("[bold]tuning[/]: none (--trials 1: each study's one point, the search space's first, "
+                               "is scored directly on the held-out seeds)", highlight=False)
+        if not entries:
+            return
+        self.console.print(f"[bold]{role}[/]: {len(entries)} trials")
+        points = {(e.study, e.point): e.hyperparameters for e in entries if e.hyperparameters is not None}
+        for (study, point), hyperparameters in sorted(points.items()):
+            self.console.print(f"  s{study} p{point}: {point_text(hyperparameters)}", highlight=False)
 
     def trial_started(self, entry: PlanEntry) -> None:
         with self._lock:
@@ -75,9 +84,10 @@ class RichProgress(RunProgress):
             self.progress.update(self._run, detail=self._eta())
         status = outcome.status if outcome else "missed"
         ttr = outcome.result.time_to_result_s if outcome and outcome.result and status == "reached" else None
-        detail = f"{ttr:.2f}s to target" if ttr is not None else (outcome.reason if outcome else reason)
+        detail = f"{ttr:.2f}s to target" if ttr is not None else (outcome.reason if outcome else f"not run: {reason}")
+        point = f"p{entry.point}" if entry.point >= 0 else "p-"  # p-: no point was selected (see the reason)
         self.console.print(f"  [{STATUS_STYLE.get(status, 'white')}]{status:9}[/] {entry.workload:28} "
-                           f"s{entry.study} {entry.role:7} p{entry.point} seed{entry.seed_index}  {detail}",
+                           f"s{entry.study} {entry.role:7} {point} seed{entry.seed_index}  {detail}",
                            highlight=False)
 
     def trial_retried(self, entry: PlanEntry, outcome: TrialOutcome, attempt: int) -> None:
@@ -118,6 +128,17 @@ def results_table(rows: list[dict[str, Any]], title: str = "Trials") -> Table:
                       f"{r['validation_target']:.4f}" if r.get("validation_target") is not None else "-",
                       (r.get("reason") or "")[:160])
     return table
+
+
+def point_text(hyperparameters: dict[str, Any]) -> str:
+    """A hyperparameter point on one line.
+
+    >>> point_text({"learning_rate": 0.0031622776, "warmup_factor": 0.05, "decay_shape": "cosine", "r": 8})
+    'learning_rate=0.00316 warmup_factor=0.05 decay_shape=cosine r=8'
+    """
+    if not hyperparameters:
+        return "(no hyperparameters)"
+    return " ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in hyperparameters.items())
 
 
 def runs_table(rows: list[dict[str, Any]], title: str = "Runs") -> Table:
