@@ -114,9 +114,12 @@ def check(
     if outcome.status in ("failed", "timed_out"):
         done = f" (after {steps} steps; {times.describe()})" if times else ""
         raise fail(f"{path}: the smoke run on {workload} {outcome.status}: {outcome.reason}{done}", code=1)
+    last = outcome.evals[-1].metrics if outcome.evals else {}
+    metric = get_spec(workload).metric
+    reached = f"; validation {metric} {last[metric]:.4f} after the last" if metric in last else ""
     console.print(f"[green]✓[/] {path}: ran {steps} real step{'s' if steps != 1 else ''} on {workload} "
                   f"({outcome.result.submission_time_s:.2f}s of submission time"
-                  f"{'; ' + times.describe() if times else ''})")
+                  f"{'; ' + times.describe() if times else ''}{reached})")
     if times and times.slow_first and steps < SMOKE_STEPS:
         console.print(f"  The first step used up the {seconds:g}s smoke budget; `--seconds {times.first_s + 2:.0f}` "
                       "runs the steps after it too.")
