@@ -50,8 +50,11 @@ def workloads(
     track: Annotated[Optional[str], typer.Option(help="Only this track's workloads: training or peft (with "
                                                       "--suite: the track whose suite it is; default training).")] = None,
     hardware_class: HardwareOption = "cpu-2core",
+    wide: Annotated[bool, typer.Option("--wide", help="Also show each workload's model.")] = False,
 ) -> None:
-    """List workloads: track, data, model, metric, targets and budget. Variants are listed under their base workload."""
+    """List workloads: track, metric, targets, budget and evaluation period (the model with --wide). Variants are
+    listed under their base workload (marked ↳). Names are never cut."""
+    from harness.ui import workloads_table
     from workloads import SUITES, TRACKS, WORKLOADS, suite_key, variants_of
 
     if track is not None and track not in TRACKS:
@@ -62,18 +65,17 @@ def workloads(
                   and (track is None or WORKLOADS.get(n).track == track)])
     except UnknownNameError as exc:
         raise fail(str(exc)) from None
-    title = f"{track or 'all'} track" if not suite else f"{track or 'training'} suite {suite}"
-    table = Table(title=f"Workloads ({title}; targets and budgets for {hardware_class})")
-    for column in ("workload", "track", "variant of", "model", "metric", "val target", "test target", "budget s",
-                   "eval every s"):
-        table.add_column(column)
+    title = (f"{track} track" if track else "all tracks") if not suite else f"{track or 'training'} suite {suite}"
+    rows = []
     for name in names:
         for spec in [WORKLOADS.get(name), *variants_of(name)]:
             t = spec.targets.get(hardware_class)
-            table.add_row(spec.name, spec.track, spec.base or "", spec.model, spec.metric,
-                          f"{t.validation:.4f}" if t else "-", f"{t.test:.4f}" if t else "-",
-                          f"{spec.budget_s.get(hardware_class, float('nan')):.0f}", f"{spec.eval_period_s:g}")
-    console.print(table)
+            budget = spec.budget_s.get(hardware_class)
+            rows.append(dict(name=spec.name, variant=spec.base is not None, track=spec.track, model=spec.model,
+                             metric=spec.metric, val=f"{t.validation:.4f}" if t else "-",
+                             test=f"{t.test:.4f}" if t else "-", budget=f"{budget:g}" if budget else "-",
+                             every=f"{spec.eval_period_s:g}"))
+    console.print(workloads_table(rows, f"Workloads ({title}; targets and budgets for {hardware_class})", wide))
 
 
 @app.command()

@@ -130,6 +130,30 @@ def results_table(rows: list[dict[str, Any]], title: str = "Trials") -> Table:
     return table
 
 
+def workloads_table(rows: list[dict[str, Any]], title: str, wide: bool = False) -> Table:
+    """``podium workloads``: a workload's name, which the user types, is never cut or wrapped (a variant is marked ↳
+    under its base); with ``wide`` the model is shown, folded to the space left."""
+    from rich import box
+
+    metrics = sorted({r["metric"] for r in rows})
+    one_metric = len(metrics) == 1  # then it goes into the title, and the columns keep their room
+    table = Table(title=title + (f"; metric: {metrics[0]}" if one_metric else ""), box=box.SIMPLE_HEAD,
+                  pad_edge=False, collapse_padding=True)
+    table.add_column("workload", no_wrap=True)
+    table.add_column("track", overflow="fold")
+    if wide:
+        table.add_column("model", overflow="fold", ratio=1)
+    if not one_metric:
+        table.add_column("metric", overflow="fold")
+    for header in ("val\ntarget", "test\ntarget", "budget\ns", "eval\nevery\ns"):
+        table.add_column(header, justify="right", overflow="fold")
+    for r in rows:
+        name = f"↳ {r['name']}" if r["variant"] else r["name"]
+        table.add_row(name, r["track"], *([r["model"]] if wide else []), *([] if one_metric else [r["metric"]]),
+                      r["val"], r["test"], r["budget"], r["every"])
+    return table
+
+
 def point_text(hyperparameters: dict[str, Any]) -> str:
     """A hyperparameter point on one line.
 
