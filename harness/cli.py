@@ -273,6 +273,8 @@ def results(
     db: DbOption = DEFAULT_DB,
     run_id: Annotated[Optional[str], typer.Option("--run", help="Only this run.")] = None,
     fmt: Annotated[str, typer.Option("--format", help="table or json.")] = "table",
+    wide: Annotated[bool, typer.Option("--wide", help="Also CPU time to target, steps, submission and evaluation "
+                                                      "seconds, test accuracy and target per trial.")] = False,
 ) -> None:
     """Show trials (status, reason, time-to-result, metrics), workload times under both protocols (with n, the
     interval or why there is none, and why a time is infinite), noise floor. JSON is strict: a miss is null."""
@@ -295,10 +297,14 @@ def results(
                    for name, table in (("trials", rows), ("workload_times", times), ("noise_floor", noise))}
         sys.stdout.write(strict_json(payload, indent=1, default=str) + "\n")
         return
-    console.print(results_table(rows, title=f"Trials in {db}"))
-    console.print(accounting_table(rows))
+    console.print(results_table(rows, title=f"Trials in {db}", wide=wide))
+    if wide:
+        console.print(accounting_table(rows))
+    else:
+        console.print("(--wide adds per-trial CPU time, steps, test accuracy and the time accounting: start, load, "
+                      "init, submission, evaluation, overhead, tail, contention)", highlight=False)
     if times:
-        console.print(workload_times_table(times, details))
+        console.print(workload_times_table(times, details, wide=wide))
     if noise:
         console.print(noise_floor_table(noise))
 

@@ -111,23 +111,79 @@ def _metric(raw: str | None, key: str = "accuracy") -> str:
     return f"{value:.4f}" if value is not None else "-"
 
 
-def results_table(rows: list[dict[str, Any]], title: str = "Trials") -> Table:
-    table = Table(title=title)
-    for column in ("submission", "workload", "trial", "status", "time to target s", "CPU to target s", "steps",
-                   "sub s", "eval s", "contention", "val acc", "test acc", "target", "reason"):
-        table.add_column(column, overflow="fold")
+def results_table(rows: list[dict[str, Any]], title: str = "Trials", wide: bool = False) -> Any:
+    """Trials, one row each, with the notes (why a trial missed or failed, whether it was contended) as numbered
+    footnotes under the table, so that a row stays one line. Workload names and trial labels are never cut; with one
+    submission its name goes into the title. ``wide`` adds CPU time to target, steps, submission and evaluation
+    seconds, test accuracy and the target."""
+    from rich import box
+
+    submissions = sorted({r["submission_name"] for r in rows})
+    one = len(submissions) == 1
+    table = Table(title=title + (f": {submissions[0]}" if one else ""), box=box.SIMPLE_HEAD, pad_edge=False,
+                  collapse_padding=True)
+    if not one:
+        table.add_column("submission", no_wrap=True)
+    table.add_column("workload", no_wrap=True)
+    table.add_column("trial", no_wrap=True)
+    table.add_column("status", no_wrap=True)
+    table.add_column("time to\ntarget s", justify="right", overflow="fold")
+    extra = ("CPU to\ntarget s", "steps", "sub s", "eval s") if wide else ()
+    for column in extra:
+        table.add_column(column, justify="right", overflow="fold")
+    table.add_column("val\nacc", justify="right", overflow="fold")
+    if wide:
+        table.add_column("test\nacc", justify="right", overflow="fold")
+        table.add_column("target", justify="right", overflow="fold")
+    table.add_column("note", no_wrap=True)
+    notes = Footnotes()
     for r in rows:
         style = STATUS_STYLE.get(r["status"], "white")
         ttr, cpu_ttr = r.get("time_to_result_s"), r.get("cpu_time_to_result_s")
-        table.add_row(r["submission_name"], r["workload"], _trial_label(r),
-                      f"[{style}]{r['status']}[/]", f"{ttr:.2f}" if ttr is not None else "inf",
-                      f"{cpu_ttr:.2f}" if cpu_ttr is not None else "-",
-                      str(r.get("steps") or "-"), f"{r.get('submission_time_s') or 0:.2f}",
-                      f"{r.get('eval_time_s') or 0:.2f}", contention_cell(r), _metric(r.get("validation_json")),
-                      _metric(r.get("test_json")),
-                      f"{r['validation_target']:.4f}" if r.get("validation_target") is not None else "-",
-                      (r.get("reason") or "")[:160])
-    return table
+        marks = notes.mark((r.get("reason") or "").strip(), contention_note(r))
+        cells = [r["workload"], _trial_label(r), f"[{style}]{r['status']}[/]", f"{ttr:.2f}" if ttr is not None else "inf"]
+        if wide:
+            cells += [f"{cpu_ttr:.2f}" if cpu_ttr is not None else "-", str(r.get("steps") or "-"),
+                      f"{r.get('submission_time_s') or 0:.2f}", f"{r.get('eval_time_s') or 0:.2f}"]
+        cells.append(_metric(r.get("validation_json")))
+        if wide:
+            cells += [_metric(r.get("test_json")),
+                      f"{r['validation_target']:.4f}" if r.get("validation_target") is not None else "-"]
+        table.add_row(*([] if one else [r["submission_name"]]), *cells, marks)
+    return notes.under(table)
+
+
+class Footnotes:
+    """Numbered notes under a table, so that a row stays one line: the same text gets the same number."""
+
+    def __init__(self) -> None:
+        self.numbers: dict[str, int] = {}
+
+    def mark(self, *texts: str) -> str:
+        return " ".join(f"[{self.numbers.setdefault(t, len(self.numbers) + 1)}]" for t in texts if t)
+
+    def under(self, table: Table) -> Any:
+        from rich.console import Group
+        from rich.text import Text
+
+        return Group(table, *(Text(f"[{k}] {t}") for t, k in self.numbers.items())) if self.numbers else table
+
+
+def contention_note(r: dict[str, Any]) -> str:
+    """A trial's contention, as a footnote: only when it was contended or re-run.
+
+    >>> contention_note({"foreign_share": 0.48, "contended": 1, "attempts": 3})
+    'contended: 0.48 of its cores taken by something else (3 attempts)'
+    >>> contention_note({"foreign_share": 0.02, "contended": 0, "attempts": 1})
+    ''
+    """
+    attempts = r.get("attempts") or 1
+    if not r.get("contended") and attempts <= 1:
+        return ""
+    share = r.get("foreign_share")
+    taken = f"{share:.2f} of its cores taken by something else" if share is not None else "its cores were shared"
+    return (f"contended: {taken}" if r.get("contended") else f"re-run: {taken} at the last attempt") + (
+        f" ({attempts} attempts)" if attempts > 1 else "")
 
 
 def workloads_table(rows: list[dict[str, Any]], title: str, wide: bool = False) -> Table:
@@ -193,21 +249,8 @@ def runs_table(rows: list[dict[str, Any]], title: str = "Runs") -> Table:
 
 
 def _trial_label(r: dict[str, Any]) -> str:
-    return f"s{r['study']} {r['role']} p{r['trial_index']} seed{r.get('seed_index', 0)}"
-
-
-def contention_cell(r: dict[str, Any]) -> str:
-    """The share of the trial's cores something else took, flagged when contended; ``-`` for older rows.
-
-    >>> contention_cell({"foreign_share": 0.48, "contended": 1, "attempts": 3})
-    '[red]0.48 contended[/] (3 attempts)'
-    """
-    share = r.get("foreign_share")
-    if share is None:
-        return "-"
-    text = f"[red]{share:.2f} contended[/]" if r.get("contended") else f"{share:.2f}"
-    attempts = r.get("attempts") or 1
-    return text + (f" ({attempts} attempts)" if attempts > 1 else "")
+    point = f"p{r['trial_index']}" if r["trial_index"] >= 0 else "p-"  # p-: no point was selected
+    return f"s{r['study']} {r['role']} {point} seed{r.get('seed_index', 0)}"
 
 
 #: the named parts of a trial's wall time, in order (see harness.runner.supervisor.account).
@@ -254,30 +297,48 @@ def interval_cell(lo: float | None, hi: float | None, note: str, digits: int = 2
     return f"[{fmt(lo)}, {fmt(hi)}]"
 
 
-def workload_times_table(rows: list[dict[str, Any]], details: dict[tuple[str, str], dict[str, Any]] | None = None
-                         ) -> Table:
+def workload_times_table(rows: list[dict[str, Any]], details: dict[tuple[str, str], dict[str, Any]] | None = None,
+                         wide: bool = False) -> Any:
     """Per run and workload: the official time (median over studies of the median over scoring seeds) with its
-    ``n`` (studies x scoring seeds), its 95% interval or why there is none, why it is infinite, and the
-    AlgoPerf-compatible time (median over studies of the fastest tuning trial).
+    ``n`` (studies x scoring seeds), its 95% interval, and the AlgoPerf-compatible time (median over studies of the
+    fastest tuning trial); why a time is infinite and why there is no interval are numbered notes under the table.
+    ``wide`` adds the time of each study and the point each selected.
 
     ``details`` maps ``(run_id, workload)`` to :func:`harness.report.workload_details`; without it the ``n``,
     interval and cause columns show ``-``.
     """
-    table = Table(title="Workload times (s of submission time; inf = target not reached, see why)")
-    for column in ("submission", "ruleset", "workload", "official", "n", "95% interval", "why inf",
-                   "AlgoPerf-compatible", "per study", "selected"):
-        table.add_column(column, overflow="fold")
+    from rich import box
+
+    submissions = sorted({(r["submission_name"], r["ruleset"]) for r in rows})
+    one = len(submissions) == 1
+    table = Table(title="Workload times (s of submission time; inf = target not reached, see the note)"
+                  + (f": {submissions[0][0]} ({submissions[0][1]})" if one else ""),
+                  box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
+    if not one:
+        table.add_column("submission", no_wrap=True)
+        table.add_column("ruleset", overflow="fold")
+    table.add_column("workload", no_wrap=True)
+    for column in ("official", "n", "95% interval", "AlgoPerf-\ncompatible"):
+        table.add_column(column, justify="right", overflow="fold")
+    if wide:
+        table.add_column("per study", overflow="fold")
+        table.add_column("selected", overflow="fold")
+    table.add_column("note", no_wrap=True)
+    notes = Footnotes()
     for r in rows:
-        studies = json.loads(r["study_times_json"])
         d = (details or {}).get((r["run_id"], r["workload"]), {})
-        selected = json.loads(r["selected_json"]).items()
-        table.add_row(r["submission_name"], r["ruleset"], r["workload"], _seconds(r["workload_time_s"]),
-                      str(d.get("n", "-")),
-                      interval_cell(d.get("time_lo"), d.get("time_hi"), d.get("interval_note", "")),
-                      d.get("why", "-") or "", _seconds(r["algoperf_time_s"]),
-                      ", ".join(_seconds(v) for v in studies.values()),
-                      ", ".join(f"s{k}:p{v}" if v is not None else f"s{k}:-" for k, v in selected))
-    return table
+        lo, hi = d.get("time_lo"), d.get("time_hi")
+        interval = interval_cell(lo, hi, "") if lo is not None and hi is not None else "-"
+        cells = [r["workload"], _seconds(r["workload_time_s"]), str(d.get("n", "-")), interval,
+                 _seconds(r["algoperf_time_s"])]
+        if wide:
+            studies = json.loads(r["study_times_json"])
+            selected = json.loads(r["selected_json"]).items()
+            cells += [", ".join(_seconds(v) for v in studies.values()),
+                      ", ".join(f"s{k}:p{v}" if v is not None else f"s{k}:-" for k, v in selected)]
+        marks = notes.mark(d.get("why") or "", d.get("interval_note", "") if interval == "-" else "")
+        table.add_row(*([] if one else [r["submission_name"], r["ruleset"]]), *cells, marks)
+    return notes.under(table)
 
 
 def noise_floor_table(rows: list[dict[str, Any]]) -> Table:

@@ -12,6 +12,8 @@ from harness.cli import app
 from harness.store import ResultsStore
 
 LONG_ID = "a_submission_with_a_long_name.external.lite.cpu-2core"
+REASONS = {"missed": "validation accuracy 0.8633 within the 1s budget did not meet the target 0.9666 " * 2,
+           "failed": "harness error: a very long traceback line that would wrap over many lines of a narrow table"}
 
 
 @pytest.fixture
@@ -27,7 +29,7 @@ def db(tmp_path: Path) -> Path:
             store.start_trial(dict(trial_id=trial_id, run_id=run_id, workload="digits_mlp", workload_spec_hash="x",
                                    data_revision="d", study=0, trial_index=0, role="scoring", seed=k, seed_index=k,
                                    hyperparameters_json={}, budget_s=10.0, validation_target=0.9))
-            store.finish_trial(trial_id, {"status": status, "reason": ""})
+            store.finish_trial(trial_id, {"status": status, "reason": REASONS.get(status, "")})
     store.start_trial(dict(trial_id="open", run_id=LONG_ID, workload="digits_mlp", workload_spec_hash="x",
                            data_revision="d", study=0, trial_index=1, role="scoring", seed=9, seed_index=9,
                            hyperparameters_json={}, budget_s=10.0, validation_target=0.9))
@@ -65,3 +67,19 @@ def test_an_unknown_run_id_is_an_error_that_names_the_close_ones(db: Path) -> No
     far = run("results", "--db", str(db), "--run", "zzz")
     assert far.exit_code == 2 and "podium runs --db" in " ".join(far.output.split())
     assert run("results", "--db", str(db), "--run", LONG_ID).exit_code == 0
+
+
+@pytest.mark.parametrize("columns", [80, 120])
+def test_results_keep_a_trial_on_one_line_with_its_reasons_as_footnotes(db: Path, columns: int) -> None:
+    result = run("results", "--db", str(db), "--run", LONG_ID, columns=columns)
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert all(len(line) <= columns for line in lines)
+    rows = [line for line in lines if "s0 scoring p0 seed" in line]
+    assert len(rows) == 3 and all("digits_mlp" in row for row in rows)  # one line a trial, the name whole
+    missed = next(row for row in rows if "missed" in row)
+    assert "[1]" in missed and "did not meet the target" not in missed
+    text = " ".join(result.output.split())
+    assert "[1] validation accuracy 0.8633" in text and "[2] harness error" in text
+    wide = run("results", "--db", str(db), "--run", LONG_ID, "--wide", columns=200)
+    assert "Time accounting" in wide.output
