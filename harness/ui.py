@@ -358,21 +358,42 @@ def _percent(value: float | None) -> str:
     return f"{value * 100:.1f}%" if value is not None else "-"
 
 
-def score_table(pool: Any, rows: list[Any]) -> Table:
-    """One pool's leaderboard: score [95% interval] with its n, rank and rank bound, speedup, per-workload ratios,
-    and why each infinite ratio is infinite. Below the minimum n the interval and bound cells say why they are empty.
-    """
-    table = Table(title=f"Benchmark scores: {pool.key}  (score = area under the performance profile, r_max 4; "
-                        f"n = studies x scoring seeds)")
-    for column in ("rank", "rank bound", "submission", "n", "score [95% CI]", "speedup vs ref", *pool.base_workloads,
-                   "why inf"):
-        table.add_column(column, justify="left" if column in ("submission", "why inf") else "right",
-                         overflow="fold")
+def score_table(pool: Any, rows: list[Any]) -> Any:
+    """One pool's leaderboard: score, its 95% interval and n, rank and rank bound, speedup, per-workload ratios, and
+    why each infinite ratio is infinite. Workload columns are numbered (``w1``...) with their whole names in a legend
+    under the table, and the reasons are numbered notes, so a submission is one line at 80 columns. Below the
+    minimum n the interval and bound cells are ``-`` and a note says why."""
+    from rich import box
+    from rich.console import Group
+    from rich.text import Text
+
+    ns = sorted({r.n for r in rows})
+    one_n = len(ns) == 1  # then n goes into the title
+    table = Table(title=f"Benchmark scores: {pool.key} (score = area under the performance profile, r_max 4; "
+                        f"n = studies x scoring seeds{f' = {ns[0]}' if one_n else ''})", box=box.SIMPLE_HEAD,
+                  pad_edge=False, collapse_padding=True)
+    # the submission's name is never cut; in a narrow terminal the other columns wrap (never truncate)
+    table.add_column("rank", justify="right", overflow="fold")
+    table.add_column("rank\nbound", justify="right", overflow="fold")
+    table.add_column("submission", no_wrap=True)
+    if not one_n:
+        table.add_column("n", justify="right", overflow="fold")
+    table.add_column("score", justify="right", overflow="fold")
+    table.add_column("95% interval", justify="right", overflow="fold")
+    table.add_column("speed-\nup", justify="right", overflow="fold")  # against the pool's reference baseline
+    legend = {w: f"w{k}" for k, w in enumerate(pool.base_workloads, 1)}
+    for w, label in legend.items():
+        table.add_column(label, justify="right", overflow="fold")
+    table.add_column("note", overflow="fold")
+    notes = Footnotes()
     for r in rows:
         ratios = [("inf" if r.ratios[w] == float("inf") else f"{r.ratios[w]:.2f}") for w in pool.base_workloads]
-        why = "; ".join(f"{w}: {r.why[w]}" for w in pool.base_workloads + pool.variants if r.why.get(w))
-        score = f"{r.score:.3f} " + interval_cell(r.score_lo, r.score_hi, r.interval_note, 3)
-        table.add_row(str(r.rank), f"<= {r.rank_bound}" if r.rank_bound is not None else r.interval_note,
-                      r.submission, str(r.n), score, f"{r.speedup:.2f}x" if r.speedup is not None else "-", *ratios,
-                      why)
-    return table
+        whys = [f"{w}: {r.why[w]}" for w in pool.base_workloads + pool.variants if r.why.get(w)]
+        interval = interval_cell(r.score_lo, r.score_hi, "", 2) if r.score_lo is not None else "-"
+        said = [*whys, r.interval_note if interval == "-" or r.rank_bound is None else ""]
+        marks = notes.mark("; ".join(t for t in said if t))  # one note a submission: the row stays narrow
+        table.add_row(str(r.rank), f"<= {r.rank_bound}" if r.rank_bound is not None else "-", r.submission,
+                      *([] if one_n else [str(r.n)]), f"{r.score:.3f}", interval, f"{r.speedup:.2f}x" if r.speedup is not None else "-",
+                      *ratios, marks)
+    names = Text("ratios to the best: " + ", ".join(f"{label} = {w}" for w, label in legend.items()))
+    return Group(notes.under(table), names)

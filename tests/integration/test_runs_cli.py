@@ -83,3 +83,38 @@ def test_results_keep_a_trial_on_one_line_with_its_reasons_as_footnotes(db: Path
     assert "[1] validation accuracy 0.8633" in text and "[2] harness error" in text
     wide = run("results", "--db", str(db), "--run", LONG_ID, "--wide", columns=200)
     assert "Time accounting" in wide.output
+
+
+def test_score_fits_80_columns_with_whole_names_in_the_legend(tmp_path: Path) -> None:
+    import math
+
+    from harness.report import build_pools, score_pool
+    from harness.ui import score_table
+    from rich.console import Console
+
+    store = ResultsStore(tmp_path / "s.db")
+    names = ("fashion_mnist_cnn", "fashion_mnist_mlp", "digits_mlp")
+    for sub, times in (("an_algorithm_with_a_long_name", (5.0, math.inf, 3.0)), ("adamw", (4.0, 6.0, 2.0))):
+        run_id = f"{sub}.external.lite.cpu-2core"
+        store.add_run(dict(run_id=run_id, track="training", submission_name=sub, submission_dir="/x",
+                           submission_hash="h", ruleset="external", hardware_class="cpu-2core", release="r1",
+                           harness_version="0", git_commit="c", config_json={}))
+        for workload, t in zip(names, times):
+            for k in range(3):
+                trial_id = f"{run_id}.{workload}.{k}"
+                store.start_trial(dict(trial_id=trial_id, run_id=run_id, workload=workload, workload_spec_hash="x",
+                                       data_revision="d", study=0, trial_index=0, role="scoring", seed=k,
+                                       seed_index=k, hyperparameters_json={}, budget_s=100.0,
+                                       validation_target=0.9))
+                store.finish_trial(trial_id, {"status": "reached" if math.isfinite(t) else "missed",
+                                              "reason": "", "validation_json": {"accuracy": 0.95},
+                                              "time_to_result_s": t + k if math.isfinite(t) else None})
+            store.set_workload_time(run_id, workload, {"workload_time": t + 1, "algoperf_workload_time": t,
+                                                       "study_times": {0: t + 1}, "selected": {0: 0}})
+    (pool,) = build_pools(store.trials(), {}, {w: ("accuracy", True) for w in names})
+    console = Console(record=True, width=80)
+    console.print(score_table(pool, score_pool(pool)))
+    text = console.export_text()
+    assert all(len(line) <= 80 for line in text.splitlines()) and "…" not in text
+    assert "an_algorithm_with_a_long_name" in text
+    assert all(name in " ".join(text.split()) for name in names)  # whole, in the legend
