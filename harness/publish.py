@@ -85,6 +85,40 @@ def scored_tables(trials: list[dict[str, Any]], variant_of: dict[str, str], n_bo
     return pools, scores, profiles
 
 
+def scrub_paths(value: Any) -> Any:
+    """``value`` with every absolute path of the publishing machine replaced by its last component (a bundle is
+    public: where the submission or the database lay says nothing about the results, and may say who ran them).
+    Works through JSON text, dicts and lists.
+
+    >>> scrub_paths({"db": "/home/ann/podium-results/results.db", "label": "lite", "n": 3, "dirs": ["~/subs/sgd"]})
+    {'db': 'results.db', 'label': 'lite', 'n': 3, 'dirs': ['sgd']}
+    >>> scrub_paths('{"submission_dir": "/tmp/x/adamw"}')
+    '{"submission_dir": "adamw"}'
+    """
+    if isinstance(value, dict):
+        return {k: scrub_paths(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [scrub_paths(v) for v in value]
+    if isinstance(value, str):
+        if value[:1] in "{[":
+            try:
+                return json.dumps(scrub_paths(json.loads(value)))
+            except ValueError:
+                return value
+        if value.startswith(("/", "~")) and "\n" not in value:
+            return Path(value).name
+    return value
+
+
+def _public_run(run: dict[str, Any]) -> dict[str, Any]:
+    return {**run, "submission_dir": Path(run["submission_dir"]).name, "config_json": scrub_paths(run["config_json"])}
+
+
+def _public_trial(trial: dict[str, Any]) -> dict[str, Any]:
+    return {**trial, "log_path": Path(trial["log_path"]).name if trial.get("log_path") else trial.get("log_path"),
+            "provenance_json": scrub_paths(trial.get("provenance_json"))}
+
+
 def _submission_records(store: ResultsStore) -> list[dict[str, Any]]:
     latest: dict[str, dict[str, Any]] = {}
     for run in store.runs():
@@ -121,8 +155,9 @@ def publish(db: Path, out: Path, release: str, variant_of: dict[str, str], allow
     specs = workload_specs(sorted({t["workload"] for t in trials}))
     pools, scores, profiles = scored_tables(trials, variant_of, metrics=metrics_from_specs(specs))
     tables = {
-        "submissions": _submission_records(store), "runs": [r for r in store.runs() if r["run_id"] in run_ids],
-        "trials": trials, "evals": [e for t in trials for e in store.evals(t["trial_id"])],
+        "submissions": _submission_records(store),
+        "runs": [_public_run(r) for r in store.runs() if r["run_id"] in run_ids],
+        "trials": [_public_trial(t) for t in trials], "evals": [e for t in trials for e in store.evals(t["trial_id"])],
         "workload_times": [w for w in store.workload_times() if w["run_id"] in run_ids],
         "scores": scores, "profiles": profiles,
     }
