@@ -65,16 +65,19 @@ def default_bundle_dir(root: Path = Path("podium-results/bundles")) -> Path:
 
 
 def release_labels(refs: list[BundleRef]) -> dict[str, BundleRef]:
-    """Selector label -> bundle. Two bundles of one release are told apart by their folder.
+    """Selector label -> bundle. Two bundles of one release are told apart by their manifest's hash, not their
+    folder: the label goes into permalinks, which must not carry a path of the serving machine.
 
-    >>> refs = [BundleRef("/a/r1", "r1", "x"), BundleRef("/b/r1", "r1", "y"), BundleRef("/c/r2", "r2", "z")]
+    >>> refs = [BundleRef("/a/r1", "r1", "5e1f0a9c77"), BundleRef("/b/r1", "r1", "0b2c4d6e88"),
+    ...         BundleRef("/c/r2", "r2", "z")]
     >>> list(release_labels(refs))
-    ['r1 (/a/r1)', 'r1 (/b/r1)', 'r2']
+    ['r1 (manifest 5e1f0a9c)', 'r1 (manifest 0b2c4d6e)', 'r2']
     """
     counts: dict[str, int] = {}
     for ref in refs:
         counts[ref.release] = counts.get(ref.release, 0) + 1
-    return {(ref.release if counts[ref.release] == 1 else f"{ref.release} ({ref.path})"): ref for ref in refs}
+    return {(ref.release if counts[ref.release] == 1 else f"{ref.release} (manifest {ref.manifest_hash[:8]})"): ref
+            for ref in refs}
 
 
 def bundle_zip(folder: Path | str) -> bytes:

@@ -10,7 +10,8 @@ ctx = state.context()
 records = state.board_records(ctx.ref.path, ctx.ref.manifest_hash, ctx.pool)  # ctx.records (+ PEFT columns)
 runs, submissions = state.tables(ctx.ref, "runs", "submissions")
 st.title("Leaderboard")
-st.caption(f"Pool **{ctx.pool}** · {len(ctx.records)} ranked submissions · bundle `{ctx.ref.path}`")
+st.caption(f"Pool **{ctx.pool}** · {len(ctx.records)} ranked submissions · release {ctx.ref.release} (manifest "
+           f"{ctx.ref.manifest_hash[:8]})")
 
 for warning in pools.pool_warnings(ctx.ref.manifest(), ctx.pool):
     st.warning(warning)
