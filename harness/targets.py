@@ -63,6 +63,7 @@ from harness.runner.run import BENCHMARK_RELEASE, first_point, search_space_of
 from harness.runner.supervisor import run_trial
 from harness.tuning.seeds import derive_seed
 from workloads import TARGETS_FILE, WORKLOADS, get_spec
+from workloads.common.data import cache_root
 from workloads.spec import WorkloadSpec
 
 BUDGET_FACTOR = 3.0
@@ -218,7 +219,7 @@ def setting_request(spec: WorkloadSpec, baseline: Path, seed_index: int, hardwar
 
 def curves_dir() -> Path:
     """``$PODIUM_CACHE_DIR/target-curves`` (default ``~/.cache/podium/target-curves``)."""
-    return Path(os.environ.get("PODIUM_CACHE_DIR") or "~/.cache/podium").expanduser() / "target-curves"
+    return cache_root() / "target-curves"
 
 
 def curve_key(request: TrialRequest) -> str:

@@ -6,6 +6,7 @@ Everything here is numpy; framework folders turn arrays into tensors.
 from __future__ import annotations
 
 import hashlib
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +35,20 @@ class Splits:
 
     def sizes(self) -> dict[str, int]:
         return {"train": len(self.train_y), "validation": len(self.validation_y), "test": len(self.test_y)}
+
+
+CACHE_ENV = "PODIUM_CACHE_DIR"
+DEFAULT_CACHE_ROOT = "~/.cache/podium"
+
+
+def cache_root() -> Path:
+    """``$PODIUM_CACHE_DIR`` (default ``~/.cache/podium``), absolute: what Podium builds once and keeps (pretrained
+    weights, target-setting curves). Refused when relative: trials run in their own working folder."""
+    root = Path(os.environ.get(CACHE_ENV) or DEFAULT_CACHE_ROOT).expanduser()
+    if not root.is_absolute():
+        raise ValueError(f"{CACHE_ENV}={os.environ.get(CACHE_ENV)!r} is not an absolute path; trials run in their "
+                         "own working folder, so the cache folder must be given absolutely")
+    return root
 
 
 def sha256_file(path: Path, chunk: int = 1 << 20) -> str:

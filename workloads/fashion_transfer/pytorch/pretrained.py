@@ -46,12 +46,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from workloads.common.data import Splits, splits_from
+from workloads.common.data import Splits, cache_root, splits_from
 from workloads.fashion_mnist.data import CONTENT_SHA256, load_splits
 from workloads.fashion_transfer.recipe import Recipe, recipe_for, recorded_sha256
 
-CACHE_ENV = "PODIUM_CACHE_DIR"
-DEFAULT_CACHE_ROOT = "~/.cache/podium"
 
 
 class PretrainedMismatchError(RuntimeError):
@@ -64,11 +62,7 @@ class PretrainedCacheWarning(UserWarning):
 
 def cache_dir() -> Path:
     """``$PODIUM_CACHE_DIR/pretrained`` (default ``~/.cache/podium/pretrained``), absolute."""
-    root = Path(os.environ.get(CACHE_ENV) or DEFAULT_CACHE_ROOT).expanduser()
-    if not root.is_absolute():
-        raise ValueError(f"{CACHE_ENV}={os.environ.get(CACHE_ENV)!r} is not an absolute path; trials run in their "
-                         "own working folder, so the cache folder must be given absolutely")
-    return root / "pretrained"
+    return cache_root() / "pretrained"
 
 
 def weights_path(recipe: Recipe, folder: Path | None = None) -> Path:
