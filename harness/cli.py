@@ -324,8 +324,9 @@ def known_run(store: Any, run_id: str, db: Path) -> None:
 @app.command()
 def runs(db: DbOption = DEFAULT_DB,
          fmt: Annotated[str, typer.Option("--format", help="table or json.")] = "table") -> None:
-    """List the runs in a results database, oldest first: run id (for `podium results --run`), when, track,
-    submission, ruleset, hardware class, release, and its trials by status."""
+    """List the runs in a results database, oldest first: the run id (<submission>.<ruleset>.<label>.<hardware>,
+    for `podium results --run`), track, when, and its trials reached/missed/failed; the release in the title (a
+    column when runs differ). --format json gives every field."""
     from harness.report import strict_json
     from harness.store import ResultsStore
     from harness.ui import runs_table
