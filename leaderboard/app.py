@@ -31,15 +31,27 @@ if not refs:
     st.error("No release bundle to show. Write one with `podium publish`, then run `podium board --bundle DIR`.")
     st.stop()
 
-page = st.navigation([
-    st.Page(PAGES / "leaderboard.py", title="Leaderboard", icon=":material/leaderboard:", url_path="leaderboard",
-            default=True),
+methodology = st.Page(PAGES / "methodology.py", title="Methodology", icon=":material/menu_book:",
+                      url_path="methodology")
+how_to_submit = st.Page(PAGES / "submit.py", title="How to submit", icon=":material/upload:", url_path="submit")
+board = st.Page(PAGES / "leaderboard.py", title="Leaderboard", icon=":material/leaderboard:", url_path="home",
+                default=True)
+pages = [
+    board,
     st.Page(PAGES / "profiles.py", title="Performance profiles", icon=":material/show_chart:", url_path="profiles"),
     st.Page(PAGES / "workload.py", title="Workload", icon=":material/science:", url_path="workload"),
     st.Page(PAGES / "submission.py", title="Submission", icon=":material/description:", url_path="submission"),
     st.Page(PAGES / "compare.py", title="Compare", icon=":material/compare_arrows:", url_path="compare"),
     st.Page(PAGES / "downloads.py", title="Downloads", icon=":material/download:", url_path="downloads"),
-])
+    methodology, how_to_submit,
+]
+# The leaderboard is served at / and at /leaderboard (the address a reader guesses; the default page's own
+# url_path is reserved but never served, hence "home"). Streamlit lists every page of st.navigation in its menu,
+# so the menu is drawn here, without the alias.
+alias = st.Page(PAGES / "leaderboard.py", title="Leaderboard", icon=":material/leaderboard:", url_path="leaderboard")
+page = st.navigation([*pages, alias], position="hidden")
+for entry in pages:
+    st.sidebar.page_link(entry)
 state.sync_url()
 st.sidebar.markdown("**Podium** · time-to-result leaderboard")
 context = state.pool_selectors(refs, url)
@@ -47,5 +59,8 @@ link_slot = st.sidebar.empty()
 if context is None:
     st.warning("This bundle has no scored pool.")
     st.stop()
+url_slot = st.empty()
+state.show_header(context, methodology, how_to_submit)
 page.run()
+state.show_url_problems(url_slot)
 state.show_permalink(link_slot, url, page.url_path)

@@ -24,9 +24,11 @@ import streamlit as st
 
 from leaderboard.bundle import BundleNotFoundError, BundleRef, default_bundle_dir, open_bundle, read_table, \
     release_labels
-from leaderboard.views import curves, peft, permalink, pools, profiles, submission, table
+from leaderboard.views import about, curves, peft, permalink, pools, profiles, submission, table
 
 STORE = "_podium_params"
+ARRIVED = "_podium_arrived"  # name -> text of the parameters the URL carried at the start of this run
+PROBLEMS = "_podium_url_problems"  # what was wrong with them, reported at the top of the page
 CONTEXT = "_podium_context"
 #: ``podium board`` passes the bundles after ``--``; tests and other callers may set this instead (os.pathsep list).
 BUNDLES_ENV = "PODIUM_BOARD_BUNDLES"
@@ -115,6 +117,13 @@ def run_evals(path: str, manifest_hash: str, run_id: str) -> pd.DataFrame:
     return submission.trial_evals(raw_table(path, manifest_hash, "evals"), run_trials(path, manifest_hash, run_id))
 
 
+@st.cache_data(show_spinner=False, max_entries=64)
+def header_facts(path: str, manifest_hash: str, pool: str) -> about.Header:
+    ref = BundleRef(path, "", manifest_hash)
+    return about.header(ref.manifest(), raw_table(path, manifest_hash, "runs"), raw_table(path, manifest_hash, "trials"),
+                        pool_records(path, manifest_hash, pool), pool)
+
+
 # ---- the pool being looked at -------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Context:
@@ -166,10 +175,30 @@ def saved() -> dict[str, str]:
 
 def sync_url() -> None:
     """Start of every run: values arriving in the URL go to the store; then the URL shows the whole store."""
-    store = saved()
-    for name in st.query_params:
-        store[name] = st.query_params[name]
+    store, problems = saved(), []
+    arrived = {name: st.query_params[name] for name in st.query_params}
+    for name, value in arrived.items():
+        if name in permalink.PARAMS:
+            store[name] = value
+        else:
+            problems.append(f"Unknown URL parameter `{name}={value}` (ignored).")
+    st.session_state[ARRIVED] = {n: v for n, v in arrived.items() if n in permalink.PARAMS}
+    st.session_state[PROBLEMS] = problems
     st.query_params.from_dict(store)
+
+
+def url_problems() -> list[str]:
+    """Parameters of this run's URL that were unknown or not a valid choice (each replaced by a default)."""
+    return list(st.session_state.get(PROBLEMS, []))
+
+
+def show_url_problems(slot) -> None:
+    """Report, in ``slot`` (made before the page ran), every URL parameter that could not be used."""
+    problems = url_problems()
+    if problems:
+        with slot.container():
+            for problem in problems:
+                st.warning(problem, icon=":material/link_off:")
 
 
 def _remember(name: str, value: permalink.Value) -> None:
@@ -179,6 +208,15 @@ def _remember(name: str, value: permalink.Value) -> None:
 def _prepare(name: str, default: permalink.Value, valid) -> str:
     """Put the value the widget should show into its state (before it is drawn); returns the widget key."""
     key = f"w_{name}"
+    arrived = st.session_state.get(ARRIVED, {})
+    if name in arrived:
+        given = permalink.decode(arrived[name], default)
+        if not valid(given):
+            st.session_state.setdefault(PROBLEMS, []).append(
+                f"URL parameter `{name}={arrived[name]}` is not a valid {permalink.PARAMS.get(name, name)} here; "
+                f"showing {permalink.encode(default) or 'none'!r} instead.")
+            saved().pop(name, None)
+        del arrived[name]  # reported once per run
     current = st.session_state.get(key)
     if current is None or not valid(current):
         text = saved().get(name)
@@ -301,6 +339,19 @@ def pareto_charts(ctx: Context, workload: str, submissions: list[str], key: str)
         "submission none of whose trials reached it is a miss, a grey cross at the right edge, never on the front. "
         "Validation metric: the median of each trial's last validation value; trials stop at the target, so those "
         "that reach it sit just past the dotted target line.")
+
+
+def show_header(ctx: Context, methodology, how_to_submit) -> None:
+    """The line above every page: release, last update, hardware, harness commit, protocol, and the two pages that
+    explain them."""
+    h = header_facts(ctx.ref.path, ctx.ref.manifest_hash, ctx.pool)
+    with st.container(key="podium_header"):
+        st.markdown(
+            f"**Podium** · release **{h.release}** · last updated {h.updated} · hardware **{h.hardware_class}** "
+            f"({h.hardware}) · harness `{h.commit}` · protocol {h.protocol_text()}")
+        left, right, _ = st.columns([1, 1, 4])
+        left.page_link(methodology, label="Methodology", icon=":material/menu_book:")
+        right.page_link(how_to_submit, label="How to submit", icon=":material/upload:")
 
 
 def show_permalink(slot, url: str | None, page_path: str) -> None:

@@ -10,6 +10,26 @@ from urllib.parse import urlencode, urlsplit
 
 Value = str | bool | tuple[str, ...]
 
+#: Every parameter a Podium URL may carry, and what it selects. A name not here is reported, not silently dropped.
+PARAMS = {
+    "release": "bundle (release)", "track": "track", "ruleset": "ruleset", "hw": "hardware class",
+    "q": "leaderboard search", "sort": "leaderboard sort", "desc": "descending sort", "cols": "leaderboard columns",
+    "hide_missed": "hide entries that reached no target", "peft_cols": "PEFT cost columns",
+    "psubs": "profiles: submissions", "log": "profiles: log-scale tau",
+    "wl": "workload", "wsubs": "workload: submissions", "metric": "workload: metric",
+    "sub": "submission", "sub_fmt": "submission: download format", "a": "compare: submission A",
+    "b": "compare: submission B", "cwl": "compare: workload", "fmt": "downloads: format", "table": "downloads: table",
+    "tab": "the selected tab of a page",
+}
+
+
+def unknown(names) -> list[str]:
+    """
+    >>> unknown(["q", "sortt", "sub"])
+    ['sortt']
+    """
+    return [n for n in names if n not in PARAMS]
+
 
 def encode(value: Value) -> str:
     """

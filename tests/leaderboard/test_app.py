@@ -8,7 +8,7 @@ import re
 import pytest
 
 PAGES = ["screens/leaderboard.py", "screens/profiles.py", "screens/workload.py", "screens/submission.py",
-         "screens/compare.py", "screens/downloads.py"]
+         "screens/compare.py", "screens/downloads.py", "screens/methodology.py", "screens/submit.py"]
 
 
 def names(at) -> list[str]:
@@ -212,3 +212,59 @@ def test_a_missing_bundle_is_reported(monkeypatch, tmp_path) -> None:
     at = AppTest.from_file(str(APP), default_timeout=30).run()
     assert not at.exception
     assert any("not a release bundle" in e.value for e in at.error)
+
+
+def _markdown(at) -> str:
+    return "\n".join(m.value for m in at.markdown)
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_every_page_has_the_header(app, bundle, page: str) -> None:
+    """Release, last update, hardware class and CPU, harness commit and protocol above every page; no local path."""
+    import json
+
+    manifest = json.loads((bundle / "manifest.json").read_text())
+    app.run()
+    app.switch_page(page).run()
+    text = _markdown(app)
+    assert f"release **{manifest['release']}**" in text
+    assert f"last updated {manifest['created_at'][:10]}" in text
+    assert "hardware **" in text and "cores" in text  # the class and what its trials ran on
+    assert f"harness `{manifest['harness_commit'][:12]}" in text
+    assert re.search(r"protocol \d+(-\d+)? stud", text)
+    assert str(bundle) not in text and str(bundle.parent) not in text
+
+
+def test_methodology_page_uses_the_pools_numbers(app, bundle) -> None:
+    import json
+
+    manifest = json.loads((bundle / "manifest.json").read_text())
+    app.run()
+    app.switch_page("screens/methodology.py").run()
+    assert not app.exception, [e.value for e in app.exception]
+    text = _markdown(app)
+    for needle in ("Targets.", "The clock.", "The protocol.", "Ratios.", "Variants.", "The profile and the score.",
+                   "Intervals and n.", f"r_max = {manifest['scoring']['r_max']:g}",
+                   f"{manifest['scoring']['bootstrap_samples']} bootstrap resamples", "w1_variant"):
+        assert needle in text, needle
+    targets = app.dataframe[0].value
+    assert "w1" in list(targets["workload"]) and "validation target" in targets.columns
+    assert "@misc{podium_" in app.code[0].value and manifest["release"] in app.code[0].value
+
+
+def test_how_to_submit_page(app) -> None:
+    app.run()
+    app.switch_page("screens/submit.py").run()
+    text = "\n".join([_markdown(app)] + [c.value for c in app.code])
+    assert "podium check" in text and "--executor docker" in text and "pull request" in text
+
+
+def test_invalid_url_parameters_are_reported(app) -> None:
+    """A value that is not a choice falls back to the default, and the page says so; so does an unknown name."""
+    app.query_params.update({"sort": "no_such_column", "sortt": "rank"})
+    app.run()
+    warnings = [w.value for w in app.warning]
+    assert any("`sort=no_such_column` is not a valid leaderboard sort" in w for w in warnings), warnings
+    assert any("Unknown URL parameter `sortt=rank`" in w for w in warnings), warnings
+    assert app.selectbox(key="w_sort").value == "rank"
+    assert "sortt" not in app.query_params

@@ -182,3 +182,36 @@ def test_peft_pool_in_a_browser(browser, peft_board: str, tmp_path: Path, reques
     assert any(h.startswith("trainable · p00") for h in headers), headers
     browser.execute_script("document.querySelectorAll('[data-testid=\"stPlotlyChart\"]')[1].scrollIntoView()")
     _screenshot(browser, tmp_path, request.config.rootpath, "board-peft.png")
+
+
+def test_header_methodology_submit_and_bad_urls(browser, board: str, bundle: Path, tmp_path: Path,
+                                                request: pytest.FixtureRequest) -> None:
+    """Every page has the header with its two links; /leaderboard is the leaderboard; a bad URL parameter is
+    reported; no local path of the serving machine is on any page or in any link."""
+    import json
+
+    from selenium.webdriver.common.by import By
+
+    manifest = json.loads((bundle / "manifest.json").read_text())
+    browser.get(f"{board}/leaderboard?sort=no_such_column&colour=red")
+    _wait_for(lambda: _rows(browser) == ["fails_variant", "adamw", "fast", "never"], 60)
+    alerts = " ".join(_wait_for(lambda: [t for t in _page_text(browser, '[data-testid="stAlert"]') if "URL" in t]))
+    assert "sort=no_such_column" in alerts and "colour=red" in alerts, alerts
+    header = _wait_for(lambda: next((t for t in _page_text(browser, '[data-testid="stMarkdown"]')
+                                     if t.startswith("Podium · release")), None))
+    assert f"release {manifest['release']}" in header and "last updated" in header and "Test CPU" in header
+    assert "protocol 1 study × 2 trials" in header, header
+    _screenshot(browser, tmp_path, request.config.rootpath, "board-header.png")
+
+    browser.find_element(By.CSS_SELECTOR, '[data-testid="stMain"] a[href*="methodology"]').click()
+    _wait_for(lambda: "Methodology" in browser.find_element(By.TAG_NAME, "h1").text)
+    _wait_for(lambda: any("@misc{podium_" in t for t in _page_text(browser, "code")))
+    text = browser.find_element(By.TAG_NAME, "body").text
+    assert "How a score is made" in text and f"r_max = {manifest['scoring']['r_max']:g}" in text
+    _screenshot(browser, tmp_path, request.config.rootpath, "board-methodology.png")
+
+    browser.find_element(By.CSS_SELECTOR, '[data-testid="stMain"] a[href*="submit"]').click()
+    _wait_for(lambda: "How to submit" in browser.find_element(By.TAG_NAME, "h1").text)
+    _wait_for(lambda: "podium check" in browser.find_element(By.TAG_NAME, "body").text)
+    html = browser.page_source + browser.current_url
+    assert str(bundle) not in html and str(bundle.parent.parent) not in html
