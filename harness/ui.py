@@ -12,6 +12,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextC
 from rich.table import Table
 
 from harness.runner.run import RunProgress
+from harness.scoring.reasons import MISS, infinity_marker
 from harness.tuning.plan import PlanEntry, RunPlan
 from harness.runner.supervisor import TrialOutcome
 
@@ -141,7 +142,7 @@ def results_table(rows: list[dict[str, Any]], title: str = "Trials", wide: bool 
         style = STATUS_STYLE.get(r["status"], "white")
         ttr, cpu_ttr = r.get("time_to_result_s"), r.get("cpu_time_to_result_s")
         marks = notes.mark((r.get("reason") or "").strip(), contention_note(r))
-        cells = [r["workload"], _trial_label(r), f"[{style}]{r['status']}[/]", f"{ttr:.2f}" if ttr is not None else "inf"]
+        cells = [r["workload"], _trial_label(r), f"[{style}]{r['status']}[/]", f"{ttr:.2f}" if ttr is not None else MISS]
         if wide:
             cells += [f"{cpu_ttr:.2f}" if cpu_ttr is not None else "-", str(r.get("steps") or "-"),
                       f"{r.get('submission_time_s') or 0:.2f}", f"{r.get('eval_time_s') or 0:.2f}"]
@@ -311,7 +312,7 @@ def workload_times_table(rows: list[dict[str, Any]], details: dict[tuple[str, st
 
     submissions = sorted({(r["submission_name"], r["ruleset"]) for r in rows})
     one = len(submissions) == 1
-    table = Table(title="Workload times (s of submission time; inf = target not reached, see the note)"
+    table = Table(title="Workload times (s of submission time; miss = target not reached, see the note)"
                   + (f": {submissions[0][0]} ({submissions[0][1]})" if one else ""),
                   box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
     if not one:
@@ -329,7 +330,9 @@ def workload_times_table(rows: list[dict[str, Any]], details: dict[tuple[str, st
         d = (details or {}).get((r["run_id"], r["workload"]), {})
         lo, hi = d.get("time_lo"), d.get("time_hi")
         interval = interval_cell(lo, hi, "") if lo is not None and hi is not None else "-"
-        cells = [r["workload"], _seconds(r["workload_time_s"]), str(d.get("n", "-")), interval,
+        official = _seconds(r["workload_time_s"])
+        cells = [r["workload"], infinity_marker(d.get("why") or "", named=False) if official == "inf" else official,
+                 str(d.get("n", "-")), interval, MISS if _seconds(r["algoperf_time_s"]) == "inf" else
                  _seconds(r["algoperf_time_s"])]
         if wide:
             studies = json.loads(r["study_times_json"])
@@ -359,10 +362,11 @@ def _percent(value: float | None) -> str:
 
 
 def score_table(pool: Any, rows: list[Any]) -> Any:
-    """One pool's leaderboard: score, its 95% interval and n, rank and rank bound, speedup, per-workload ratios, and
+    """One pool's leaderboard: score, its 95% interval and n, rank and best rank, speedup, per-workload ratios, and
     why each infinite ratio is infinite. Workload columns are numbered (``w1``...) with their whole names in a legend
     under the table, and the reasons are numbered notes, so a submission is one line at 80 columns. Below the
-    minimum n the interval and bound cells are ``-`` and a note says why."""
+    minimum n the interval and best-rank cells are ``-`` and a note says why. An infinite ratio reads as
+    :func:`harness.scoring.reasons.infinity_marker` words it (miss, variant miss, > r_max), its cause in the note."""
     from rich import box
     from rich.console import Group
     from rich.text import Text
@@ -374,7 +378,7 @@ def score_table(pool: Any, rows: list[Any]) -> Any:
                   pad_edge=False, collapse_padding=True)
     # the submission's name is never cut; in a narrow terminal the other columns wrap (never truncate)
     table.add_column("rank", justify="right", overflow="fold")
-    table.add_column("rank\nbound", justify="right", overflow="fold")
+    table.add_column("best\nrank", justify="right", overflow="fold")
     table.add_column("submission", no_wrap=True)
     if not one_n:
         table.add_column("n", justify="right", overflow="fold")
@@ -387,12 +391,13 @@ def score_table(pool: Any, rows: list[Any]) -> Any:
     table.add_column("note", overflow="fold")
     notes = Footnotes()
     for r in rows:
-        ratios = [("inf" if r.ratios[w] == float("inf") else f"{r.ratios[w]:.2f}") for w in pool.base_workloads]
+        ratios = [(infinity_marker(r.why.get(w, ""), named=False) if r.ratios[w] == float("inf")
+                   else f"{r.ratios[w]:.2f}") for w in pool.base_workloads]
         whys = [f"{w}: {r.why[w]}" for w in pool.base_workloads + pool.variants if r.why.get(w)]
         interval = interval_cell(r.score_lo, r.score_hi, "", 2) if r.score_lo is not None else "-"
         said = [*whys, r.interval_note if interval == "-" or r.rank_bound is None else ""]
         marks = notes.mark("; ".join(t for t in said if t))  # one note a submission: the row stays narrow
-        table.add_row(str(r.rank), f"<= {r.rank_bound}" if r.rank_bound is not None else "-", r.submission,
+        table.add_row(str(r.rank), str(r.rank_bound) if r.rank_bound is not None else "-", r.submission,
                       *([] if one_n else [str(r.n)]), f"{r.score:.3f}", interval, f"{r.speedup:.2f}x" if r.speedup is not None else "-",
                       *ratios, marks)
     names = Text("ratios to the best: " + ", ".join(f"{label} = {w}" for w, label in legend.items()))

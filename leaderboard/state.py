@@ -279,8 +279,9 @@ def table_config(records: pd.DataFrame, where=st) -> table.TableConfig:
     return table.TableConfig(search, sort, descending, columns, hide, costs)
 
 
-def column_config(view: pd.DataFrame) -> dict:
-    """How the leaderboard's columns are drawn (the submission column is a link to its page)."""
+def column_config(view: pd.DataFrame, variants: Sequence[str] = ()) -> dict:
+    """How the leaderboard's columns are drawn (the submission column is a link to its page); ``variants``: the
+    pool's held-out variants (their time columns say so)."""
     config = {"submission": st.column_config.LinkColumn("submission", display_text=r"[?&]sub=([^&]*)"),
               "rank": st.column_config.NumberColumn("rank", format="%d", width="small"),
               "score": st.column_config.NumberColumn("score", format="%.3f"),
@@ -289,14 +290,21 @@ def column_config(view: pd.DataFrame) -> dict:
               "n": st.column_config.NumberColumn("n", format="%d", width="small",
                                                  help="runs behind the score: studies × scoring seeds"),
               "why ∞": st.column_config.TextColumn("why ∞", help="why a time or ratio is infinite", width="large"),
-              "speedup ×": st.column_config.NumberColumn("speedup ×", format="%.2f",
-                                                         help="vs the reference baseline; > 1 is faster")}
+              "speedup ×": st.column_config.TextColumn("speedup ×", help="geometric mean over base workloads of "
+                                                       "the reference's time / this time; > 1 is faster")}
+    markers = "miss = target not reached; variant miss: V = reached it, failed held-out variant V; > r_max = more "
     for col in view.columns:
         label = col.replace(":", " · ")
         if col.startswith("ratio:"):
-            config[label] = st.column_config.NumberColumn(label, format="%.2f")
+            config[label] = st.column_config.TextColumn(
+                label, help=f"time / best time in the pool on {col[6:]} (1 = fastest). {markers}than r_max × the "
+                            "best. The cause of each is in why ∞; hover the heatmap below for times and causes.")
         elif col.startswith(("time:", "algoperf_time:")):
-            config[label] = st.column_config.NumberColumn(label, format="%.1f", help="seconds; ∞ = miss, see why ∞")
+            variant = col[5:] in variants
+            config[label] = st.column_config.TextColumn(
+                label, help=("held-out variant, not scored on its own: it decides whether its base workload's time "
+                             "counts. " if variant else "") + f"seconds of submission time to the target. {markers}"
+                            "than r_max × the best.")
         elif col.startswith("n:"):
             config[label] = st.column_config.NumberColumn(label, format="%d", help="studies × scoring seeds")
         elif col.startswith(peft.PREFIXES):

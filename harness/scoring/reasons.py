@@ -28,6 +28,36 @@ from harness.scoring.profiles import R_MAX
 
 FAILED = ("failed", "timed_out")
 
+# ---- the one vocabulary ----------------------------------------------------------------------------------------
+# What a person reads in place of an infinite time or ratio, in every table (CLI and leaderboard); bundles and JSON
+# keep the number (inf, null in strict JSON) and the cause (why:<workload>). The bound on a rank an interval allows
+# is "best rank" to a reader and ``rank_bound`` as a field.
+MISS = "miss"  # the submission's own runs did not reach the target (missed, failed, timed out, never ran)
+VARIANT_MISS = "variant miss"  # reached the base target, failed a scored held-out variant (named after a colon)
+BEYOND_R_MAX = "> r_max"  # reached it, more than r_max times slower than the best (only the ratio is infinite)
+BEST_RANK = "best rank"
+_VARIANT_PREFIX = "held-out variant "
+
+
+def infinity_marker(why: str, named: bool = True) -> str:
+    """The short word a table shows for an infinite time or ratio, from the cause :func:`explain_infinity` gave.
+
+    >>> infinity_marker("target missed on 3 of 3 runs")
+    'miss'
+    >>> infinity_marker("held-out variant w_v: failed on 1 of 1 run: oom"), infinity_marker("held-out variant w_v: x",
+    ...                                                                                       named=False)
+    ('variant miss: w_v', 'variant miss')
+    >>> infinity_marker("ratio 5.00 beyond r_max 4 (against the best time before the held-out variant rule)")
+    '> r_max'
+    """
+    why = why or ""
+    if why.startswith(_VARIANT_PREFIX):
+        variant = why[len(_VARIANT_PREFIX):].split(":", 1)[0]
+        return f"{VARIANT_MISS}: {variant}" if named else VARIANT_MISS
+    if why.startswith("ratio ") and "beyond r_max" in why:
+        return BEYOND_R_MAX
+    return MISS
+
 
 @dataclass(frozen=True)
 class Evidence:

@@ -27,12 +27,15 @@ st.caption(
     "above this one's. Why ∞: the cause of every infinite time or ratio. "
     "Speedup: geometric mean over base workloads of reference time / time (a miss counts as budget + 1 s). "
     f"Held-out variants: {pools.variant_rule_text(ctx.ref.manifest())}. "
-    f"Ratio: time / best time in the pool (∞ = miss or above r_max). Showing {len(view)} of {len(ctx.records)}."
+    "Ratio: time / best time in the pool. In place of an infinite time or ratio: miss (the target was not reached), "
+    "variant miss: V (reached, but the held-out variant V was not), > r_max (reached, more than r_max × the best); "
+    f"hover a column's name for its meaning. Showing {len(view)} of {len(ctx.records)}."
     + (" PEFT costs per workload: medians over each submission's scoring trials that were measured; trainable "
        "parameters (share of all parameters), peak memory, adapter size (tensors that differ from the base model), "
        "forward latency / the base model's, forgetting (0: behaves as the base model)." if config.peft_costs else ""))
-st.dataframe(table.display_table(view, link=lambda sub: ctx.link("submission", sub=sub)),
-             column_config=state.column_config(view), hide_index=True,
+st.dataframe(table.display_table(view, link=lambda sub: ctx.link("submission", sub=sub),
+                                 why_column="why" in config.columns),
+             column_config=state.column_config(view, table.workloads(ctx.records)[1]), hide_index=True,
              height=min(35 * (len(view) + 1) + 3, 640), key="board_table")
 
 excluded = table.excluded_entries(hidden, records, runs, submissions, ctx.pool)
@@ -42,8 +45,12 @@ with st.expander(f"Hidden, not ranked or flagged entries ({len(excluded)})", exp
     else:
         st.dataframe(excluded, hide_index=True, key="hidden_table")
 
-if not view.empty:
-    st.plotly_chart(table.ratio_heatmap(view, ctx.records, ctx.r_max))
+heatmap = None if view.empty else table.ratio_heatmap(view, ctx.records, ctx.r_max)
+if heatmap is not None:
+    st.plotly_chart(heatmap, key="ratio_heatmap")
+elif not view.empty:
+    st.info("No ratio heatmap: no submission shown has a ratio within r_max on any base workload (every cell would "
+            "be a miss).")
 
 if peft.is_peft(ctx.pool) and not view.empty:
     st.subheader("Costs: Pareto fronts")

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from harness.scoring.reasons import BEST_RANK, infinity_marker
 from leaderboard.views import peft
 
 #: Columns every score record has (the rest are per workload: ``time:<w>``, ``ratio:<w>``...).
@@ -27,16 +28,17 @@ WORKLOAD_PREFIXES = ("time:", "ratio:", "time_lo:", "time_hi:", "algoperf_time:"
 #: Optional column groups, in display order, with their labels.
 COLUMN_GROUPS = {
     "interval": "score 95% interval (with n)",
-    "rank_bound": "best possible rank",
+    "rank_bound": BEST_RANK,
     "speedup": "speedup vs reference",
     "ratios": "per-workload ratio t / best t",
+    "variants": "held-out variant times (s)",
     "times": "per-workload time (s)",
     "time_intervals": "per-workload time 95% interval",
     "algoperf": "AlgoPerf-protocol time (s)",
     "why": "why a time or ratio is ∞",
     "run": "run id",
 }
-DEFAULT_COLUMNS = ("interval", "rank_bound", "speedup", "ratios", "why")
+DEFAULT_COLUMNS = ("interval", "rank_bound", "speedup", "ratios", "variants", "why")
 FIXED_SORTS = ("rank", "score", "speedup_vs_reference", "rank_bound", "submission")
 
 
@@ -89,10 +91,18 @@ def sort_options(records: pd.DataFrame) -> list[str]:
 
 
 def reached_nothing(records: pd.DataFrame) -> pd.Series:
-    """True where every workload time is a miss (``inf``)."""
+    """True where every *base* workload time is infinite: a row of misses, whatever its held-out variants did (a
+    variant is not scored on its own, so reaching only a variant is reaching nothing).
+
+    >>> reached_nothing(pd.DataFrame({"ratio:a": [1.0, float("inf")], "time:a": [3.0, float("inf")],
+    ...                               "time:a_v": [4.0, 2.0]})).tolist()
+    [False, True]
+    """
     import numpy as np
 
-    times = records[[c for c in records.columns if c.startswith("time:")]].to_numpy(dtype=float)
+    bases, _ = workloads(records)
+    columns = [f"time:{w}" for w in bases] or [c for c in records.columns if c.startswith("time:")]
+    times = records[columns].to_numpy(dtype=float)
     return pd.Series(~np.isfinite(times).any(axis=1), index=records.index)
 
 
@@ -125,13 +135,15 @@ def chosen_columns(records: pd.DataFrame, groups: tuple[str, ...], peft_costs: b
     bases, variants = workloads(records)
     by_group = {
         "interval": ["n", "score_lo", "score_hi", "interval_note"], "rank_bound": ["rank_bound", "interval_note"],
-        "speedup": ["speedup_vs_reference"], "ratios": [f"ratio:{w}" for w in bases],
+        "speedup": ["speedup_vs_reference", "speedup_note"], "ratios": [f"ratio:{w}" for w in bases],
+        "variants": [f"time:{v}" for v in variants],
         "times": [c for w in bases + variants for c in (f"time:{w}", f"n:{w}")],
         "time_intervals": [c for w in bases for c in (f"time_lo:{w}", f"time_hi:{w}", f"interval_note:{w}")],
         "algoperf": [f"algoperf_time:{w}" for w in bases], "why": [f"why:{w}" for w in bases + variants],
         "run": ["run_id"],
     }
     columns = ["rank", "submission", "score"]
+    groups = (*groups, "why")  # the causes always travel with the view: a marker or an export needs them
     for group in COLUMN_GROUPS:
         if group == "run" and peft_costs:
             columns += peft.leaderboard_columns(records)
@@ -187,18 +199,34 @@ def why_text(row: pd.Series, columns: list[str]) -> str:
     return "; ".join(parts)
 
 
+def cell_text(value, why: str = "", digits: int = 2) -> str:
+    """A time or ratio as a reader sees it: the number, or the marker of why it is infinite (miss, variant miss
+    with the variant's name, > r_max: :func:`harness.scoring.reasons.infinity_marker`).
+
+    >>> cell_text(2.0), cell_text(float("inf"), "held-out variant w_v: target missed on 3 of 3 runs")
+    ('2.00', 'variant miss: w_v')
+    >>> cell_text(float("inf"), "ratio 5.00 beyond r_max 4", 1), cell_text(None)
+    ('> r_max', 'miss')
+    """
+    if _missing(value) or value == math.inf:
+        return infinity_marker(why if isinstance(why, str) else "")
+    return f"{float(value):.{digits}f}"
+
+
 def _note(view: pd.DataFrame, column: str) -> pd.Series:
     return view[column] if column in view else pd.Series("", index=view.index)
 
 
-def display_table(view: pd.DataFrame, link: Callable[[str], str] | None = None) -> pd.DataFrame:
+def display_table(view: pd.DataFrame, link: Callable[[str], str] | None = None,
+                  why_column: bool = True) -> pd.DataFrame:
     """Reader-facing labels: intervals as ``[lo, hi]`` text (or why there is none), the rank bound as text (or
     why there is none), the causes of infinite times in one "why ∞" column, the submission as a link when ``link``
-    is given."""
+    is given. ``why_column``: show the causes as their own column (they always set the markers of the cells)."""
     out = pd.DataFrame(index=view.index)
     why = [c for c in view.columns if c.startswith("why:")]
     for col in view.columns:
-        if col in ("score_hi", "interval_note") or col.startswith(("time_hi:", "interval_note:", "why:")):
+        if col in ("score_hi", "interval_note", "speedup_note") or col.startswith(
+                ("time_hi:", "interval_note:", "why:")):
             continue
         if col.startswith(peft.PREFIXES):
             shown = peft.display_column(view, col)  # the trainable count with its share, as text
@@ -216,19 +244,28 @@ def display_table(view: pd.DataFrame, link: Callable[[str], str] | None = None) 
             out[LABELS[col]] = [rank_bound_text(b, note) for b, note in zip(view[col], _note(view, "interval_note"))]
         elif col == "submission" and link is not None:
             out[col] = view[col].map(link)
+        elif col.startswith(("ratio:", "time:", "algoperf_time:")):
+            w = col.split(":", 1)[1]
+            causes = view[f"why:{w}"] if f"why:{w}" in view else pd.Series("", index=view.index)
+            digits = 2 if col.startswith("ratio:") else 1
+            out[col.replace(":", " · ")] = [cell_text(v, c, digits) for v, c in zip(view[col], causes)]
+        elif col == "speedup_vs_reference":
+            out[LABELS[col]] = [speedup_text(v, note) for v, note in zip(view[col], _note(view, "speedup_note"))]
         else:
             out[LABELS.get(col, col.replace(":", " · "))] = view[col]
-    if why:
+    if why and why_column:
         out["why ∞"] = [why_text(row, why) for _, row in view.iterrows()]
     return out
 
 
-def speedup_text(value) -> str:
+def speedup_text(value, note: str = "") -> str:
     """
-    >>> speedup_text(1.234), speedup_text(None), speedup_text(float("nan"))
-    ('1.23×', '–', '–')
+    >>> speedup_text(1.234), speedup_text(None), speedup_text(float("nan"), "no reference in this pool")
+    ('1.23×', '–', 'no reference in this pool')
     """
-    return "–" if value is None or pd.isna(value) else f"{value:.2f}×"
+    if value is None or pd.isna(value):
+        return note if isinstance(note, str) and note else "–"
+    return f"{value:.2f}×"
 
 
 LABELS = {"rank_bound": "best rank", "speedup_vs_reference": "speedup ×", "run_id": "run"}
@@ -261,25 +298,36 @@ def excluded_entries(hidden: pd.DataFrame, records: pd.DataFrame, runs: pd.DataF
 
 
 def ratio_heatmap(view: pd.DataFrame, records: pd.DataFrame, r_max: float, limit: int = 40):
-    """Heatmap of per-workload ratios for the first ``limit`` rows of the view (misses and ratios > r_max grey)."""
+    """Heatmap of per-workload ratios for the first ``limit`` rows of the view; a cell that has no ratio is grey
+    with its marker (miss, variant miss, > r_max), and hovering any cell gives its ratio, time and cause. None when
+    there is nothing to draw (no base workload, or no ratio at all): the page says why instead of an empty chart."""
     import numpy as np
     import plotly.graph_objects as go
 
     bases, _ = workloads(records)
     rows = records.set_index("submission").loc[list(view["submission"][:limit])]
+    if not bases or rows.empty:
+        return None
     ratio = rows[[f"ratio:{w}" for w in bases]].to_numpy(dtype=float)
     time = rows[[f"time:{w}" for w in bases]].to_numpy(dtype=float)
+    why = rows[[f"why:{w}" for w in bases]].fillna("").to_numpy(dtype=object) if all(
+        f"why:{w}" in rows for w in bases) else np.full(ratio.shape, "", dtype=object)
     ok = np.isfinite(ratio) & (ratio <= r_max)
+    if not ok.any():
+        return None
     z = np.where(ok, np.log2(np.where(ok, ratio, 1.0)), np.nan)
-    text = np.where(ok, np.char.mod("%.2f", np.nan_to_num(ratio)), "miss")
-    seconds = np.where(np.isfinite(time), np.char.mod("%.1f s", np.nan_to_num(time, posinf=0)), "miss")
+    text = np.array([[cell_text(r, c) for r, c in zip(rr, cc)] for rr, cc in zip(ratio, why)], dtype=object)
+    seconds = np.array([[cell_text(t, c, 1) + (" s" if np.isfinite(t) else "") for t, c in zip(tt, cc)]
+                        for tt, cc in zip(time, why)], dtype=object)
+    cause = np.where(why == "", "", np.char.add("<br>", why.astype(str)))
     fig = go.Figure(go.Heatmap(
-        z=z, x=bases, y=list(rows.index), text=text, texttemplate="%{text}", customdata=seconds,
+        z=z, x=bases, y=list(rows.index), text=text, texttemplate="%{text}", customdata=np.dstack([seconds, cause]),
         zmin=0, zmax=math.log2(r_max), colorscale="RdYlGn_r", xgap=1, ygap=1,
         colorbar=dict(title="ratio", tickvals=[0, 1, 2], ticktext=["1", "2", "4"]),
-        hovertemplate="%{y} on %{x}<br>ratio %{text}<br>time %{customdata}<extra></extra>"))
+        hovertemplate="%{y} on %{x}<br>ratio %{text}<br>time %{customdata[0]}%{customdata[1]}<extra></extra>"))
     fig.update_layout(height=max(220, 22 * len(rows) + 90), margin=dict(l=10, r=10, t=30, b=10),
                       yaxis=dict(autorange="reversed"), plot_bgcolor="#d0d0d0",
-                      title=dict(text=f"ratio t / best t per workload (log colour; grey = miss or > {r_max:g})",
+                      title=dict(text=f"ratio t / best t per workload (log colour; grey = miss, variant miss or "
+                                      f"> r_max {r_max:g}; hover a cell for its time and cause)",
                                  font=dict(size=13)))
     return fig

@@ -9,6 +9,7 @@ from pathlib import Path
 import pandas as pd
 
 from harness.report import build_pools, score_pool, score_records
+from harness.scoring.reasons import infinity_marker
 from harness.store import ResultsStore
 from leaderboard.bundle import open_bundle, read_table
 from leaderboard.views import table
@@ -51,9 +52,16 @@ def test_rendered_table_equals_score_records(bundle_db: Path, app) -> None:
     want = pd.DataFrame(next(iter(expected_records(bundle_db).values())))
     names = [re.search(r"[?&]sub=([^&]+)", url).group(1) for url in shown["submission"]]
     assert names == list(want["submission"])
-    pairs = {"rank": "rank", "score": "score", "best rank": "rank_bound", "speedup ×": "speedup_vs_reference",
-             "ratio · w1": "ratio:w1", "ratio · w2": "ratio:w2"}
+    pairs = {"rank": "rank", "score": "score", "best rank": "rank_bound"}
     for column, key in pairs.items():
         assert all(_same(float(a), float(b)) for a, b in zip(shown[column], want[key])), column
+    assert list(shown["speedup ×"]) == [f"{v:.2f}×" for v in want["speedup_vs_reference"]]
+    for w in ("w1", "w2"):  # a ratio to 2 decimals, or the marker of why it is infinite, from the record's cause
+        for cell, ratio, why in zip(shown[f"ratio · {w}"], want[f"ratio:{w}"], want[f"why:{w}"]):
+            if math.isfinite(ratio):
+                assert cell == f"{ratio:.2f}"
+            else:
+                assert cell == infinity_marker(why) and cell in ("miss", "> r_max") or cell.startswith("variant miss: ")
+    assert list(shown["time · w1_variant"])  # the held-out variant's column is shown by default
     lo_hi = [f"[{lo:.3f}, {hi:.3f}]" for lo, hi in zip(want["score_lo"], want["score_hi"])]
     assert list(shown["score 95% CI"]) == lo_hi
