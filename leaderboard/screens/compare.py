@@ -19,14 +19,22 @@ right.markdown(compare.side_summary(ctx.records, b))
 
 sides = compare.time_sides(ctx.records, a, b)
 st.subheader("Workload times (s) with 95% intervals, n and why a time is ∞")
-st.dataframe(sides.round(2), hide_index=True, key="times_table")
+st.dataframe(compare.times_table(sides, a, b), hide_index=True, placeholder="–", key="times_table")
 st.plotly_chart(compare.times_figure(sides, a, b), key="times_figure")
 
 st.subheader("Hyperparameters (chosen per workload and study)")
 run_of = dict(zip(ctx.records["submission"], ctx.records["run_id"]))
 hp = compare.hyperparameter_sides(*(state.run_trials(ctx.ref.path, ctx.ref.manifest_hash, run_of[s]) for s in (a, b)),
                                   a, b)
-st.dataframe(hp, hide_index=True, key="hp_table")
+wide, differs = compare.hyperparameters_wide(hp, a, b)
+if wide.empty:
+    st.info("Neither run recorded a chosen configuration (no scoring trials).")
+else:
+    n_diff = int(differs.drop(columns="hyperparameter").to_numpy().sum()) // 2
+    st.caption(f"One row per hyperparameter, the two submissions side by side on each workload; the {n_diff} pairs "
+               "that differ are highlighted (empty: the submission has no such hyperparameter).")
+    styled = wide.style.apply(lambda _: differs.replace({True: "background-color: #ffe8a3", False: ""}), axis=None)
+    st.dataframe(styled, hide_index=True, placeholder="–", key="hp_table")
 
 st.subheader("Learning curves")
 options = state.workload_options(ctx.ref.path, ctx.ref.manifest_hash, ctx.pool)

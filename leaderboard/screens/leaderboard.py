@@ -35,15 +35,15 @@ st.caption(
        "forward latency / the base model's, forgetting (0: behaves as the base model)." if config.peft_costs else ""))
 st.dataframe(table.display_table(view, link=lambda sub: ctx.link("submission", sub=sub),
                                  why_column="why" in config.columns),
-             column_config=state.column_config(view, table.workloads(ctx.records)[1]), hide_index=True,
+             column_config=state.column_config(view, table.workloads(ctx.records)[1]), hide_index=True, placeholder="–",
              height=min(35 * (len(view) + 1) + 3, 640), key="board_table")
 
 excluded = table.excluded_entries(hidden, records, runs, submissions, ctx.pool)
 with st.expander(f"Hidden, not ranked or flagged entries ({len(excluded)})", expanded=not hidden.empty):
     if excluded.empty:
-        st.write("None: every entry of the pool is shown, and none is flagged.")
+        st.write("Nothing hidden: every entry of the pool is shown, and none is flagged.")
     else:
-        st.dataframe(excluded, hide_index=True, key="hidden_table")
+        st.dataframe(excluded, hide_index=True, placeholder="–", key="hidden_table")
 
 heatmap = None if view.empty else table.ratio_heatmap(view, ctx.records, ctx.r_max)
 if heatmap is not None:

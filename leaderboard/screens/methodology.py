@@ -17,7 +17,7 @@ targets = about.targets_table(manifest, bases + variants, header.hardware_class)
 if targets.empty:
     st.info("This pool has no workloads.")
 else:
-    st.dataframe(targets, hide_index=True, key="targets_table")
+    st.dataframe(targets, hide_index=True, placeholder="–", key="targets_table")
     st.caption("Validation target: what a trial must meet to stop the clock. Test target: the test metric the "
                "setting baseline had when it first met the validation target (reported, not raced). Reference "
                "success: the share of each reference baseline's target-setting seeds that met the target within "

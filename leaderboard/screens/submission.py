@@ -36,13 +36,13 @@ readme.markdown(info["readme"] or "_The bundle has no README for this submission
 space.caption("Search space (search_space.json)")
 space.code(info["search_space"] or "(none: self-tuning or not in the bundle)", language="json")
 space.caption("Chosen hyperparameters: the point each study selected on tuning seeds, re-run on scoring seeds")
-space.dataframe(submission.chosen_hyperparameters(trials), hide_index=True, key="hparams_table")
+space.dataframe(submission.chosen_hyperparameters(trials), hide_index=True, placeholder="–", key="hparams_table")
 trial_tab.caption(f"Run {row['run_id']}: {submission.status_summary(trials)}")
-trial_tab.dataframe(submission.trial_table(trials), hide_index=True, key="trials_table")
-provenance.dataframe(submission.facts_table(submission.provenance(runs, trials, row["run_id"])), hide_index=True,
+trial_tab.dataframe(submission.trial_table(trials), hide_index=True, placeholder="–", key="trials_table")
+provenance.dataframe(submission.facts_table(submission.provenance(runs, trials, row["run_id"])), hide_index=True, placeholder="–",
                      key="provenance_table")
 provenance.caption("Seeds (derived from stable hashes; tuning and scoring seeds are disjoint)")
-provenance.dataframe(submission.seed_table(trials), hide_index=True, key="seeds_table")
+provenance.dataframe(submission.seed_table(trials), hide_index=True, placeholder="–", key="seeds_table")
 
 st.subheader("Download this submission's data")
 fmt = state.radio("sub_fmt", "Format", list(export.FORMATS), "csv")

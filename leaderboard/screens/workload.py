@@ -35,4 +35,4 @@ if peft.is_peft(ctx.pool):
     state.pareto_charts(ctx, workload, order, "workload_pareto")
 st.subheader("Evaluations")
 shown = points[points["submission"].isin(chosen)]
-st.dataframe(shown, hide_index=True, key="evals_table")
+st.dataframe(shown, hide_index=True, placeholder="–", key="evals_table")

@@ -8,7 +8,7 @@ import math
 import pandas as pd
 
 from leaderboard.views.submission import chosen_hyperparameters
-from leaderboard.views.table import interval_text, rank_bound_text, workloads
+from leaderboard.views.table import cell_text, interval_text, rank_bound_text, workloads
 
 
 def side_summary(records: pd.DataFrame, sub: str) -> str:
@@ -34,6 +34,53 @@ def hyperparameter_sides(trials_a: pd.DataFrame, trials_b: pd.DataFrame, a: str,
     for name in (a, b):
         joined[name] = joined[name].map(_fmt) if name in joined else ""
     return joined[["workload", "study", "hyperparameter", a, b]]
+
+
+def hyperparameters_wide(long: pd.DataFrame, a: str, b: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The chosen hyperparameters with one row per hyperparameter and, per workload (and study, when there are
+    several), a column for each side next to each other; and a same-shaped mask, True on both cells of a pair that
+    differ (one side without the hyperparameter counts as different).
+
+    >>> long = pd.DataFrame({"workload": ["w", "w"], "study": [0, 0], "hyperparameter": ["lr", "beta"],
+    ...                      "a": ["0.1", "0.9"], "b": ["0.2", "0.9"]})
+    >>> wide, differs = hyperparameters_wide(long, "a", "b")
+    >>> wide.to_dict("records"), differs["w · a"].tolist()
+    ([{'hyperparameter': 'beta', 'w · a': '0.9', 'w · b': '0.9'}, {'hyperparameter': 'lr', 'w · a': '0.1', 'w · b': '0.2'}], [False, True])
+    """
+    if long.empty:
+        return pd.DataFrame(columns=["hyperparameter"]), pd.DataFrame(columns=["hyperparameter"])
+    several = long["study"].nunique() > 1
+    label = (lambda w, st: f"{w} s{st}") if several else (lambda w, st: str(w))
+    keys = list(dict.fromkeys((w, st) for w, st in zip(long["workload"], long["study"])))
+    names = sorted(set(long["hyperparameter"]))
+    wide = pd.DataFrame({"hyperparameter": names})
+    differs = pd.DataFrame({"hyperparameter": [False] * len(names)})
+    for w, st in keys:
+        part = long[(long["workload"] == w) & (long["study"] == st)].set_index("hyperparameter")
+        values = {side: [part.at[n, side] if n in part.index else "" for n in names] for side in (a, b)}
+        different = [x != y for x, y in zip(values[a], values[b])]
+        for side in (a, b):
+            wide[f"{label(w, st)} · {side}"] = values[side]
+            differs[f"{label(w, st)} · {side}"] = different
+    return wide, differs
+
+
+def times_table(sides: pd.DataFrame, a: str, b: str) -> pd.DataFrame:
+    """What the page shows of :func:`time_sides`: each time as text, a miss as its marker (miss, variant miss: V,
+    > r_max) with the cause beside it, and the ratio, or which side missed."""
+    out = pd.DataFrame({"workload": sides["workload"]})
+    for side in (a, b):
+        out[f"time {side}"] = [cell_text(t, why, 1) for t, why in zip(sides[f"time {side}"], sides[f"why {side}"])]
+        out[f"n {side}"] = sides[f"n {side}"]
+        out[f"interval {side}"] = sides[f"interval {side}"]
+    ratio = []
+    for r, ta, tb in zip(sides[f"{b} / {a}"], sides[f"time {a}"], sides[f"time {b}"]):
+        missed = [side for side, t in ((a, ta), (b, tb)) if not math.isfinite(t)]
+        ratio.append(f"{r:.2f}" if not missed else "both missed" if len(missed) == 2 else f"{missed[0]} missed")
+    out[f"{b} / {a}"] = ratio
+    for side in (a, b):
+        out[f"why {side}"] = sides[f"why {side}"]
+    return out
 
 
 def _fmt(value) -> str:
@@ -73,10 +120,14 @@ def time_sides(records: pd.DataFrame, a: str, b: str) -> pd.DataFrame:
 
 
 def times_figure(sides: pd.DataFrame, a: str, b: str):
-    """Each side's workload time with its interval as an error bar (log scale; misses are left out)."""
+    """Each side's workload time with its interval as an error bar (log scale); a miss is a cross above every time,
+    labelled with its marker, its cause on hover."""
     import plotly.graph_objects as go
 
     fig = go.Figure()
+    finite_all = [v for c in (f"hi {a}", f"hi {b}", f"time {a}", f"time {b}") for v in sides[c].astype(float)
+                  if math.isfinite(v)]
+    ceiling = max(finite_all) * 2 if finite_all else 1.0  # where a miss is drawn: above every time
     for i, (side, color) in enumerate(((a, "#1f77b4"), (b, "#ff7f0e"))):
         t, lo, hi = (sides[f"{c} {side}"].astype(float) for c in ("time", "lo", "hi"))
         finite = t.map(math.isfinite)
@@ -87,9 +138,16 @@ def times_figure(sides: pd.DataFrame, a: str, b: str):
                          arrayminus=(t - lo)[finite].fillna(0)),
             customdata=list(sides[f"interval {side}"][finite]), offsetgroup=str(i),
             hovertemplate=f"{side}<br>%{{x}}: %{{y:.1f}} s<br>95% interval: %{{customdata}}<extra></extra>"))
+        if (~finite).any():
+            causes = sides[f"why {side}"][~finite]
+            fig.add_trace(go.Scatter(
+                x=sides["workload"][~finite], y=[ceiling] * int((~finite).sum()), mode="markers+text",
+                name=f"{side}: miss", text=[cell_text(math.inf, c) for c in causes], textposition="bottom center",
+                marker=dict(color=color, size=12, symbol="x"), customdata=list(causes), offsetgroup=str(i),
+                hovertemplate=f"{side}<br>%{{x}}: %{{text}}<br>%{{customdata}}<extra></extra>"))
     fig.update_layout(height=380, margin=dict(l=10, r=10, t=30, b=10), scattermode="group", xaxis_title="workload",
                       yaxis=dict(type="log", title="time (s)", **log_ticks(sides)),
-                      title=dict(text="workload time with its 95% interval (an interval reaching ∞ has no upper bar)",
+                      title=dict(text="workload time with its 95% interval (an interval reaching ∞ has no upper bar; × = miss)",
                                  font=dict(size=13)))
     return fig
 

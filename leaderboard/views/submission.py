@@ -96,13 +96,13 @@ def status_summary(trials: pd.DataFrame) -> str:
     return " · ".join([f"{len(trials)} trials", *(f"{k} {v}" for k, v in counts.items())])
 
 
-def _distinct(values: list[Any]) -> str:
+def _distinct(values: list[Any], none: str = "not recorded") -> str:
     """
-    >>> _distinct(["3.11", "3.11"]), _distinct(["a", "b", "a"])
-    ('3.11', 'a | b')
+    >>> _distinct(["3.11", "3.11"]), _distinct(["a", "b", "a"]), _distinct([None], "no GPU")
+    ('3.11', 'a | b', 'no GPU')
     """
-    seen = list(dict.fromkeys(json.dumps(v, sort_keys=True) if isinstance(v, (dict, list)) else str(v)
-                              for v in values))
+    seen = list(dict.fromkeys(none if v is None else json.dumps(v, sort_keys=True) if isinstance(v, (dict, list))
+                              else str(v) for v in values))
     return " | ".join(seen)
 
 
@@ -121,7 +121,7 @@ def provenance(runs: pd.DataFrame, trials: pd.DataFrame, run_id: str) -> dict[st
     for key in ENVIRONMENT_KEYS:
         values = [e[key] for e in envs if key in e]
         if values:
-            facts[f"trial {key}"] = _distinct(values)
+            facts[f"trial {key}"] = _distinct(values, "no GPU" if key == "cuda" else "not recorded")
     if "data_revision" in trials and len(trials):
         facts["data revisions"] = _distinct(sorted(set(trials["data_revision"])))
     return facts

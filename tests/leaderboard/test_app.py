@@ -130,13 +130,18 @@ def test_compare_page_with_two_chosen_submissions(app) -> None:
     assert not app.exception
     assert (app.selectbox(key="w_a").value, app.selectbox(key="w_b").value) == ("adamw", "fast")
     times = app.dataframe[0].value.set_index("workload")
-    assert times.loc["w1", "time adamw"] == 11 and times.loc["w1", "time fast"] == 5
-    assert times.loc["w2", "fast / adamw"] == pytest.approx(40 / 21, abs=0.01)
-    hp = app.dataframe[1].value  # all workloads of both runs
-    assert list(hp.columns) == ["workload", "study", "hyperparameter", "adamw", "fast"]
-    assert set(hp["workload"]) == {"w1", "w2", "w1_variant"} and set(hp["adamw"]) == {"0.001"}
+    assert times.loc["w1", "time adamw"] == "11.0" and times.loc["w1", "time fast"] == "5.0"
+    assert times.loc["w2", "fast / adamw"] == f"{40 / 21:.2f}"
+    hp = app.dataframe[1].value  # wide: one row per hyperparameter, both sides on every workload of both runs
+    assert hp.columns[0] == "hyperparameter" and set(hp.columns[1:]) == {
+        f"{w} · {s}" for w in ("w1", "w2", "w1_variant") for s in ("adamw", "fast")}
+    assert hp["w1 · adamw"].tolist() == ["0.001"]
     app.selectbox(key="w_b").select("never").run()
-    assert "time never" in app.dataframe[0].value.columns and not app.exception
+    times = app.dataframe[0].value.set_index("workload")
+    assert times.loc["w1", "time never"] == "miss" and times.loc["w1", "never / adamw"] == "never missed"
+    assert not app.exception
+    app.selectbox(key="w_a").select("fails_variant").run()  # its w1 time is a variant miss, named
+    assert app.dataframe[0].value.set_index("workload").loc["w1", "time fails_variant"] == "variant miss: w1_variant"
 
 
 def test_profiles_page_log_scale(app) -> None:

@@ -173,7 +173,9 @@ def test_compare_views() -> None:
     hp = compare.hyperparameter_sides(trials, trials.assign(hyperparameters_json='{"lr": 0.2}'), "a", "b")
     assert hp.set_index("hyperparameter").loc["lr", ["a", "b"]].tolist() == ["0.1", "0.2"]
     assert hp.set_index("hyperparameter").loc["beta", "b"] == ""
-    assert len(compare.times_figure(compare.time_sides(records(), "a", "c"), "a", "c").data) == 2
+    fig = compare.times_figure(compare.time_sides(records(), "a", "c"), "a", "c")
+    assert [t.name for t in fig.data] == ["a", "c", "c: miss"]  # c's miss is drawn, with its marker
+    assert set(fig.data[2].text) == {"miss"}
 
 
 @pytest.mark.parametrize("fmt", list(export.FORMATS))
