@@ -24,7 +24,7 @@ import streamlit as st
 
 from leaderboard.bundle import BundleNotFoundError, BundleRef, default_bundle_dir, open_bundle, read_table, \
     release_labels
-from leaderboard.views import about, curves, peft, permalink, pools, profiles, submission, table
+from leaderboard.views import about, cost, curves, peft, permalink, pools, profiles, submission, table
 
 STORE = "_podium_params"
 ARRIVED = "_podium_arrived"  # name -> text of the parameters the URL carried at the start of this run
@@ -115,6 +115,17 @@ def run_trials(path: str, manifest_hash: str, run_id: str) -> pd.DataFrame:
 @st.cache_data(show_spinner=False, max_entries=64)
 def run_evals(path: str, manifest_hash: str, run_id: str) -> pd.DataFrame:
     return submission.trial_evals(raw_table(path, manifest_hash, "evals"), run_trials(path, manifest_hash, run_id))
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def pool_costs(path: str, manifest_hash: str, pool: str) -> pd.DataFrame:
+    return cost.pool_costs(raw_table(path, manifest_hash, "trials"), pool_records(path, manifest_hash, pool))
+
+
+@st.cache_data(show_spinner=False, max_entries=256)
+def workload_costs(path: str, manifest_hash: str, pool: str, workload: str) -> pd.DataFrame:
+    return cost.workload_costs(raw_table(path, manifest_hash, "trials"), pool_records(path, manifest_hash, pool),
+                               workload)
 
 
 @st.cache_data(show_spinner=False, max_entries=64)

@@ -4,7 +4,7 @@ in a PEFT pool also the Pareto fronts of cost against time and quality."""
 import streamlit as st
 
 from leaderboard import state
-from leaderboard.views import curves, peft
+from leaderboard.views import about, cost, curves, peft, table
 
 ctx = state.context()
 st.title("Workload")
@@ -16,6 +16,27 @@ order = list(ctx.records["submission"])
 top = st.columns([1, 3, 1])
 workload = state.selectbox("wl", "Workload", options, options[0], top[0])
 chosen = list(state.multiselect("wsubs", "Submissions (default: the first 5 by rank)", order, order[:5], top[1]))
+card, ranking = st.columns([2, 3])
+card.subheader("The workload")
+hardware_class = state.header_facts(ctx.ref.path, ctx.ref.manifest_hash, ctx.pool).hardware_class
+card.dataframe(about.workload_card(ctx.ref.manifest(), workload, hardware_class), hide_index=True, placeholder="–",
+               column_config={"field": st.column_config.TextColumn("field", width="small"),
+                              "value": st.column_config.TextColumn("value", width="large")}, key="workload_card")
+ranking.subheader(f"Ranking on {workload}")
+ranking.dataframe(table.workload_ranking(ctx.records, workload), hide_index=True, placeholder="–",
+                  key="workload_ranking")
+ranking.caption("By this workload's time (the official one: median over studies of the median over scoring seeds); "
+                "a miss has no place (–) and its cause. Overall rank: by the benchmark score.")
+costs = state.workload_costs(ctx.ref.path, ctx.ref.manifest_hash, ctx.pool, workload)
+axis = state.radio("wcost", "Cost", list(cost.WORKLOAD_COSTS), "steps",
+                   format_func=lambda c: cost.WORKLOAD_COSTS[c].split(" (")[0])
+if costs[axis].notna().any():
+    st.plotly_chart(cost.workload_cost_figure(costs, axis, workload), key="workload_cost")
+    st.caption("One point per ranked submission. Red diamonds joined by a step line: the Pareto front, the "
+               "submissions no other one beats on both time and cost; a miss is a cross at the right edge.")
+else:
+    st.info(f"No scoring trial on {workload} recorded its {cost.WORKLOAD_COSTS[axis].split(' (')[0]}: nothing to "
+            "draw.")
 trials, points = state.workload_points(ctx.ref.path, ctx.ref.manifest_hash, ctx.pool, workload)
 metrics = curves.metric_names(points)
 if not metrics:

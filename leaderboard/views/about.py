@@ -145,6 +145,42 @@ def header(manifest: dict, runs: pd.DataFrame, trials: pd.DataFrame, records: pd
                   protocol=protocol(mine, pool_trials), runs=len(mine))
 
 
+# ---- the workload card --------------------------------------------------------------------------------------------
+def workload_card(manifest: dict, workload: str, hardware_class: str) -> pd.DataFrame:
+    """What a workload is, from the bundle's manifest: data, model, metric, targets and budget on the pool's hardware
+    class, evaluation period, step hint, and what it is a variant of. Two text columns (``field``, ``value``).
+
+    >>> m = {"workloads": {"w": {"description": "d", "dataset": "ds", "model": "m", "metric": "accuracy",
+    ...      "higher_is_better": True, "base": None, "step_hint": 100, "eval_period_s": 2.0,
+    ...      "data_revision": "sha256:ab", "targets": {"cpu": {"validation": 0.9, "test": 0.88, "budget_s": 30.0}}}}}
+    >>> workload_card(m, "w", "cpu").set_index("field")["value"]["targets on cpu"]
+    'validation 0.9 · test 0.88 (accuracy, higher is better)'
+    """
+    spec = manifest.get("workloads", {}).get(workload)
+    if spec is None:
+        return pd.DataFrame({"field": ["workload"], "value": [f"{workload}: not described in this bundle"]})
+    entry = (spec.get("targets") or {}).get(hardware_class) or {}
+    prov = entry.get("provenance") or {}
+    budget = entry.get("budget_s", (spec.get("budget_s") or {}).get(hardware_class))
+    direction = "higher" if spec.get("higher_is_better", True) else "lower"
+    rows = [
+        ("workload", workload + (f" (held-out variant of {spec['base']})" if spec.get("base") else "")),
+        ("description", spec.get("description") or "–"),
+        ("data", spec.get("dataset") or "–"),
+        ("data revision", spec.get("data_revision") or "–"),
+        ("model", spec.get("model") or "–"),
+        (f"targets on {hardware_class}",
+         (f"validation {_fmt(entry['validation'])} · test {_fmt(entry.get('test', '–'))} "
+          f"({spec.get('metric', '?')}, {direction} is better)") if "validation" in entry else "not set"),
+        (f"budget on {hardware_class}", f"{_fmt(budget)} s of submission time" if budget is not None else "not set"),
+        ("target set by", f"{prov['best_baseline']} ({prov.get('seeds', '?')} seeds, {prov.get('date', '?')[:10]})"
+         if prov.get("best_baseline") else "not recorded"),
+        ("evaluation", f"every {_fmt(spec.get('eval_period_s', '?'))} s of submission time"),
+        ("step hint", _fmt(spec.get("step_hint", "–"))),
+    ]
+    return pd.DataFrame(rows, columns=["field", "value"])
+
+
 # ---- Methodology ----------------------------------------------------------------------------------------------
 def _fmt(value: Any) -> str:
     if isinstance(value, float):

@@ -297,6 +297,37 @@ def excluded_entries(hidden: pd.DataFrame, records: pd.DataFrame, runs: pd.DataF
     return pd.concat([hidden, flagged_runs(records, runs, submissions, pool)], ignore_index=True)
 
 
+def workload_ranking(records: pd.DataFrame, workload: str) -> pd.DataFrame:
+    """The pool's submissions ranked on one workload by its time (misses last, by overall rank): the time or its
+    marker, n, the 95% interval or why there is none, the ratio to the best (base workloads) and the cause of a miss.
+
+    >>> rec = pd.DataFrame({"submission": ["a", "b", "c"], "rank": [1, 2, 3], "time:w": [9.0, 3.0, float("inf")],
+    ...                     "why:w": ["", "", "target missed on 1 of 1 run"], "n:w": [3, 3, 3]})
+    >>> workload_ranking(rec, "w")[["#", "submission", "time (s)"]].to_dict("records")
+    [{'#': '1', 'submission': 'b', 'time (s)': '3.0'}, {'#': '2', 'submission': 'a', 'time (s)': '9.0'}, {'#': '–', 'submission': 'c', 'time (s)': 'miss'}]
+    """
+    if f"time:{workload}" not in records:
+        return pd.DataFrame(columns=["#", "submission", "time (s)"])
+    frame = records.assign(_t=records[f"time:{workload}"].astype(float)).sort_values(["_t", "rank"], kind="stable")
+    why = frame.get(f"why:{workload}", pd.Series("", index=frame.index)).fillna("")
+    finite = frame["_t"].map(math.isfinite)
+    out = pd.DataFrame({
+        "#": [str(k) if ok else "–" for k, ok in zip(finite.cumsum(), finite)],
+        "submission": frame["submission"],
+        "time (s)": [cell_text(t, w, 1) for t, w in zip(frame["_t"], why)],
+    })
+    if f"n:{workload}" in frame:
+        out["n"] = [str(int(v)) if not _missing(v) else "–" for v in frame[f"n:{workload}"]]
+    if f"time_lo:{workload}" in frame:
+        out["95% interval"] = [interval_text(lo, hi, note, 1) for lo, hi, note in zip(
+            frame[f"time_lo:{workload}"], frame[f"time_hi:{workload}"], _note(frame, f"interval_note:{workload}"))]
+    if f"ratio:{workload}" in frame:
+        out["ratio"] = [cell_text(r, w) for r, w in zip(frame[f"ratio:{workload}"], why)]
+    out["overall rank"] = [str(int(r)) for r in frame["rank"]]
+    out["why ∞"] = list(why)
+    return out.reset_index(drop=True)
+
+
 def ratio_heatmap(view: pd.DataFrame, records: pd.DataFrame, r_max: float, limit: int = 40):
     """Heatmap of per-workload ratios for the first ``limit`` rows of the view; a cell that has no ratio is grey
     with its marker (miss, variant miss, > r_max), and hovering any cell gives its ratio, time and cause. None when

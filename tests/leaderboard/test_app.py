@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 
@@ -117,10 +118,18 @@ def test_workload_page_curves_and_evaluations(app) -> None:
     app.switch_page("screens/workload.py").run()
     assert not app.exception
     assert app.selectbox(key="w_wl").value == "w2"
-    evals = app.dataframe[0].value
+    card, ranking, evals = (frame.value for frame in app.dataframe)
     assert set(evals["submission"]) == {"adamw", "fast"} and set(evals["role"]) == {"tuning", "scoring"}
     assert len(evals) == 2 * 5 * 4  # two submissions x (two tuning + three scoring trials) x four evaluations
     assert app.selectbox(key="w_metric").value == "accuracy"
+    # the workload card and the ranking on w2: fails_variant 10 s, adamw 21 s, fast 40 s, never a miss
+    assert card.set_index("field")["value"]["workload"].startswith("w2")  # the test workloads have no spec
+    assert list(ranking["submission"]) == ["fails_variant", "adamw", "fast", "never"]
+    assert list(ranking["#"]) == ["1", "2", "3", "–"] and list(ranking["time (s)"])[-1] == "miss"
+    names = [t.get("name") for t in json.loads(app.get("plotly_chart")[0].proto.spec)["data"]]
+    assert "Pareto front" in names  # time vs steps, the front marked
+    app.radio(key="w_wcost").set_value("peak_mib").run()
+    assert not app.exception and app.query_params["wcost"] == "peak_mib"
 
 
 def test_compare_page_with_two_chosen_submissions(app) -> None:
@@ -262,6 +271,22 @@ def test_how_to_submit_page(app) -> None:
     app.switch_page("screens/submit.py").run()
     text = "\n".join([_markdown(app)] + [c.value for c in app.code])
     assert "podium check" in text and "--executor docker" in text and "pull request" in text
+
+
+def test_score_vs_cost_chart(app) -> None:
+    """The leaderboard draws the score against a cost of the whole run, the front marked; each cost axis works."""
+    app.run()
+    for axis in ("submission_s", "steps"):
+        app.radio(key="w_cost").set_value(axis).run()
+        assert not app.exception
+        charts = {json.loads(c.proto.spec)["layout"]["title"]["text"]: json.loads(c.proto.spec)
+                  for c in app.get("plotly_chart")}
+        chart = next(v for k, v in charts.items() if k.startswith("score vs"))
+        front = next(t for t in chart["data"] if t.get("name") == "Pareto front")
+        assert front["text"]  # named submissions on the front
+        assert app.query_params["cost"] == axis
+    app.radio(key="w_cost").set_value("peak_mib").run()  # the test trials recorded no memory: said, not drawn
+    assert any("recorded peak memory (MiB): nothing to draw" in i.value for i in app.info)
 
 
 def test_invalid_url_parameters_are_reported(app) -> None:

@@ -254,7 +254,7 @@ def test_pages_of_a_peft_pool(peft_bundle: Path, monkeypatch: pytest.MonkeyPatch
     assert at.selectbox(key="w_track").value == "training" and at.selectbox(key="w_track").options == ["peft",
                                                                                                           "training"]
     assert not any(c.startswith(("trainable", "peak MiB")) for c in at.dataframe[0].value.columns)
-    assert len(_charts(at)) == 1 and not at.subheader  # the training page as it was: the heatmap only
+    assert len(_charts(at)) == 2 and [s.value for s in at.subheader] == ["Score vs cost"]  # heatmap, score vs cost
 
     at.selectbox(key="w_track").select("peft").run()
     assert not at.exception, [e.value for e in at.exception]
@@ -262,9 +262,9 @@ def test_pages_of_a_peft_pool(peft_bundle: Path, monkeypatch: pytest.MonkeyPatch
     for label in ("trainable · p00", "peak MiB · p00", "adapter MiB · p00", "latency × · p00", "forgetting · p01"):
         assert label in columns
     assert columns.index("forgetting · p01") < columns.index("why ∞")
-    assert [s.value for s in at.subheader] == ["Costs: Pareto fronts"]
+    assert [s.value for s in at.subheader] == ["Score vs cost", "Costs: Pareto fronts"]
     charts = _charts(at)
-    assert len(charts) == 3 and all("Pareto front" in names for names in charts[1:])
+    assert len(charts) == 4 and all("Pareto front" in names for names in charts[1:])
     assert any("PEFT costs per workload" in c.value for c in at.caption)
 
     at.selectbox(key="w_wl").select("p01").run()
@@ -275,6 +275,6 @@ def test_pages_of_a_peft_pool(peft_bundle: Path, monkeypatch: pytest.MonkeyPatch
 
     at.switch_page("screens/workload.py").run()
     assert not at.exception and at.selectbox(key="w_wl").value == "p01"
-    assert "Costs: Pareto fronts" in [s.value for s in at.subheader] and len(_charts(at)) == 4  # 2 curves, 2 fronts
+    assert "Costs: Pareto fronts" in [s.value for s in at.subheader] and len(_charts(at)) == 5  # cost, 2 curves, 2 fronts
     at.switch_page("screens/downloads.py").run()
     assert not at.exception
