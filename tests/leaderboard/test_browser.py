@@ -201,6 +201,11 @@ def test_header_methodology_submit_and_bad_urls(browser, board: str, bundle: Pat
                                      if t.startswith("Podium · release")), None))
     assert f"release {manifest['release']}" in header and "last updated" in header and "Test CPU" in header
     assert "protocol 1 study × 2 trials" in header, header
+    cells = _wait_for(lambda: " ".join(_page_text(browser, '[data-testid="stDataFrame"] table[role=grid] td')))
+    assert "variant miss: w1_variant" in cells and "> r_max" in cells, cells  # markers, the variant named
+    # the score-vs-cost chart, its front marked
+    _wait_for(lambda: any(t.startswith("score vs") for t in _page_text(browser, '[data-testid="stPlotlyChart"] .gtitle')))
+    assert "Pareto front" in _page_text(browser, '[data-testid="stPlotlyChart"] .legendtext')
     _screenshot(browser, tmp_path, request.config.rootpath, "board-header.png")
 
     browser.find_element(By.CSS_SELECTOR, '[data-testid="stMain"] a[href*="methodology"]').click()
@@ -215,3 +220,33 @@ def test_header_methodology_submit_and_bad_urls(browser, board: str, bundle: Pat
     _wait_for(lambda: "podium check" in browser.find_element(By.TAG_NAME, "body").text)
     html = browser.page_source + browser.current_url
     assert str(bundle) not in html and str(bundle.parent.parent) not in html
+
+
+def test_one_submission_bundle_in_a_browser(browser, tmp_path: Path) -> None:
+    """One submission: no "None" on any page, every chart drawn has points, compare says it needs two."""
+    import re as _re
+
+    from selenium.webdriver.common.by import By
+
+    from board_bundles import RELEASE, TIMES, VARIANTS, _submission_folder, fill
+    from harness.publish import publish
+    from harness.store import ResultsStore
+
+    store = ResultsStore(tmp_path / "results.db")
+    fill(store, "adamw", _submission_folder(tmp_path, "adamw"), TIMES["adamw"])
+    store.close()
+    bundle = publish(tmp_path / "results.db", tmp_path / "bundles", RELEASE, VARIANTS)
+    with _serve(bundle, tmp_path) as url:
+        for page, ready in (("", "Leaderboard"), ("workload", "Workload"), ("submission", "Submission"),
+                            ("compare", "Compare"), ("methodology", "Methodology")):
+            browser.get(f"{url}/{page}")
+            _wait_for(lambda: ready in browser.find_element(By.TAG_NAME, "h1").text, 60)
+            time.sleep(2)  # let the page's last elements draw
+            text = browser.find_element(By.TAG_NAME, "body").text
+            assert not _re.search(r"\bNone\b|\bnan\b", text), (page, text[:2000])
+            for points in browser.execute_script(
+                    "return Array.from(document.querySelectorAll('[data-testid=\"stPlotlyChart\"]'))"
+                    ".map(c => c.querySelectorAll('.point, .scatterlayer path, .heatmaplayer image').length)"):
+                assert points > 0, page
+            if page == "compare":
+                assert "needs two submissions" in text
