@@ -500,27 +500,13 @@ def targets_show(
     if raw:
         sys.stdout.write(TARGETS_FILE.read_text())
         return
-    from rich import box
+    from harness.ui import targets_table
 
     rows = targets_rows(json.loads(TARGETS_FILE.read_text()), hardware_class)
-    names = sorted({b for row in rows for b in row["success"]})
-    loads = [row["load"] for row in rows if row["load"] is not None]
-    table = Table(title=f"Targets for {hardware_class} ({TARGETS_FILE.name})", box=box.SIMPLE_HEAD, padding=(0, 0, 0, 1), pad_edge=False, show_edge=False,
-                  caption=(
-        "val/test: targets. budget: seconds of submission time. Per baseline: share of its seeds that met the target "
-        "within the budget (* sets the target). "
-        f"Seeds: {', '.join(sorted({str(r['seeds']) for r in rows}))}; set on {', '.join(sorted({r['date'] for r in rows}))}"
-        + (f"; 1-minute load {min(loads):.2f}-{max(loads):.2f}" if loads else "")
-        + ("; forced on a busy machine for: " + ", ".join(r["workload"] for r in rows if r["forced"])
-           if any(r["forced"] for r in rows) else "") + ". `--json` shows the whole provenance."))
-    for column in ("workload", "val", "test", "budget", *names):
-        table.add_column(column, no_wrap=True, min_width=len(column), justify="left" if column == "workload" else "right")
-    for row in rows:
-        budget = f"{row['budget_s']:g}" if row["budget_s"] is not None else "declared"
-        rates = [f"{row['success'][b]:.0%}" + ("*" if b == row["best"] else "") if b in row["success"] else "-"
-                 for b in names]
-        table.add_row(row["workload"], f"{row['validation']:.4f}", f"{row['test']:.4f}", budget, *rates)
-    console.print(table)
+    if not rows:
+        raise fail(f"no stored targets for hardware class {hardware_class!r} in {TARGETS_FILE.name}; set them with "
+                   f"`podium targets set --hardware-class {hardware_class}`", code=2)
+    console.print(targets_table(rows, hardware_class, TARGETS_FILE.name))
 
 
 @targets_app.command("set")

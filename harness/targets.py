@@ -430,7 +430,9 @@ def targets_rows(stored: dict[str, Any], hardware_class: str) -> list[dict[str, 
             continue
         prov = entry.get("provenance", {})
         rates = prov.get("success_rate", {})
-        rows.append(dict(workload=name, validation=entry["validation"], test=entry["test"],
+        spec = WORKLOADS.get(name) if name in WORKLOADS else None
+        rows.append(dict(workload=name, track=spec.track if spec else "unknown", base=spec.base if spec else None,
+                         validation=entry["validation"], test=entry["test"],
                          budget_s=entry.get("budget_s"), best=prov.get("best_baseline", ""),
                          success=dict(sorted(rates.items())),
                          seeds=prov.get("seeds"), date=str(prov.get("date", ""))[:10],

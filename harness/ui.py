@@ -187,6 +187,45 @@ def contention_note(r: dict[str, Any]) -> str:
         f" ({attempts} attempts)" if attempts > 1 else "")
 
 
+def targets_table(rows: list[dict[str, Any]], hardware_class: str, source: str) -> Any:
+    """``podium targets show``: one table per track (its reference baselines are the columns), a workload's name
+    never cut; a column other than the name wraps. The notes (seeds, dates, machine load, forced runs) are text under
+    the tables, which wraps at any width."""
+    from rich import box
+    from rich.console import Group
+    from rich.text import Text
+
+    parts: list[Any] = []
+    for track in sorted({r["track"] for r in rows}):
+        mine = [r for r in rows if r["track"] == track]
+        names = sorted({b for r in mine for b in r["success"]})
+        table = Table(title=f"{track} targets on {hardware_class} ({source})", box=box.SIMPLE_HEAD, pad_edge=False,
+                      collapse_padding=True, title_justify="left")
+        table.add_column("workload", no_wrap=True)
+        for column in ("val", "test", "budget"):
+            table.add_column(column, justify="right", overflow="fold")
+        for column in names:  # a baseline's name is typed (--baseline): never cut
+            table.add_column(column, justify="right", overflow="fold", min_width=len(column))
+        for r in mine:
+            budget = f"{r['budget_s']:g}" if r["budget_s"] is not None else "declared"
+            rates = [f"{r['success'][b]:.0%}" + ("*" if b == r["best"] else "") if b in r["success"] else "-"
+                     for b in names]
+            name = f"↳ {r['workload']}" if r.get("base") else r["workload"]
+            table.add_row(name, f"{r['validation']:.4f}", f"{r['test']:.4f}", budget, *rates)
+        parts.append(table)
+    loads = [r["load"] for r in rows if r["load"] is not None]
+    forced = [r["workload"] for r in rows if r["forced"]]
+    parts.append(Text(
+        "val/test: the validation and test targets. budget: seconds of submission time. Per baseline: the share of "
+        "its target-setting seeds that met the target within the budget (* sets the target). ↳: a held-out variant "
+        f"of the workload above. Seeds: {', '.join(sorted({str(r['seeds']) for r in rows}))}; set on "
+        f"{', '.join(sorted({r['date'] for r in rows}))}"
+        + (f"; 1-minute load before {min(loads):.2f}-{max(loads):.2f}" if loads else "")
+        + (f"; forced on a busy machine for: {', '.join(forced)}" if forced else "")
+        + ". `podium targets show --json` prints the whole provenance."))
+    return Group(*parts)
+
+
 def workloads_table(rows: list[dict[str, Any]], title: str, wide: bool = False) -> Table:
     """``podium workloads``: a workload's name, which the user types, is never cut or wrapped (a variant is marked ↳
     under its base); with ``wide`` the model is shown, folded to the space left."""
