@@ -4,7 +4,7 @@ also what each submission's adaptation cost, and the Pareto fronts of cost again
 import streamlit as st
 
 from leaderboard import state
-from leaderboard.views import cost, peft, pools, table
+from leaderboard.views import peft, pools, table
 
 ctx = state.context()
 records = state.board_records(ctx.ref.path, ctx.ref.manifest_hash, ctx.pool)  # ctx.records (+ PEFT columns)
@@ -45,26 +45,15 @@ with st.expander(f"Hidden, not ranked or flagged entries ({len(excluded)})", exp
     else:
         st.dataframe(excluded, hide_index=True, placeholder="–", key="hidden_table")
 
-heatmap = None if view.empty else table.ratio_heatmap(view, ctx.records, ctx.r_max)
-if heatmap is not None:
-    st.plotly_chart(heatmap, key="ratio_heatmap")
+ratios = None if view.empty else table.ratio_table(view, ctx.records, ctx.r_max)
+if ratios is not None:
+    st.subheader("Ratios")
+    st.table(ratios)
+    st.caption(f"Time / best time per base workload for the first {min(len(view), 40)} rows shown: green 1 (the "
+               f"best), yellow 2, red r_max = {ctx.r_max:g}; grey: miss, variant miss or > r_max. Hover a cell for its "
+               "time, interval, n and cause. The benchmark score against what each run cost: Performance profiles.")
 elif not view.empty:
-    st.info("No ratio heatmap: no submission shown has a ratio within r_max on any base workload (every cell would "
-            "be a miss).")
-
-if not view.empty:
-    st.subheader("Score vs cost")
-    costs = state.pool_costs(ctx.ref.path, ctx.ref.manifest_hash, ctx.pool)
-    costs = costs[costs["submission"].isin(set(view["submission"]))]
-    axis = state.radio("cost", "Cost", list(cost.POOL_COSTS), "submission_s",
-                       format_func=lambda c: cost.POOL_COSTS[c][0])
-    if costs[axis].notna().any():
-        st.plotly_chart(cost.score_cost_figure(costs, axis), key="score_cost")
-        st.caption(f"One point per submission the table shows. Cost: {cost.POOL_COSTS[axis][1]}. Red diamonds "
-                   "joined by a step line: the Pareto front, the submissions no other one beats with a higher score "
-                   "for less.")
-    else:
-        st.info(f"No trial of these runs recorded {cost.POOL_COSTS[axis][0]}: nothing to draw.")
+    st.info("No ratio table: this pool has no base workload.")
 
 if peft.is_peft(ctx.pool) and not view.empty:
     st.subheader("Costs: Pareto fronts")

@@ -328,37 +328,55 @@ def workload_ranking(records: pd.DataFrame, workload: str) -> pd.DataFrame:
     return out.reset_index(drop=True)
 
 
-def ratio_heatmap(view: pd.DataFrame, records: pd.DataFrame, r_max: float, limit: int = 40):
-    """Heatmap of per-workload ratios for the first ``limit`` rows of the view; a cell that has no ratio is grey
-    with its marker (miss, variant miss, > r_max), and hovering any cell gives its ratio, time and cause. None when
-    there is nothing to draw (no base workload, or no ratio at all): the page says why instead of an empty chart."""
-    import numpy as np
-    import plotly.graph_objects as go
+#: Colour stops of the ratio table: 1 (the best) green, 2 yellow, r_max red (on log2 of the ratio).
+RATIO_COLOURS = ((0.0, (26, 152, 80)), (0.5, (254, 224, 139)), (1.0, (215, 48, 39)))
+NO_RATIO_COLOUR = "#d0d0d0"
 
+
+def ratio_colour(ratio: float, r_max: float) -> str:
+    """Background of a ratio cell: green at 1, yellow half-way (log scale), red at r_max; grey without a ratio.
+
+    >>> ratio_colour(1.0, 4.0), ratio_colour(2.0, 4.0), ratio_colour(4.0, 4.0), ratio_colour(float("inf"), 4.0)
+    ('#1a9850', '#fee08b', '#d73027', '#d0d0d0')
+    """
+    if _missing(ratio) or not math.isfinite(ratio) or ratio > r_max or r_max <= 1:
+        return NO_RATIO_COLOUR
+    x = min(max(math.log2(max(ratio, 1.0)) / math.log2(r_max), 0.0), 1.0)
+    for (x0, c0), (x1, c1) in zip(RATIO_COLOURS, RATIO_COLOURS[1:]):
+        if x <= x1:
+            f = (x - x0) / (x1 - x0)
+            return "#" + "".join(f"{round(a + f * (b - a)):02x}" for a, b in zip(c0, c1))
+    return "#" + "".join(f"{v:02x}" for v in RATIO_COLOURS[-1][1])
+
+
+def ratio_table(view: pd.DataFrame, records: pd.DataFrame, r_max: float, limit: int = 40):
+    """The per-workload ratios of the first ``limit`` rows of the view as a coloured table (a pandas Styler that
+    ``st.table`` draws as HTML: no chart library to load), each cell its ratio or marker, and on hover its
+    explanation: the ratio, the time with its interval and n, and the cause of a miss. None when there is nothing to
+    draw (no base workload or no row): the page says why instead of an empty table."""
     bases, _ = workloads(records)
     rows = records.set_index("submission").loc[list(view["submission"][:limit])]
     if not bases or rows.empty:
         return None
-    ratio = rows[[f"ratio:{w}" for w in bases]].to_numpy(dtype=float)
-    time = rows[[f"time:{w}" for w in bases]].to_numpy(dtype=float)
-    why = rows[[f"why:{w}" for w in bases]].fillna("").to_numpy(dtype=object) if all(
-        f"why:{w}" in rows for w in bases) else np.full(ratio.shape, "", dtype=object)
-    ok = np.isfinite(ratio) & (ratio <= r_max)
-    if not ok.any():
-        return None
-    z = np.where(ok, np.log2(np.where(ok, ratio, 1.0)), np.nan)
-    text = np.array([[cell_text(r, c) for r, c in zip(rr, cc)] for rr, cc in zip(ratio, why)], dtype=object)
-    seconds = np.array([[cell_text(t, c, 1) + (" s" if np.isfinite(t) else "") for t, c in zip(tt, cc)]
-                        for tt, cc in zip(time, why)], dtype=object)
-    cause = np.where(why == "", "", np.char.add("<br>", why.astype(str)))
-    fig = go.Figure(go.Heatmap(
-        z=z, x=bases, y=list(rows.index), text=text, texttemplate="%{text}", customdata=np.dstack([seconds, cause]),
-        zmin=0, zmax=math.log2(r_max), colorscale="RdYlGn_r", xgap=1, ygap=1,
-        colorbar=dict(title="ratio", tickvals=[0, 1, 2], ticktext=["1", "2", "4"]),
-        hovertemplate="%{y} on %{x}<br>ratio %{text}<br>time %{customdata[0]}%{customdata[1]}<extra></extra>"))
-    fig.update_layout(height=max(220, 22 * len(rows) + 90), margin=dict(l=10, r=10, t=30, b=10),
-                      yaxis=dict(autorange="reversed"), plot_bgcolor="#d0d0d0",
-                      title=dict(text=f"ratio t / best t per workload (log colour; grey = miss, variant miss or "
-                                      f"> r_max {r_max:g}; hover a cell for its time and cause)",
-                                 font=dict(size=13)))
-    return fig
+    text, tips, colours = {}, {}, {}
+    for w in bases:
+        why = rows[f"why:{w}"].fillna("") if f"why:{w}" in rows else pd.Series("", index=rows.index)
+        ratio, time = rows[f"ratio:{w}"].astype(float), rows[f"time:{w}"].astype(float)
+        lo = rows.get(f"time_lo:{w}", pd.Series(math.nan, index=rows.index))
+        hi = rows.get(f"time_hi:{w}", pd.Series(math.nan, index=rows.index))
+        note = rows.get(f"interval_note:{w}", pd.Series("", index=rows.index))
+        n = rows.get(f"n:{w}", pd.Series(math.nan, index=rows.index))
+        text[w] = [cell_text(r, c) for r, c in zip(ratio, why)]
+        colours[w] = [f"background-color: {ratio_colour(r, r_max)}" for r in ratio]
+        tips[w] = [
+            f"{sub} on {w}: ratio {cell_text(r, c)}; time {cell_text(t, c, 1)}"
+            + (" s" if math.isfinite(t) else "") + f", 95% interval {interval_text(a, b, m, 1)}"
+            + (f", n = {int(k)}" if not _missing(k) else "") + (f". {c}" if c else "")
+            for sub, r, t, a, b, m, k, c in zip(rows.index, ratio, time, lo, hi, note, n, why)]
+    shown = pd.DataFrame(text, index=rows.index)
+    shown.index.name = "submission"
+    styles = pd.DataFrame(colours, index=rows.index)
+    return (shown.style.apply(lambda _: styles, axis=None)
+            .set_tooltips(pd.DataFrame(tips, index=rows.index), props="visibility: hidden; position: absolute; "
+                          "z-index: 10; background-color: #333; color: #fff; padding: 0.4em; font-size: 0.8em; "
+                          "width: 22em; white-space: normal;"))

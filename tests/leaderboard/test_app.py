@@ -274,12 +274,13 @@ def test_how_to_submit_page(app) -> None:
 
 
 def test_score_vs_cost_chart(app) -> None:
-    """The leaderboard draws the score against a cost of the whole run, the front marked; each cost axis works."""
+    """The profiles page draws the score against a cost of the whole run, the front marked; each cost axis works."""
     app.run()
+    app.switch_page("screens/profiles.py").run()
     for axis in ("submission_s", "steps"):
         app.radio(key="w_cost").set_value(axis).run()
         assert not app.exception
-        charts = {json.loads(c.proto.spec)["layout"]["title"]["text"]: json.loads(c.proto.spec)
+        charts = {json.loads(c.proto.spec)["layout"].get("title", {}).get("text", ""): json.loads(c.proto.spec)
                   for c in app.get("plotly_chart")}
         chart = next(v for k, v in charts.items() if k.startswith("score vs"))
         front = next(t for t in chart["data"] if t.get("name") == "Pareto front")

@@ -203,10 +203,18 @@ def test_header_methodology_submit_and_bad_urls(browser, board: str, bundle: Pat
     assert "protocol 1 study × 2 trials" in header, header
     cells = _wait_for(lambda: " ".join(_page_text(browser, '[data-testid="stDataFrame"] table[role=grid] td')))
     assert "variant miss: w1_variant" in cells and "> r_max" in cells, cells  # markers, the variant named
-    # the score-vs-cost chart, its front marked
-    _wait_for(lambda: any(t.startswith("score vs") for t in _page_text(browser, '[data-testid="stPlotlyChart"] .gtitle')))
-    assert "Pareto front" in _page_text(browser, '[data-testid="stPlotlyChart"] .legendtext')
+    # each ratio cell explains itself on hover (a tooltip in the cell, shown by CSS)
+    tips = _wait_for(lambda: _page_text(browser, '[data-testid="stTable"] td .pd-t'))
+    assert tips is not None
+    contents = browser.execute_script(
+        "return Array.from(document.querySelectorAll('[data-testid=\"stTable\"] td .pd-t'))"
+        ".map(e => getComputedStyle(e, '::after').content);")
+    assert any("fails_variant on w1: ratio variant miss: w1_variant" in c for c in contents), contents[:4]
     _screenshot(browser, tmp_path, request.config.rootpath, "board-header.png")
+    browser.get(f"{board}/profiles")  # the score-vs-cost chart, its front marked
+    _wait_for(lambda: any(t.startswith("score vs") for t in _page_text(browser, '[data-testid="stPlotlyChart"] .gtitle')),
+              60)
+    assert "Pareto front" in _page_text(browser, '[data-testid="stPlotlyChart"] .legendtext')
 
     browser.find_element(By.CSS_SELECTOR, '[data-testid="stMain"] a[href*="methodology"]').click()
     _wait_for(lambda: "Methodology" in browser.find_element(By.TAG_NAME, "h1").text)

@@ -86,12 +86,20 @@ def test_workloads_and_pool_records_drop_other_pools_columns() -> None:
     assert table.workloads(mine) == (["w1", "w2"], ["w1_v"])
 
 
-def test_ratio_heatmap_marks_misses() -> None:
+def test_ratio_table_marks_misses_and_explains_each_cell() -> None:
     view, _ = table.view_records(records(), table.TableConfig())
-    fig = table.ratio_heatmap(view, records(), r_max=4.0)
-    heat = fig.data[0]
-    assert list(heat.y) == ["a", "b", "c"] and list(heat.x) == ["w1", "w2"]
-    assert heat.text[2][0] == "miss" and math.isnan(heat.z[2][0]) and heat.z[1][0] == pytest.approx(1.0)
+    styler = table.ratio_table(view, records(), r_max=4.0)
+    shown = styler.data
+    assert list(shown.index) == ["a", "b", "c"] and list(shown.columns) == ["w1", "w2"]
+    assert shown.loc["c", "w1"] == "miss" and shown.loc["b", "w1"] == "2.00"
+    html = styler.to_html()
+    assert table.NO_RATIO_COLOUR in html and table.ratio_colour(2.0, 4.0) in html  # grey miss, yellow 2
+    tips = styler.tooltips.tt_data
+    assert tips.loc["c", "w1"].startswith("c on w1: ratio miss; time miss")
+    with_cause = records().assign(**{"why:w1": ["", "", "target missed on 3 of 3 runs"]})
+    assert table.ratio_table(view, with_cause, 4.0).tooltips.tt_data.loc["c", "w1"].endswith(
+        ". target missed on 3 of 3 runs")
+    assert tips.loc["a", "w1"] == "a on w1: ratio 1.00; time 10.0 s, 95% interval [9.0, 11.0]"
 
 
 def test_flagged_runs(bundle: Path) -> None:

@@ -1,0 +1,200 @@
+"""First render of the leaderboard in a real browser, and the time to switch pages (goal: first render under 1 s).
+
+What a reader waits for, measured the way a reader sees it: ``podium board`` serves the 200 x 12 x 15 synthetic
+bundle (:mod:`leaderboard.synthetic`, ~40,000 trials); headless Chromium (Debian's ``chromium`` and
+``chromedriver``, driven by selenium) opens the page; the time is the page's own clock (``performance.now()``,
+whose zero is the navigation start) at the first animation frame where the leaderboard table shows its rows
+(the grid's accessible table holds 200 rows and draws those in view). Each repeat uses a fresh browser profile (nothing cached).
+
+* **first render, warm server**: the server has served the page before (its caches hold the bundle's tables and
+  derived views, as for every reader but the first after a start);
+* **first render, fresh server**: the first page a newly started server serves (tables read, views computed);
+* **page switch**: in an open page, from the click on "Performance profiles" in the menu to its chart drawn, and
+  from the click on "Leaderboard" back to the table's 200 rows.
+
+Run: ``python benchmarks/board_browser.py`` (``--repeats N``, default 5, median and min-max reported;
+``--bundle DIR`` to reuse a bundle; ``--json``). Skips with a message when chromium or chromedriver is missing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
+GOAL_S = 1.0
+ROWS = 200
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync", "--no-first-run", "--window-size=1400,1000"]
+
+#: Resolves with performance.now() at the first frame where ``ready()`` holds (polled every animation frame).
+WAIT_JS = """
+const done = arguments[arguments.length - 1];
+const ready = () => { %s };
+const tick = () => { if (ready()) { done(performance.now()); } else { requestAnimationFrame(tick); } };
+tick();
+"""
+# the grid draws only the rows in view; its accessible table says how many it holds (aria-rowcount, header included)
+TABLE_READY = ("const g = document.querySelector('[data-testid=\"stDataFrame\"] table[role=grid]');"
+               f"return !!g && Number(g.getAttribute('aria-rowcount')) >= {ROWS + 1} "
+               "&& g.querySelectorAll('tbody tr').length > 0;")
+PROFILE_READY = ("const h = document.querySelector('h1');"
+                 "return !!h && h.textContent.includes('Performance profiles') "
+                 "&& !!document.querySelector('[data-testid=\"stPlotlyChart\"] .scatterlayer .trace');")
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class Board:
+    """``podium board`` on a free loopback port, as a user starts it."""
+
+    def __init__(self, bundle: Path, log: Path) -> None:
+        self.port = _free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        with open(log, "w") as out:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "harness.cli", "board", "--bundle", str(bundle), "--port", str(self.port),
+                 "--headless"], cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        deadline = time.monotonic() + 90
+        while True:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"podium board exited:\n{log.read_text()[-2000:]}")
+            try:
+                if urllib.request.urlopen(f"{self.url}/_stcore/health", timeout=2).read() == b"ok":
+                    return
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError("podium board did not come up in 90 s")
+            time.sleep(0.2)
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
+
+
+def _browser(profile: Path):
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(CHROMIUM)
+    for flag in [*FLAGS, f"--user-data-dir={profile}"]:
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
+    driver.set_script_timeout(120)
+    return driver
+
+
+def _first_render(url: str, tmp: Path, k: int) -> float:
+    """Seconds from navigation start to the table's rows, in a fresh browser profile."""
+    driver = _browser(tmp / f"profile-{k}")
+    try:
+        driver.get(url)  # returns at the load event; the app renders after it, over its websocket
+        return driver.execute_async_script(WAIT_JS % TABLE_READY) / 1000.0
+    finally:
+        driver.quit()
+
+
+def _switch(url: str, tmp: Path, k: int) -> tuple[float, float]:
+    """Seconds from a menu click to the next page drawn: to the profiles chart, then back to the table."""
+    from selenium.webdriver.common.by import By
+
+    driver = _browser(tmp / f"switch-{k}")
+    try:
+        driver.get(url)
+        driver.execute_async_script(WAIT_JS % TABLE_READY)
+
+        def go(label: str, ready: str) -> float:
+            link = next(a for a in driver.find_elements(By.CSS_SELECTOR, '[data-testid="stSidebar"] a')
+                        if a.text.strip().endswith(label))
+            started = driver.execute_script("return performance.now();")
+            link.click()
+            return (driver.execute_async_script(WAIT_JS % ready) - started) / 1000.0
+
+        to_profiles = go("Performance profiles", PROFILE_READY)
+        back = go("Leaderboard", TABLE_READY)
+        return to_profiles, back
+    finally:
+        driver.quit()
+
+
+def _stats(values: list[float]) -> dict[str, float]:
+    return {"median": statistics.median(values), "min": min(values), "max": max(values), "n": len(values)}
+
+
+def measure(bundle: Path, repeats: int, tmp: Path) -> dict:
+    warm, fresh, to_profiles, back = [], [], [], []
+    for k in range(repeats):  # a newly started server each time: its first page, then warm ones
+        board = Board(bundle, tmp / f"board-{k}.log")
+        try:
+            fresh.append(_first_render(board.url, tmp, 100 + k))
+            warm.append(_first_render(board.url, tmp, k))
+            a, b = _switch(board.url, tmp, k)
+            to_profiles.append(a)
+            back.append(b)
+        finally:
+            board.stop()
+    return {"first_render_warm_s": _stats(warm), "first_render_fresh_server_s": _stats(fresh),
+            "switch_to_profiles_s": _stats(to_profiles), "switch_back_to_leaderboard_s": _stats(back)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--repeats", type=int, default=5, help="measurements of each kind (median, min-max)")
+    parser.add_argument("--bundle", type=Path, help="reuse this synthetic bundle instead of writing one")
+    parser.add_argument("--json", action="store_true", help="print the numbers as JSON")
+    args = parser.parse_args()
+    if not CHROMIUM.exists() or not CHROMEDRIVER.exists():
+        print("board_browser: skipped: needs Debian's chromium and chromedriver (apt-get install chromium "
+              "chromium-driver)")
+        return
+    sys.path.insert(0, str(ROOT))
+    from leaderboard.synthetic import SyntheticConfig, write_synthetic_bundle
+
+    tmp = Path(tempfile.mkdtemp(prefix="podium-board-bench-"))
+    try:
+        bundle = args.bundle or write_synthetic_bundle(tmp / "bundles", SyntheticConfig())
+        results = measure(bundle, args.repeats, tmp)
+        results["load_1min"] = os.getloadavg()[0]
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    if args.json:
+        print(json.dumps(results, indent=1))
+        return
+    print(f"leaderboard in headless Chromium, 200 x 12 x 15 synthetic bundle; {args.repeats} repeats each, "
+          f"median [min-max]; 1-minute load {results['load_1min']:.2f}")
+    labels = {"first_render_warm_s": "first render (navigation start -> table), warm server",
+              "first_render_fresh_server_s": "first render, the first page of a fresh server",
+              "switch_to_profiles_s": "page switch: leaderboard -> profiles chart",
+              "switch_back_to_leaderboard_s": "page switch: profiles -> leaderboard table"}
+    for key, label in labels.items():
+        s = results[key]
+        print(f"  {label:58s} {s['median']:5.2f} s [{s['min']:.2f}-{s['max']:.2f}]")
+    warm = results["first_render_warm_s"]["median"]
+    print(f"goal: first render under {GOAL_S:g} s (warm server): {'met' if warm < GOAL_S else 'NOT met'} "
+          f"({warm:.2f} s)")
+
+
+if __name__ == "__main__":
+    main()
