@@ -54,6 +54,7 @@ bench: setup
 	$(PY) benchmarks/step_overhead.py --case lora
 	$(PY) benchmarks/trial_start.py
 	$(PY) benchmarks/board_render.py
+	$(PY) benchmarks/board_browser.py
 
 # The leaderboard over the bundle `make demo` published (http://127.0.0.1:8501).
 board: setup
