@@ -260,6 +260,14 @@ def multiselect(name: str, label: str, options: list[str], default: Sequence[str
     return value
 
 
+def tabs(name: str, labels: list[str], where=st) -> list:
+    """Tabs whose selected label is in the URL (``name``), so a link opens the tab it was copied from."""
+    key = _prepare(name, labels[0], lambda v: v in labels)
+    containers = where.tabs(labels, key=key, on_change="rerun")
+    _remember(name, st.session_state.get(key) or labels[0])
+    return containers
+
+
 def text(name: str, label: str, where=st, **kwargs) -> str:
     key = _prepare(name, "", lambda v: isinstance(v, str))
     value = where.text_input(label, key=key, **kwargs)

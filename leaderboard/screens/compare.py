@@ -42,6 +42,6 @@ if options:
     workload = state.selectbox("cwl", "Workload", options, options[0])
     trials, points = state.workload_points(ctx.ref.path, ctx.ref.manifest_hash, ctx.pool, workload)
     metric = curves.primary_metric(curves.metric_names(points))
-    for tab, x in zip(st.tabs(["vs submission time", "vs step"]) if metric else [], curves.X_AXES):
+    for tab, x in zip(state.tabs("xaxis", ["vs submission time", "vs step"]) if metric else [], curves.X_AXES):
         tab.plotly_chart(curves.curves_figure(points, trials, [a, b], metric, x, curves.validation_target(trials)),
                          key=f"compare_curves_{x}")

@@ -31,7 +31,7 @@ cols[2].metric("score [95% interval]", f"{row['score']:.3f}",
 cols[3].metric("speedup vs reference", table.speedup_text(row.get("speedup_vs_reference")),
                help="geometric mean of reference time / time over the base workloads; no reference: –")
 
-readme, space, trial_tab, provenance = st.tabs(["README", "Search space & hyperparameters", "Trials", "Provenance"])
+readme, space, trial_tab, provenance = state.tabs("tab", ["README", "Search space & hyperparameters", "Trials", "Provenance"])
 readme.markdown(info["readme"] or "_The bundle has no README for this submission._")
 space.caption("Search space (search_space.json)")
 space.code(info["search_space"] or "(none: self-tuning or not in the bundle)", language="json")

@@ -45,7 +45,7 @@ if not metrics:
 primary = curves.primary_metric(metrics)
 metric = state.selectbox("metric", "Metric", metrics, primary, top[2])
 target = curves.validation_target(trials) if metric == primary else None
-for tab, x in zip(st.tabs(["vs submission time", "vs step"]), curves.X_AXES):
+for tab, x in zip(state.tabs("xaxis", ["vs submission time", "vs step"]), curves.X_AXES):
     tab.plotly_chart(curves.curves_figure(points, trials, chosen, metric, x, target), key=f"curves_{x}")
 st.caption("Lines: median over the scoring seeds (the chosen configuration re-run on held-out seeds); band: min to "
            "max over those trials. Dashed with a star: the trial that counted (its time-to-result is the nearest to "

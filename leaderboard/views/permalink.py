@@ -19,7 +19,7 @@ PARAMS = {
     "wl": "workload", "wsubs": "workload: submissions", "metric": "workload: metric",
     "sub": "submission", "sub_fmt": "submission: download format", "a": "compare: submission A",
     "b": "compare: submission B", "cwl": "compare: workload", "fmt": "downloads: format", "table": "downloads: table",
-    "tab": "the selected tab of a page", "cost": "score-vs-cost: the cost axis",
+    "tab": "submission: the selected tab", "xaxis": "learning curves: the selected tab (x axis)", "cost": "score-vs-cost: the cost axis",
     "wcost": "workload: the cost axis",
 }
 

@@ -299,3 +299,19 @@ def test_invalid_url_parameters_are_reported(app) -> None:
     assert any("Unknown URL parameter `sortt=rank`" in w for w in warnings), warnings
     assert app.selectbox(key="w_sort").value == "rank"
     assert "sortt" not in app.query_params
+
+
+def test_the_selected_tab_is_in_the_url(app) -> None:
+    app.query_params.update({"sub": "adamw", "tab": "Trials"})
+    app.run()
+    app.switch_page("screens/submission.py").run()
+    assert not app.exception, [e.value for e in app.exception]
+    assert app.session_state["w_tab"] == "Trials" and app.query_params["tab"] == "Trials"
+
+
+def test_a_tab_that_does_not_exist_is_reported(app) -> None:
+    app.query_params.update({"sub": "adamw", "tab": "Nope"})
+    app.run()
+    app.switch_page("screens/submission.py").run()
+    assert app.query_params["tab"] == "README"
+    assert any("`tab=Nope` is not a valid submission: the selected tab" in w.value for w in app.warning)
