@@ -287,7 +287,7 @@ def table_config(records: pd.DataFrame, where=st) -> table.TableConfig:
     default = table.TableConfig()
     left, middle, right = where.columns([2, 2, 3])
     search = text("q", "Search submissions", left, placeholder="name contains...")
-    sort = selectbox("sort", "Sort by", table.sort_options(records), default.sort, middle)
+    sort = selectbox("sort", "Sort by", table.sort_options(records), default.sort, middle, format_func=table.sort_label)
     descending = toggle("desc", "Descending", default.descending, middle)
     columns = multiselect("cols", "Columns", list(table.COLUMN_GROUPS), default.columns, right,
                           format_func=table.COLUMN_GROUPS.get)

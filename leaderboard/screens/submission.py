@@ -31,15 +31,21 @@ cols[2].metric("score [95% interval]", f"{row['score']:.3f}",
 cols[3].metric("speedup vs reference", table.speedup_text(row.get("speedup_vs_reference")),
                help="geometric mean of reference time / time over the base workloads; no reference: –")
 
-readme, space, trial_tab, provenance = state.tabs("tab", ["README", "Search space & hyperparameters", "Trials", "Provenance"])
+readme, space, trial_tab, provenance = state.tabs("tab", ["README", "Search space & hyperparameters", "Trials",
+                                                         "Provenance"])
 readme.markdown(info["readme"] or "_The bundle has no README for this submission._")
 space.caption("Search space (search_space.json)")
 space.code(info["search_space"] or "(none: self-tuning or not in the bundle)", language="json")
 space.caption("Chosen hyperparameters: the point each study selected on tuning seeds, re-run on scoring seeds")
 space.dataframe(submission.chosen_hyperparameters(trials), hide_index=True, placeholder="–", key="hparams_table")
 trial_tab.caption(f"Run {row['run_id']}: {submission.status_summary(trials)}")
-trial_tab.dataframe(submission.trial_table(trials), hide_index=True, placeholder="–", key="trials_table")
-provenance.dataframe(submission.facts_table(submission.provenance(runs, trials, row["run_id"])), hide_index=True, placeholder="–",
+trial_tab.dataframe(submission.trial_table(trials), hide_index=True, placeholder="–", key="trials_table",
+                    column_config={"reason": st.column_config.TextColumn("reason", width="large"),
+                                   "trial_id": st.column_config.TextColumn("trial_id", width="medium")})
+facts = submission.facts_table(submission.provenance(runs, trials, row["run_id"]))
+provenance.dataframe(facts, hide_index=True, placeholder="–", height=35 * (len(facts) + 1) + 3,  # every fact in view
+                     column_config={"fact": st.column_config.TextColumn("fact", width="small"),
+                                    "value": st.column_config.TextColumn("value", width="large")},
                      key="provenance_table")
 provenance.caption("Seeds (derived from stable hashes; tuning and scoring seeds are disjoint)")
 provenance.dataframe(submission.seed_table(trials), hide_index=True, placeholder="–", key="seeds_table")

@@ -13,7 +13,7 @@ if not options:
     st.info("This pool has no trials.")
     st.stop()
 order = list(ctx.records["submission"])
-top = st.columns([1, 3, 1])
+top = st.columns([2, 3, 1])  # the workload's whole name
 workload = state.selectbox("wl", "Workload", options, options[0], top[0])
 chosen = list(state.multiselect("wsubs", "Submissions (default: the first 5 by rank)", order, order[:5], top[1]))
 card, ranking = st.columns([2, 3])

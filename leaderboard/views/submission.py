@@ -7,9 +7,10 @@ from typing import Any
 
 import pandas as pd
 
-TRIAL_COLUMNS = ("trial_id", "workload", "role", "study", "trial_index", "seed_index", "seed", "status", "reason",
-                 "time_to_result_s", "steps", "submission_time_s", "eval_time_s", "wall_time_s", "peak_rss_bytes",
-                 "hyperparameters_json")
+#: The trial table's columns: what a reader scans first (where, what happened, how long) before the long trial id.
+TRIAL_COLUMNS = ("workload", "role", "study", "trial_index", "seed_index", "status", "time_to_result_s", "reason",
+                 "steps", "submission_time_s", "eval_time_s", "wall_time_s", "peak_rss_bytes", "seed",
+                 "hyperparameters_json", "trial_id")
 ENVIRONMENT_KEYS = ("harness_version", "git_commit", "python", "packages", "cpu_model", "cpu_count", "threads", "cuda",
                     "platform")
 

@@ -90,6 +90,19 @@ def sort_options(records: pd.DataFrame) -> list[str]:
             *peft.leaderboard_columns(records)]
 
 
+def sort_label(key: str) -> str:
+    """What the sort selector shows for a record column.
+
+    >>> sort_label("time:fashion_mnist_cnn_batchnorm"), sort_label("speedup_vs_reference"), sort_label("rank")
+    ('time on fashion_mnist_cnn_batchnorm', 'speedup vs reference', 'rank (by score)')
+    """
+    if ":" in key:
+        kind, workload = key.split(":", 1)
+        return f"{peft.column_spec(key)[0].split(' · ')[0] if key.startswith(peft.PREFIXES) else kind} on {workload}"
+    return {"rank": "rank (by score)", "rank_bound": BEST_RANK, "speedup_vs_reference": "speedup vs reference"}.get(
+        key, key)
+
+
 def reached_nothing(records: pd.DataFrame) -> pd.Series:
     """True where every *base* workload time is infinite: a row of misses, whatever its held-out variants did (a
     variant is not scored on its own, so reaching only a variant is reaching nothing).
