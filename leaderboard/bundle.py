@@ -48,12 +48,19 @@ def open_bundle(folder: Path) -> BundleRef:
                      manifest_hash=hashlib.sha256(raw).hexdigest())
 
 
-def read_table(ref: BundleRef, name: str):
-    """One table as a DataFrame. An empty table (written as a single ``empty`` column) reads as no columns."""
+def read_table(ref: BundleRef, name: str, columns: list[str] | None = None):
+    """One table as a DataFrame (only ``columns``, those of them it has, when given: Parquet reads just those). An
+    empty table (written as a single ``empty`` column) reads as no columns."""
     import pandas as pd
+    import pyarrow.parquet as pq
 
-    entry = ref.manifest()["tables"][name]
-    frame = pd.read_parquet(Path(ref.path) / entry["file"])
+    path = Path(ref.path) / ref.manifest()["tables"][name]["file"]
+    if columns is not None:
+        present = set(pq.read_schema(path).names)
+        columns = [c for c in columns if c in present]
+        if not columns:
+            return pd.DataFrame()
+    frame = pd.read_parquet(path, columns=columns)
     return pd.DataFrame() if list(frame.columns) == ["empty"] else frame
 
 

@@ -131,7 +131,8 @@ def workload_costs(path: str, manifest_hash: str, pool: str, workload: str) -> p
 @st.cache_data(show_spinner=False, max_entries=64)
 def header_facts(path: str, manifest_hash: str, pool: str) -> about.Header:
     ref = BundleRef(path, "", manifest_hash)
-    return about.header(ref.manifest(), raw_table(path, manifest_hash, "runs"), raw_table(path, manifest_hash, "trials"),
+    trials = read_table(ref, "trials", list(about.HEADER_TRIAL_COLUMNS))  # not the whole table: the first page waits
+    return about.header(ref.manifest(), raw_table(path, manifest_hash, "runs"), trials,
                         pool_records(path, manifest_hash, pool), pool)
 
 
@@ -382,7 +383,9 @@ def show_header(ctx: Context, methodology, how_to_submit) -> None:
 
 
 def show_permalink(slot, url: str | None, page_path: str) -> None:
-    """Fill ``slot`` (made before the page ran) with the link to this exact view."""
+    """Fill ``slot`` (made before the page ran) with the link to this exact view: a plain link (copy its address),
+    not a code box, whose syntax highlighter is 1.5 MB of JavaScript the first page would wait for."""
+    link = permalink.page_link(url, page_path, saved())
     with slot.container():
-        st.caption("Link to this view (every filter and selection is in it)")
-        st.code(permalink.page_link(url, page_path, saved()), language=None, wrap_lines=True)
+        st.markdown(f"[:material/link: Link to this view]({link}) · every filter and selection is in it (copy the "
+                    "link's address)", help=link)

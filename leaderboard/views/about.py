@@ -16,6 +16,8 @@ import pandas as pd
 
 from leaderboard.views import pools
 
+#: The columns of the trials table the header reads (the protocol's fallback and the machines).
+HEADER_TRIAL_COLUMNS = ("run_id", "workload", "study", "role", "trial_index", "seed_index", "provenance_json")
 #: Protocol fields of a run's config, in the order the header names them.
 PROTOCOL_FIELDS = ("studies", "trials", "tuning_seeds", "scoring_seeds")
 
@@ -110,7 +112,7 @@ def hardware_text(trials: pd.DataFrame) -> str:
     'AMD EPYC, 2 cores, 2 threads per trial, no GPU'
     """
     seen: list[str] = []
-    for text in trials.get("provenance_json", pd.Series(dtype=str)).dropna():
+    for text in trials.get("provenance_json", pd.Series(dtype=str)).dropna().unique():  # 40,000 trials, few machines
         try:
             p = json.loads(text)
         except (TypeError, ValueError):

@@ -80,8 +80,8 @@ def test_permalink_round_trip(app) -> None:
     assert app.selectbox(key="w_ruleset").value == "external"
     assert {k: app.query_params[k] for k in given} == given
     assert len(names(app)) == 3
-    link = next(c.value for c in app.code if "sort=speedup_vs_reference" in c.value)
-    assert "q=a" in link and "cols=times%2Crun" in link
+    link = next(m.value for m in app.sidebar.markdown if "Link to this view" in m.value)
+    assert "sort=speedup_vs_reference" in link and "q=a" in link and "cols=times%2Crun" in link
 
 
 def test_selections_survive_moving_between_pages(app) -> None:
