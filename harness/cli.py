@@ -352,9 +352,10 @@ def score(
     bootstrap: Annotated[int, typer.Option(min=10, help="Bootstrap replicates for the intervals.")] = 1000,
 ) -> None:
     """Score every pool (track / ruleset / hardware class / release): performance profiles, benchmark score with a
-    95% interval, rank bound, speedup against the reference baseline, per-workload ratios. Every score and time
-    carries n (studies x scoring seeds); below the minimum n no interval or rank bound is given, only why; every
-    infinite time says why. JSON is strict: a miss is null, with its cause in ``why:<workload>``."""
+    95% interval, best rank (``rank_bound`` in JSON and CSV), speedup against the reference baseline, per-workload
+    ratios. Every score and time carries n (studies x scoring seeds); below the minimum n no interval or best rank is
+    given, only why. In the table an infinite ratio reads miss, variant miss or > r_max, its cause in a note; JSON is
+    strict: a miss is null, with its cause in ``why:<workload>`` (the same words)."""
     import io
 
     from harness.report import build_pools, score_pool, score_records, strict_json

@@ -309,7 +309,7 @@ def column_config(view: pd.DataFrame, variants: Sequence[str] = ()) -> dict:
                                                                     "none below the minimum n"),
               "n": st.column_config.NumberColumn("n", format="%d", width="small",
                                                  help="runs behind the score: studies × scoring seeds"),
-              "why ∞": st.column_config.TextColumn("why ∞", help="why a time or ratio is infinite", width="large"),
+              "cause": st.column_config.TextColumn("cause", help="why a time or ratio has no number (miss, variant miss, > r_max)", width="large"),
               "speedup ×": st.column_config.TextColumn("speedup ×", help="geometric mean over base workloads of "
                                                        "the reference's time / this time; > 1 is faster")}
     markers = "miss = target not reached; variant miss: V = reached it, failed held-out variant V; > r_max = more "
@@ -318,7 +318,7 @@ def column_config(view: pd.DataFrame, variants: Sequence[str] = ()) -> dict:
         if col.startswith("ratio:"):
             config[label] = st.column_config.TextColumn(
                 label, help=f"time / best time in the pool on {col[6:]} (1 = fastest). {markers}than r_max × the "
-                            "best. The cause of each is in why ∞; hover the heatmap below for times and causes.")
+                            "best. The cause of each is in cause; hover the heatmap below for times and causes.")
         elif col.startswith(("time:", "algoperf_time:")):
             variant = col[5:] in variants
             config[label] = st.column_config.TextColumn(

@@ -19,12 +19,12 @@ config = state.table_config(records)
 view, hidden = table.view_records(records, config)
 st.caption(
     "Defaults: every ranked submission, sorted by rank (benchmark score, best first; ties by name); columns: score "
-    "95% interval, best possible rank, speedup vs reference, per-workload ratios. Score: area under the performance "
+    "95% interval, best rank, speedup vs reference, per-workload ratios, held-out variant times, cause. Score: area under the performance "
     f"profile from τ = 1 to r_max = {ctx.r_max:g}, normalised to [0, 1]; 95% interval from a bootstrap over studies "
     "and scoring seeds; n = studies × scoring seeds (the fewest on any base workload). Below the minimum n "
-    f"({ctx.ref.manifest().get('scoring', {}).get('min_interval_n', '?')}) there is no interval and no rank bound, "
-    "only why (\"single seed: no interval\"). Best possible rank: 1 + the submissions whose whole interval lies "
-    "above this one's. Why ∞: the cause of every infinite time or ratio. "
+    f"({ctx.ref.manifest().get('scoring', {}).get('min_interval_n', '?')}) there is no interval and no best rank, "
+    "only why (\"single seed: no interval\"). Best rank: 1 + the submissions whose whole interval lies "
+    "above this one's. Cause: why a time or ratio has no number. "
     "Speedup: geometric mean over base workloads of reference time / time (a miss counts as budget + 1 s). "
     f"Held-out variants: {pools.variant_rule_text(ctx.ref.manifest())}. "
     "Ratio: time / best time in the pool. In place of an infinite time or ratio: miss (the target was not reached), "

@@ -23,7 +23,7 @@ if warning:
 cols = st.columns(4)
 cols[0].metric("rank", f"{row['rank']}", help="by benchmark score in this pool")
 note = row.get("interval_note", "")
-cols[1].metric("best possible rank", table.rank_bound_text(row["rank_bound"], note),
+cols[1].metric("best rank", table.rank_bound_text(row["rank_bound"], note),
                help="the best rank the score interval supports")
 cols[2].metric("score [95% interval]", f"{row['score']:.3f}",
                table.interval_text(row["score_lo"], row["score_hi"], note) + table.n_text(row.get("n")),

@@ -12,11 +12,11 @@ from leaderboard.views.table import cell_text, interval_text, rank_bound_text, w
 
 
 def side_summary(records: pd.DataFrame, sub: str) -> str:
-    """One line: rank, best possible rank, score with its interval and n (or why there is no interval)."""
+    """One line: rank, best rank, score with its interval and n (or why there is no interval)."""
     r = records.set_index("submission").loc[sub]
     note = r.get("interval_note", "")
     n = f" · n = {int(r['n'])}" if "n" in r and not pd.isna(r["n"]) else ""
-    return (f"**{sub}** · rank {r['rank']} (best possible {rank_bound_text(r['rank_bound'], note)}) · score "
+    return (f"**{sub}** · rank {r['rank']} (best rank {rank_bound_text(r['rank_bound'], note)}) · score "
             f"{r['score']:.3f} {interval_text(r['score_lo'], r['score_hi'], note)}{n}")
 
 

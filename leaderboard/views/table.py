@@ -5,7 +5,7 @@ checks this against a re-scoring of the same trials); this module only selects, 
 
 Honest uncertainty: a record carries ``n`` (studies x scoring seeds); below the release's minimum its interval and
 rank bound are empty and the cell shows the record's ``interval_note`` instead (``single seed: no interval``).
-Every infinite time or ratio has its cause in ``why:<workload>``, shown in the "why ∞" column.
+Every infinite time or ratio has its cause in ``why:<workload>``, shown in the "cause" column.
 """
 
 from __future__ import annotations
@@ -233,7 +233,7 @@ def _note(view: pd.DataFrame, column: str) -> pd.Series:
 def display_table(view: pd.DataFrame, link: Callable[[str], str] | None = None,
                   why_column: bool = True) -> pd.DataFrame:
     """Reader-facing labels: intervals as ``[lo, hi]`` text (or why there is none), the rank bound as text (or
-    why there is none), the causes of infinite times in one "why ∞" column, the submission as a link when ``link``
+    why there is none), the causes of infinite times in one "cause" column, the submission as a link when ``link``
     is given. ``why_column``: show the causes as their own column (they always set the markers of the cells)."""
     out = pd.DataFrame(index=view.index)
     why = [c for c in view.columns if c.startswith("why:")]
@@ -267,7 +267,7 @@ def display_table(view: pd.DataFrame, link: Callable[[str], str] | None = None,
         else:
             out[LABELS.get(col, col.replace(":", " · "))] = view[col]
     if why and why_column:
-        out["why ∞"] = [why_text(row, why) for _, row in view.iterrows()]
+        out["cause"] = [why_text(row, why) for _, row in view.iterrows()]
     return out
 
 
@@ -337,7 +337,7 @@ def workload_ranking(records: pd.DataFrame, workload: str) -> pd.DataFrame:
     if f"ratio:{workload}" in frame:
         out["ratio"] = [cell_text(r, w) for r, w in zip(frame[f"ratio:{workload}"], why)]
     out["overall rank"] = [str(int(r)) for r in frame["rank"]]
-    out["why ∞"] = list(why)
+    out["cause"] = list(why)
     return out.reset_index(drop=True)
 
 

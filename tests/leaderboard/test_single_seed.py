@@ -60,7 +60,7 @@ def test_leaderboard_says_single_seed_and_explains_infinities(single_app) -> Non
     assert set(board["score 95% CI"]) == {"single seed: no interval"}
     assert set(board["best rank"]) == {"single seed: no interval"}
     assert (board["n"] == 1).all()
-    why = dict(zip(board["score"].index, board["why ∞"]))
+    why = dict(zip(board["score"].index, board["cause"]))
     assert any("w1: ratio 5.00 beyond r_max 4" in text for text in why.values())
     assert any("w2: target missed on 1 of 1 run" in text for text in why.values())  # w2: no registered metric
     assert any("w1: held-out variant w1_variant: target missed" in text for text in why.values())
