@@ -286,16 +286,18 @@ def toggle(name: str, label: str, default: bool = False, where=st, **kwargs) -> 
 def table_config(records: pd.DataFrame, where=st) -> table.TableConfig:
     """The leaderboard's search, sort and column widgets, as one config."""
     default = table.TableConfig()
-    left, middle, right = where.columns([2, 2, 3])
+    left, middle, right = where.columns([3, 3, 2], vertical_alignment="bottom")
     search = text("q", "Search submissions", left, placeholder="name contains...")
     sort = selectbox("sort", "Sort by", table.sort_options(records), default.sort, middle, format_func=table.sort_label)
-    descending = toggle("desc", "Descending", default.descending, middle)
-    columns = multiselect("cols", "Columns", list(table.COLUMN_GROUPS), default.columns, right,
+    descending = toggle("desc", "Descending", default.descending, right)
+    # the column chips get a row of their own: in a third of the page they were cut off
+    columns = multiselect("cols", "Columns", list(table.COLUMN_GROUPS), default.columns, where,
                           format_func=table.COLUMN_GROUPS.get)
-    hide = toggle("hide_missed", "Hide entries that reached no workload target", default.hide_missed, right)
+    first, second = where.columns(2)
+    hide = toggle("hide_missed", "Hide entries that reached no workload target", default.hide_missed, first)
     costs = bool(peft.leaderboard_columns(records)) and toggle(  # only a PEFT pool has the toggle
         "peft_cols", "PEFT costs per workload (trainable, memory, adapter, latency, forgetting)", default.peft_costs,
-        right)
+        second)
     return table.TableConfig(search, sort, descending, columns, hide, costs)
 
 

@@ -62,9 +62,12 @@ def test_run_results_and_resume_after_kill_9(adamw_dir: Path, tmp_path: Path) ->
     while time.monotonic() < deadline:  # kill once the second trial has committed an evaluation
         time.sleep(0.2)
         if db.exists():
-            with sqlite3.connect(db) as conn:
-                rows = conn.execute("SELECT COUNT(*) FROM evals JOIN trials USING (trial_id) "
-                                    "WHERE workload = 'fashion_mnist_mlp'").fetchone()
+            try:
+                with sqlite3.connect(db) as conn:
+                    rows = conn.execute("SELECT COUNT(*) FROM evals JOIN trials USING (trial_id) "
+                                        "WHERE workload = 'fashion_mnist_mlp'").fetchone()
+            except sqlite3.OperationalError:  # the file exists, its tables not yet (a busy machine shows this)
+                continue
             if rows[0] >= 1:
                 break
     runner.send_signal(signal.SIGKILL)
