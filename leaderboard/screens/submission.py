@@ -28,7 +28,8 @@ cols[1].metric("best rank", table.rank_bound_text(row["rank_bound"], note),
 cols[2].metric("score [95% interval]", f"{row['score']:.3f}",
                table.interval_text(row["score_lo"], row["score_hi"], note) + table.n_text(row.get("n")),
                delta_color="off", delta_arrow="off", help="n = studies × scoring seeds (the fewest on any workload)")
-cols[3].metric("speedup vs reference", table.speedup_text(row.get("speedup_vs_reference")),
+cols[3].metric("speedup vs reference",
+               table.speedup_text(row.get("speedup_vs_reference"), row.get("speedup_note", "")),
                help="geometric mean of reference time / time over the base workloads; no reference: –")
 
 readme, space, trial_tab, provenance = state.tabs("tab", ["README", "Search space & hyperparameters", "Trials",
