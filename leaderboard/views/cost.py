@@ -48,10 +48,12 @@ def pool_costs(trials: pd.DataFrame, records: pd.DataFrame) -> pd.DataFrame:
     """
     bases, _ = workloads(records)
     rows = _run_trials(trials, records)
+    by_run = dict(tuple(rows.groupby("run_id", sort=False))) if len(rows) else {}  # one pass, not one per run
+    empty = trials.iloc[0:0]
     out = []
     for _, r in records.iterrows():
-        mine = rows[rows["run_id"] == r["run_id"]]
-        on_bases = mine[mine["workload"].isin(bases)] if bases else mine
+        mine = by_run.get(r["run_id"], empty)
+        on_bases = mine[mine["workload"].isin(bases)] if bases and "workload" in mine else mine
 
         def total(column: str) -> float:
             values = pd.to_numeric(on_bases.get(column, pd.Series(dtype=float)), errors="coerce").dropna()
@@ -68,9 +70,11 @@ def workload_costs(trials: pd.DataFrame, records: pd.DataFrame, workload: str) -
     """Per ranked submission on one workload: its workload time (``inf`` = miss) and the medians of
     :data:`WORKLOAD_COSTS` over its scoring trials there."""
     rows = _run_trials(trials, records)
+    by_run = dict(tuple(rows[rows["workload"] == workload].groupby("run_id", sort=False))) if len(rows) else {}
+    empty = trials.iloc[0:0]
     out = []
     for _, r in records.iterrows():
-        mine = rows[(rows["run_id"] == r["run_id"]) & (rows["workload"] == workload)]
+        mine = by_run.get(r["run_id"], empty)
         scoring = mine[mine["role"] == "scoring"] if "role" in mine else mine
 
         def median(column: str, scale: float = 1.0) -> float:
