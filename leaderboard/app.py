@@ -18,12 +18,13 @@ if str(ROOT) not in sys.path:
 import streamlit as st  # noqa: E402
 
 from leaderboard import state  # noqa: E402
+from leaderboard.bundle import bundle_args  # noqa: E402
 
 # Not "pages/": Streamlit would treat that folder as an old-style multipage app before st.navigation runs.
 PAGES = Path(__file__).resolve().parent / "screens"
 
 st.set_page_config(page_title="Podium leaderboard", page_icon=":material/sports_score:", layout="wide")
-folders, url = state.bundle_args(sys.argv[1:])
+folders, url = bundle_args(sys.argv[1:])
 refs, problems = state.open_bundles(folders)
 for problem in problems:
     st.sidebar.error(problem)

@@ -7,12 +7,17 @@ everything the leaderboard computes from the bundle.
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import json
+import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+#: ``podium board`` passes the bundles after ``--``; tests and other callers may set this instead (os.pathsep list).
+BUNDLES_ENV = "PODIUM_BOARD_BUNDLES"
 #: Tables every bundle has (``harness.publish.TABLES``; repeated so the app does not import the harness).
 TABLES = ("submissions", "runs", "trials", "evals", "workload_times", "scores", "profiles")
 
@@ -69,6 +74,17 @@ def default_bundle_dir(root: Path = Path("podium-results/bundles")) -> Path:
     from harness.runner.run import BENCHMARK_RELEASE
 
     return root / BENCHMARK_RELEASE
+
+
+def bundle_args(argv: Sequence[str]) -> tuple[list[Path], str | None]:
+    """Bundle folders and the served URL from the script's arguments, else ``$PODIUM_BOARD_BUNDLES``, else the
+    default bundle of the current release."""
+    parser = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
+    parser.add_argument("--bundle", action="append", type=Path, default=[])
+    parser.add_argument("--url", default=None)
+    args, _ = parser.parse_known_args(list(argv))
+    folders = args.bundle or [Path(p) for p in os.environ.get(BUNDLES_ENV, "").split(os.pathsep) if p]
+    return folders or [default_bundle_dir()], args.url
 
 
 def release_labels(refs: list[BundleRef]) -> dict[str, BundleRef]:

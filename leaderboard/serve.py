@@ -1,7 +1,8 @@
 """``podium board``: serve the leaderboard app with Streamlit, on the loopback interface only.
 
 The CLI parses its flags into a :class:`BoardConfig` and calls :func:`serve`, which checks the bundles, runs
-``streamlit run leaderboard/app.py -- --bundle DIR ...`` as a child process and waits for it.
+``streamlit run leaderboard/server.py -- --bundle DIR ...`` (the app, ``app.py``, with its first paint) as a child
+process and waits for it.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from pathlib import Path
 
 from leaderboard.bundle import BundleNotFoundError, open_bundle
 
-APP = Path(__file__).resolve().parent / "app.py"
+APP = Path(__file__).resolve().parent / "server.py"  # the app (app.py) with its first paint
 ADDRESS = "127.0.0.1"  # never another interface: the board is a local viewer, with no authentication
 
 

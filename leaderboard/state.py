@@ -13,8 +13,6 @@ must (and do) treat them as read-only. Everything derived from them (pool record
 
 from __future__ import annotations
 
-import argparse
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,30 +20,17 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from leaderboard.bundle import BundleNotFoundError, BundleRef, default_bundle_dir, open_bundle, read_table, \
-    release_labels
+from leaderboard.bundle import BundleNotFoundError, BundleRef, bundle_args, open_bundle, read_table, release_labels
 from leaderboard.views import about, cost, curves, peft, permalink, pools, profiles, submission, table
 
 STORE = "_podium_params"
 ARRIVED = "_podium_arrived"  # name -> text of the parameters the URL carried at the start of this run
 PROBLEMS = "_podium_url_problems"  # what was wrong with them, reported at the top of the page
 CONTEXT = "_podium_context"
-#: ``podium board`` passes the bundles after ``--``; tests and other callers may set this instead (os.pathsep list).
-BUNDLES_ENV = "PODIUM_BOARD_BUNDLES"
+
 
 
 # ---- bundles ----------------------------------------------------------------------------------------------------
-def bundle_args(argv: Sequence[str]) -> tuple[list[Path], str | None]:
-    """Bundle folders and the served URL from the script's arguments, else ``$PODIUM_BOARD_BUNDLES``, else the
-    default bundle of the current release."""
-    parser = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
-    parser.add_argument("--bundle", action="append", type=Path, default=[])
-    parser.add_argument("--url", default=None)
-    args, _ = parser.parse_known_args(list(argv))
-    folders = args.bundle or [Path(p) for p in os.environ.get(BUNDLES_ENV, "").split(os.pathsep) if p]
-    return folders or [default_bundle_dir()], args.url
-
-
 def open_bundles(folders: list[Path]) -> tuple[list[BundleRef], list[str]]:
     """The bundles that open, and one message per folder that does not."""
     refs, problems = [], []

@@ -156,6 +156,22 @@ def test_board_in_a_browser(browser, board: str, tmp_path: Path, request: pytest
     _screenshot(browser, tmp_path, request.config.rootpath, "board-compare.png")
 
 
+def test_first_paint_then_the_app(browser, board: str) -> None:
+    """The table is in the page as it arrives (leaderboard/first_paint.py), in the app's order; the app's own table
+    replaces it; a permalink's view is the app's alone."""
+    browser.get(board)  # returns at the load event, before the app has drawn (its script starts after a frame)
+    assert browser.execute_script("return window.podiumFirstPaintRows") == 4
+    first = browser.execute_script(
+        "const el = document.getElementById('podium-first-paint');"
+        "return el ? Array.from(el.querySelectorAll('tbody tr')).map(r => r.cells[1].textContent) : null;")
+    assert first in (["fails_variant", "adamw", "fast", "never"], None)  # None: the app was quicker than selenium
+    _wait_for(lambda: _rows(browser) == ["fails_variant", "adamw", "fast", "never"], 60)
+    _wait_for(lambda: browser.execute_script("return !document.getElementById('podium-first-paint');"))
+    browser.get(f"{board}/?q=fa")
+    _wait_for(lambda: _rows(browser) == ["fails_variant", "fast"], 60)
+    assert browser.execute_script("return window.podiumFirstPaintRows === undefined;")
+
+
 def _page_text(driver, selector: str) -> list[str]:
     return driver.execute_script(f"return Array.from(document.querySelectorAll({selector!r})).map(e => e.textContent);")
 
