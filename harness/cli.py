@@ -453,7 +453,7 @@ def demo(
                                                       "2 cores): adamw and nadamw on the training lite suite, lora "
                                                       "and full_finetune on fashion_cnn_transfer; it prints what it "
                                                       "leaves out.")] = None,
-    baseline: Annotated[Optional[list[str]], typer.Option(help="With --track: only this baseline (repeat for "
+    baseline: Annotated[Optional[list[str]], typer.Option(metavar="NAME", help="With --track: only this baseline (repeat for "
                                                                "more), e.g. --track peft --baseline lora.")] = None,
     scoring_seeds: Annotated[int, typer.Option(min=1, help="Held-out scoring seeds per workload; below 3 no "
                                                            "interval is shown, and the demo is quicker.")] = 3,
