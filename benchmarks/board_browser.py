@@ -7,8 +7,8 @@ whose zero is the navigation start). Each repeat uses a fresh browser profile (n
 
 * **first render**: to the leaderboard table painted. The table a reader sees first is the first paint
   (:mod:`leaderboard.first_paint`: the default view's table as HTML in the page itself, removed when the app has
-  drawn its own); its time is the page's first contentful paint, counted only when the first paint's 200 rows were
-  in the page (else the benchmark stops with an error);
+  drawn its own: the top 30 rows, what a 1000-pixel window shows); its time is the page's first contentful paint,
+  counted only when the first paint's rows were in the page (else the benchmark stops with an error);
 * **the app's interactive table**: to the first animation frame where the app's own grid shows its rows (its
   accessible table holds 200 rows and draws those in view): search, sort and tooltips work from here;
 * **warm server**: the server has served the page before (its caches hold the bundle's tables and
@@ -42,6 +42,8 @@ import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from leaderboard.first_paint import FIRST_ROWS  # noqa: E402
 CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
 GOAL_S = 1.0
 ROWS = 200
@@ -81,15 +83,20 @@ def _free_port() -> int:
 
 
 class Board:
-    """``podium board`` on a free loopback port, as a user starts it."""
+    """``podium board`` on a free loopback port, as a user starts it; ``plain``: the app alone, without its first
+    paint (``streamlit run leaderboard/app.py`` with the same options), to see what the first paint costs it."""
 
-    def __init__(self, bundle: Path, log: Path) -> None:
+    def __init__(self, bundle: Path, log: Path, plain: bool = False) -> None:
+        from leaderboard.serve import BoardConfig, streamlit_command
+
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
+        command = ([sys.executable, "-m", "harness.cli", "board", "--bundle", str(bundle), "--port", str(self.port),
+                    "--headless"] if not plain else
+                   streamlit_command(BoardConfig((bundle.resolve(),), self.port, True), ROOT / "leaderboard" / "app.py"))
         with open(log, "w") as out:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "harness.cli", "board", "--bundle", str(bundle), "--port", str(self.port),
-                 "--headless"], cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+            self.process = subprocess.Popen(command, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT,
+                                            start_new_session=True)
         deadline = time.monotonic() + 90
         while True:
             if self.process.poll() is not None:
@@ -125,6 +132,16 @@ def _browser(profile: Path):
     return driver
 
 
+def _app_table(url: str, tmp: Path, k: int) -> float:
+    """Seconds from navigation start to the app's table with its rows, in a fresh browser profile."""
+    driver = _browser(tmp / f"plain-{k}")
+    try:
+        driver.get(url)
+        return driver.execute_async_script(WAIT_JS % TABLE_READY) / 1000.0
+    finally:
+        driver.quit()
+
+
 def _first_render(url: str, tmp: Path, k: int) -> tuple[float, float, float, float]:
     """Seconds from navigation start to the first paint's table (its rows painted), in a fresh browser profile; to
     the app's own table with its rows; to the page shell's DOMContentLoaded (Streamlit's own JavaScript parsed,
@@ -134,8 +151,9 @@ def _first_render(url: str, tmp: Path, k: int) -> tuple[float, float, float, flo
     try:
         driver.get(url)  # returns at the load event; the app renders after it, over its websocket
         painted, rows = driver.execute_async_script(FIRST_PAINT_JS)
-        if rows < ROWS:
-            raise RuntimeError(f"the first paint held {rows} rows, not {ROWS}: is the page served by podium board?")
+        if rows < min(ROWS, FIRST_ROWS):
+            raise RuntimeError(f"the first paint held {rows} rows, not {min(ROWS, FIRST_ROWS)}: is the page served "
+                               "by podium board?")
         first = painted / 1000.0
         table = driver.execute_async_script(WAIT_JS % TABLE_READY) / 1000.0
         shell = driver.execute_script(
@@ -177,8 +195,14 @@ def _stats(values: list[float]) -> dict[str, float]:
 
 def measure(bundle: Path, repeats: int, tmp: Path) -> dict:
     first, warm, fresh_first, fresh, shell, returning, to_profiles, back = [], [], [], [], [], [], [], []
+    plain = []
     for k in range(repeats):  # a newly started server each time: its first page, then warm ones
-        board = Board(bundle, tmp / f"board-{k}.log")
+        board, bare = Board(bundle, tmp / f"board-{k}.log"), Board(bundle, tmp / f"plain-{k}.log", plain=True)
+        try:
+            _app_table(bare.url, tmp, 200 + k)  # its first page (caches filled), as the warm case of podium board
+            plain.append(_app_table(bare.url, tmp, 300 + k))
+        finally:
+            bare.stop()
         try:
             painted, table, _, _ = _first_render(board.url, tmp, 100 + k)
             fresh_first.append(painted)
@@ -193,7 +217,8 @@ def measure(bundle: Path, repeats: int, tmp: Path) -> dict:
             back.append(b)
         finally:
             board.stop()
-    return {"first_paint_warm_s": _stats(first), "first_render_warm_s": _stats(warm), "page_shell_s": _stats(shell),
+    return {"first_paint_warm_s": _stats(first), "first_render_warm_s": _stats(warm), "plain_app_warm_s": _stats(plain),
+            "page_shell_s": _stats(shell),
             "returning_reader_s": _stats(returning),
             "first_paint_fresh_server_s": _stats(fresh_first), "first_render_fresh_server_s": _stats(fresh),
             "switch_to_profiles_s": _stats(to_profiles), "switch_back_to_leaderboard_s": _stats(back)}
@@ -209,7 +234,6 @@ def main() -> None:
         print("board_browser: skipped: needs Debian's chromium and chromedriver (apt-get install chromium "
               "chromium-driver)")
         return
-    sys.path.insert(0, str(ROOT))
     from leaderboard.synthetic import SyntheticConfig, write_synthetic_bundle
 
     tmp = Path(tempfile.mkdtemp(prefix="podium-board-bench-"))
@@ -226,6 +250,7 @@ def main() -> None:
           f"median [min-max]; 1-minute load {results['load_1min']:.2f}")
     labels = {"first_paint_warm_s": "first render (navigation start -> table painted), warm server",
               "first_render_warm_s": "the app's interactive table (-> its rows), warm server",
+              "plain_app_warm_s": "  the same, app alone (no first paint: streamlit run app.py)",
               "page_shell_s": "Streamlit's page shell (-> DOMContentLoaded)",
               "returning_reader_s": "the same reader again (browser cache warm)",
               "first_paint_fresh_server_s": "first render, the first page of a fresh server",

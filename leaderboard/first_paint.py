@@ -43,6 +43,11 @@ ELEMENT_ID = "podium-first-paint"
 READY_SELECTORS = ('[data-testid="stMain"] [data-testid="stDataFrame"] table[role=grid] tbody tr',
                    '[data-testid="stException"]')
 GRACE_MS = 3000
+#: Rows of the ranking the first paint shows: a 1000-pixel-high window shows about 30. Every element it adds is
+#: styled again each time the app adds its styles while it starts: in side-by-side trials all 200 rows of the
+#: synthetic bundle's table delayed the app's own table by about a second, 25 rows by nothing measurable.
+#: ``benchmarks/board_browser.py`` prints what the first paint costs the app's table (its "app alone" line).
+FIRST_ROWS = 30
 
 STYLE = """
 #podium-first-paint { position: absolute; inset: 0 0 auto 0; min-height: 100vh; z-index: 999990; background: #fff;
@@ -107,10 +112,12 @@ def fragment(ref: BundleRef) -> str | None:
         records = peft.with_peft_columns(records, peft.cost_points(trials, records, manifest.get("workloads", {})))
     config = table.TableConfig()
     view, _ = table.view_records(records, config)
-    shown = table.display_table(view, link=None, why_column="why" in config.columns)
+    shown = table.display_table(view.head(FIRST_ROWS), link=None, why_column="why" in config.columns)
     facts = about.header(manifest, read_table(ref, "runs"), read_table(ref, "trials", list(about.HEADER_TRIAL_COLUMNS)),
                          records, pool)
     esc = html.escape
+    rows_note = (f"The top {len(shown)} of {len(view)}; the whole table comes with the interactive view. "
+                 if len(view) > len(shown) else "")
     head = (f"<p><b>Podium</b> · release <b>{esc(facts.release)}</b> · last updated {esc(facts.updated)} · hardware "
             f"<b>{esc(facts.hardware_class)}</b> ({esc(facts.hardware)}) · harness <code>{esc(facts.commit)}</code> · "
             f"protocol {esc(facts.protocol_text())}</p>")
@@ -118,7 +125,8 @@ def fragment(ref: BundleRef) -> str | None:
     return (f'<div id="{ELEMENT_ID}" role="region" aria-label="Leaderboard (loading the interactive view)">{head}'
             f"<h1>Leaderboard</h1><p>Pool <b>{esc(pool)}</b> · {len(records)} ranked submissions · release "
             f"{esc(ref.release)} (manifest {esc(ref.manifest_hash[:8])})</p>"
-            f'<p class="fp-note">Loading the interactive view (search, sort, columns, explanations, charts)…</p>'
+            f'<p class="fp-note">{rows_note}Loading the interactive view (search, sort, columns, explanations, '
+            "charts)…</p>"
             f"{body}</div>")
 
 
@@ -156,8 +164,8 @@ def _defer_app_scripts(page: str) -> tuple[str, str]:
     """``page`` without Streamlit's entry script and module preloads, and the script that adds them back once the
     first paint is on screen. Loaded from the start, the entry module and its 58 preloads (2.1 MB of JavaScript in
     Streamlit 1.67, to fetch and compile)
-    hold back the first paint: on 2 loaded cores its first contentful paint came at ~0.8 s deferred against ~1.3 s
-    not (side by side, 4 loads each; the app itself starts one frame later). Unchanged when the page does not have
+    hold back the first paint: in side-by-side trials on 2 cores the first contentful paint came about twice as
+    late with them in the head (the app itself starts a frame later). Unchanged when the page does not have
     the expected tags (another Streamlit version): then it only loses that gain."""
     entry = APP_SCRIPT.search(page)
     if entry is None:

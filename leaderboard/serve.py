@@ -44,8 +44,9 @@ class BoardConfig:
         return f"http://{ADDRESS}:{self.port}"
 
 
-def streamlit_command(config: BoardConfig) -> list[str]:
-    """The ``streamlit run`` command line.
+def streamlit_command(config: BoardConfig, script: Path = APP) -> list[str]:
+    """The ``streamlit run`` command line (``script``: ``server.py``, or ``app.py`` for the app without its first
+    paint, which ``benchmarks/board_browser.py`` compares).
 
     >>> cmd = streamlit_command(BoardConfig((Path("/b/r1"),), port=8600, headless=True))
     >>> cmd[cmd.index("--server.address") + 1], cmd[cmd.index("--") + 1:]
@@ -56,7 +57,7 @@ def streamlit_command(config: BoardConfig) -> list[str]:
                "browser.gatherUsageStats": "false", "server.fileWatcherType": "none", "server.runOnSave": "false",
                "global.developmentMode": "false", "client.toolbarMode": "viewer"}
     bundles = [arg for folder in config.bundles for arg in ("--bundle", str(folder))]
-    return [sys.executable, "-m", "streamlit", "run", str(APP), *(x for k, v in options.items() for x in (f"--{k}", v)),
+    return [sys.executable, "-m", "streamlit", "run", str(script), *(x for k, v in options.items() for x in (f"--{k}", v)),
             "--", *bundles, "--url", config.url]
 
 

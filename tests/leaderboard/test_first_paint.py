@@ -95,3 +95,12 @@ def test_a_broken_table_serves_the_plain_page(bundle: Path, tmp_path: Path, capl
     served = {r.path: r for r in first_paint.routes([copy])}["/"]
     assert _get(served) == first_paint.streamlit_index()
     assert "first paint of" in caplog.text
+
+
+def test_only_the_top_rows_and_it_says_so(bundle: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every element of the first paint is styled again while the app starts (benchmarks/board_browser.py), so it
+    holds what a window shows, and says that the rest comes with the app."""
+    monkeypatch.setattr(first_paint, "FIRST_ROWS", 2)
+    page = first_paint.inject(first_paint.streamlit_index(), first_paint.fragment(open_bundle(bundle)))
+    assert [r[1] for r in _first_paint_rows(page)] == ["fails_variant", "adamw"]
+    assert "The top 2 of 4; the whole table comes with the interactive view." in page
