@@ -90,6 +90,14 @@ def _bases_and_variants(track: str, bases: tuple[str, ...] | None = None) -> tup
     return tuple(w for w in scored if w in keep or get_spec(w).base in keep)
 
 
+def _named(kind: str, names: list[str]) -> str:
+    """
+    >>> _named("baseline", ["nesterov"]), _named("workload", ["a", "b"])
+    ('baseline nesterov', 'workloads a, b')
+    """
+    return f"{kind}{'s' if len(names) != 1 else ''} {', '.join(names)}"
+
+
 def demo_plan(track: str | None = None, only: tuple[str, ...] | None = None) -> list[Part]:
     """What the demo runs: with ``track``, its baselines (``only`` these, when given) on its whole lite suite; by
     default :data:`DEMO_TRAINING_BASELINES` on the training lite suite and :data:`DEMO_PEFT_BASELINES` on
@@ -113,11 +121,11 @@ def demo_plan(track: str | None = None, only: tuple[str, ...] | None = None) -> 
         peft_workloads = _bases_and_variants("peft", DEMO_PEFT_WORKLOADS)
         skipped_peft = [w for w in _bases_and_variants("peft") if w not in peft_workloads]
         parts = [Part("training", training, _bases_and_variants("training"),
-                      f"baselines {', '.join(p.name for p in baselines('training') if p not in training)} "
+                      f"{_named('baseline', [p.name for p in baselines('training') if p not in training])} "
                       "(`podium demo --track training` runs every one)"),
                  Part("peft", baselines("peft", DEMO_PEFT_BASELINES), peft_workloads,
-                      f"workloads {', '.join(skipped_peft)} and baselines "
-                      f"{', '.join(p.name for p in baselines('peft') if p.name not in DEMO_PEFT_BASELINES)} "
+                      f"{_named('workload', skipped_peft)} and "
+                      f"{_named('baseline', [p.name for p in baselines('peft') if p.name not in DEMO_PEFT_BASELINES])} "
                       "(`podium demo --track peft` runs every one; hours on 2 cores)")]
     missing = [w for part in parts for w in part.workloads if DEFAULT_HARDWARE_CLASS not in get_spec(w).targets]
     if missing:
