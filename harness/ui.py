@@ -339,9 +339,9 @@ def interval_cell(lo: float | None, hi: float | None, note: str, digits: int = 2
 
 def workload_times_table(rows: list[dict[str, Any]], details: dict[tuple[str, str], dict[str, Any]] | None = None,
                          wide: bool = False) -> Any:
-    """Per run and workload: the official time (median over studies of the median over scoring seeds) with its
-    ``n`` (studies x scoring seeds), its 95% interval, and the AlgoPerf-compatible time (median over studies of the
-    fastest tuning trial); why a time is infinite and why there is no interval are numbered notes under the table.
+    """Per run and workload: the official time ("time": median over studies of the median over scoring seeds) with its
+    ``n`` (studies x scoring seeds), its 95% interval ("95% CI"), and the AlgoPerf-compatible time ("AlgoPerf":
+    median over studies of the fastest tuning trial); why a time is infinite and why there is no interval are numbered notes under the table.
     ``wide`` adds the time of each study and the point each selected.
 
     ``details`` maps ``(run_id, workload)`` to :func:`harness.report.workload_details`; without it the ``n``,
@@ -350,16 +350,22 @@ def workload_times_table(rows: list[dict[str, Any]], details: dict[tuple[str, st
     from rich import box
 
     submissions = sorted({(r["submission_name"], r["ruleset"]) for r in rows})
-    one = len(submissions) == 1
-    table = Table(title="Workload times (s of submission time; miss = target not reached, see the note)"
-                  + (f": {submissions[0][0]} ({submissions[0][1]})" if one else ""),
-                  box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
+    rulesets = sorted({ruleset for _, ruleset in submissions})
+    one, one_ruleset = len(submissions) == 1, len(rulesets) == 1  # a column that repeats one value goes in the title
+    table = Table(title="Workload times (s of submission time; time: official, AlgoPerf: AlgoPerf's protocol; miss = "
+                        "target not reached, see the note)"
+                  + (f": {submissions[0][0]} ({submissions[0][1]})" if one else
+                     f"; ruleset {rulesets[0]}" if one_ruleset else ""),
+                  box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 0))  # the box's space between columns: at
+    # 80 columns the names, "[12.02, 16.04]" and the notes fit on one line each
     if not one:
         table.add_column("submission", no_wrap=True)
+    if not one_ruleset:
         table.add_column("ruleset", overflow="fold")
     table.add_column("workload", no_wrap=True)
-    for column in ("official", "n", "95% interval", "AlgoPerf-\ncompatible"):
-        table.add_column(column, justify="right", overflow="fold")
+    # short headers: at 80 columns longer ones folded every interval over two lines
+    for column, width in (("time", 5), ("n", 1), ("95% CI", 14), ("AlgoPerf", 8)):  # "[12.02, 16.04]" is 14
+        table.add_column(column, justify="right", overflow="fold", min_width=None if wide else width)
     if wide:
         table.add_column("per study", overflow="fold")
         table.add_column("selected", overflow="fold")
@@ -379,7 +385,8 @@ def workload_times_table(rows: list[dict[str, Any]], details: dict[tuple[str, st
             cells += [", ".join(_seconds(v) for v in studies.values()),
                       ", ".join(f"s{k}:p{v}" if v is not None else f"s{k}:-" for k, v in selected)]
         marks = notes.mark(d.get("why") or "", d.get("interval_note", "") if interval == "-" else "")
-        table.add_row(*([] if one else [r["submission_name"], r["ruleset"]]), *cells, marks)
+        table.add_row(*([] if one else [r["submission_name"]]), *([] if one_ruleset else [r["ruleset"]]), *cells,
+                      marks)
     return notes.under(table)
 
 

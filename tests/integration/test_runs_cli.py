@@ -118,3 +118,26 @@ def test_score_fits_80_columns_with_whole_names_in_the_legend(tmp_path: Path) ->
     assert all(len(line) <= 80 for line in text.splitlines()) and "…" not in text
     assert "an_algorithm_with_a_long_name" in text
     assert all(name in " ".join(text.split()) for name in names)  # whole, in the legend
+
+
+def test_workload_times_fit_80_columns_one_line_per_row() -> None:
+    """The demo's workload times at 80 columns (CI's log, a default terminal): whole names, and every row, its
+    interval included, on one line; one ruleset is said once, in the title."""
+    from rich.console import Console
+
+    from harness.ui import workload_times_table
+
+    rows, details = [], {}
+    for sub in ("full_finetune", "lora"):
+        for workload, lo, hi in (("fashion_cnn_transfer", 12.02, 16.04), ("fashion_cnn_transfer_reverse", 8.0, 12.01),
+                                 ("digits_mlp", 0.15, float("inf"))):
+            rows.append({"submission_name": sub, "ruleset": "external", "run_id": f"{sub}.r", "workload": workload,
+                         "workload_time_s": hi, "algoperf_time_s": lo})
+            details[(f"{sub}.r", workload)] = {"time_lo": lo, "time_hi": hi, "n": 3}
+    console = Console(record=True, width=80)
+    console.print(workload_times_table(rows, details))
+    lines = console.export_text().splitlines()
+    body = [line for line in lines if line.startswith((" full_finetune", " lora"))]
+    assert len(body) == 6 and all(len(line) <= 80 for line in lines)
+    assert any("fashion_cnn_transfer_reverse" in line and "[8.00, 12.01]" in line for line in body)
+    assert "ruleset external" in " ".join(lines) and not any(" external " in line for line in body)
