@@ -93,7 +93,8 @@ class Board:
         self.url = f"http://127.0.0.1:{self.port}"
         command = ([sys.executable, "-m", "harness.cli", "board", "--bundle", str(bundle), "--port", str(self.port),
                     "--headless"] if not plain else
-                   streamlit_command(BoardConfig((bundle.resolve(),), self.port, True), ROOT / "leaderboard" / "app.py"))
+                   streamlit_command(BoardConfig((bundle.resolve(),), self.port, True),
+                                     ROOT / "leaderboard" / "app.py"))
         with open(log, "w") as out:
             self.process = subprocess.Popen(command, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT,
                                             start_new_session=True)

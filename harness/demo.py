@@ -6,8 +6,8 @@ interval on every score), and every choice is printed when it runs:
 
 * training track: :data:`DEMO_TRAINING_BASELINES` on the whole lite suite. ``nesterov`` reaches the digits
   targets, but on Fashion-MNIST only 1 of its 40 target-setting seeds (`podium targets show`), so it runs nearly
-  every Fashion-MNIST trial to its budget: its 12 took 321 s of trial wall time in a fresh-clone demo on 2026-12-01, of a
-  training part of ~14 minutes;
+  every Fashion-MNIST trial to its budget: its 12 took 321 s of trial wall time in a fresh-clone demo on
+  2026-12-01, of a training part of ~14 minutes;
 * PEFT track: :data:`DEMO_PEFT_BASELINES` on :data:`DEMO_PEFT_WORKLOADS`, the lite suite's fast workloads.
   ``minilm_rotten_tomatoes`` is not one of them: a trial fine-tunes a 22M-parameter encoder for ~100 s of updates to
   its target (72-120 updates at ~1.4 s here), so its base and its variant take ~15 minutes with one baseline alone.

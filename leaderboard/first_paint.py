@@ -119,7 +119,8 @@ def fragment(ref: BundleRef) -> str | None:
     rows_note = (f"The top {len(shown)} of {len(view)}; the whole table comes with the interactive view. "
                  if len(view) > len(shown) else "")
     head = (f"<p><b>Podium</b> · release <b>{esc(facts.release)}</b> · last updated {esc(facts.updated)} · hardware "
-            f"<b>{esc(facts.hardware_class)}</b> ({esc(facts.hardware)}) · harness <code>{esc(facts.commit)}</code> · "
+            f"<b>{esc(facts.hardware_class)}</b> ({esc(facts.hardware)}) · harness <code>{esc(facts.commit)}</code>"
+            " · "
             f"protocol {esc(facts.protocol_text())}</p>")
     body = shown.to_html(index=False, na_rep="–", escape=True, border=0, float_format=lambda v: f"{v:.3f}")
     return (f'<div id="{ELEMENT_ID}" role="region" aria-label="Leaderboard (loading the interactive view)">{head}'

@@ -57,7 +57,8 @@ def streamlit_command(config: BoardConfig, script: Path = APP) -> list[str]:
                "browser.gatherUsageStats": "false", "server.fileWatcherType": "none", "server.runOnSave": "false",
                "global.developmentMode": "false", "client.toolbarMode": "viewer"}
     bundles = [arg for folder in config.bundles for arg in ("--bundle", str(folder))]
-    return [sys.executable, "-m", "streamlit", "run", str(script), *(x for k, v in options.items() for x in (f"--{k}", v)),
+    flags = [x for k, v in options.items() for x in (f"--{k}", v)]
+    return [sys.executable, "-m", "streamlit", "run", str(script), *flags,
             "--", *bundles, "--url", config.url]
 
 
