@@ -107,14 +107,14 @@ def fragment(ref: BundleRef) -> str | None:
     if pool is None:
         return None
     records = table.pool_records(read_table(ref, "scores"), pool)
+    # a PEFT pool's costs need the whole trials table; the header, only a few of its columns (read alone otherwise)
+    trials = read_table(ref, "trials", None if peft.is_peft(pool) else list(about.HEADER_TRIAL_COLUMNS))
     if peft.is_peft(pool):
-        trials = read_table(ref, "trials")
         records = peft.with_peft_columns(records, peft.cost_points(trials, records, manifest.get("workloads", {})))
     config = table.TableConfig()
     view, _ = table.view_records(records, config)
     shown = table.display_table(view.head(FIRST_ROWS), link=None, why_column="why" in config.columns)
-    facts = about.header(manifest, read_table(ref, "runs"), read_table(ref, "trials", list(about.HEADER_TRIAL_COLUMNS)),
-                         records, pool)
+    facts = about.header(manifest, read_table(ref, "runs"), trials, records, pool)
     esc = html.escape
     rows_note = (f"The top {len(shown)} of {len(view)}; the whole table comes with the interactive view. "
                  if len(view) > len(shown) else "")
@@ -164,15 +164,16 @@ requestAnimationFrame(function () { setTimeout(function () {
 def _defer_app_scripts(page: str) -> tuple[str, str]:
     """``page`` without Streamlit's entry script and module preloads, and the script that adds them back once the
     first paint is on screen. Loaded from the start, the entry module and its 58 preloads (2.1 MB of JavaScript in
-    Streamlit 1.67, to fetch and compile)
-    hold back the first paint: in side-by-side trials on 2 cores the first contentful paint came about twice as
-    late with them in the head (the app itself starts a frame later). Unchanged when the page does not have
-    the expected tags (another Streamlit version): then it only loses that gain."""
+    Streamlit 1.67, to fetch and compile) hold back the first paint: in side-by-side trials on 2 cores the first
+    contentful paint came about twice as late with them in the head (the app itself starts a frame later).
+    Unchanged when the page does not have the expected tags (another Streamlit version): then it only loses that
+    gain."""
     entry = APP_SCRIPT.search(page)
     if entry is None:
         return page, ""
     preloads = "".join(PRELOADS.findall(page))
     page = PRELOADS.sub("", page.replace(entry.group(0), "", 1))
+
     def literal(text: str) -> str:  # a JavaScript string that cannot end the script element it is in
         return json.dumps(text).replace("</", "<\\/")
 

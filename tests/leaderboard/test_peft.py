@@ -278,3 +278,14 @@ def test_pages_of_a_peft_pool(peft_bundle: Path, monkeypatch: pytest.MonkeyPatch
     assert "Costs: Pareto fronts" in [s.value for s in at.subheader] and len(_charts(at)) == 5  # cost, 2 curves, 2 fronts
     at.switch_page("screens/downloads.py").run()
     assert not at.exception
+
+
+def test_first_paint_of_a_peft_pool_has_its_cost_columns(peft_bundle: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from leaderboard import first_paint
+    from leaderboard.bundle import open_bundle
+
+    ref = open_bundle(peft_bundle)
+    pool = next(p for p in ref.manifest()["pools"] if p.startswith("peft/"))
+    monkeypatch.setattr(first_paint, "default_pool", lambda manifest: pool)
+    page = first_paint.fragment(ref)
+    assert f"Pool <b>{pool}</b>" in page and "trainable" in page and "<tbody>" in page
