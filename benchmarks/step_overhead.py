@@ -342,7 +342,7 @@ class SupervisorPolling:
 
         self.heartbeat.read()
         self.polls += 1
-        if self.polls % self.every == 0:
+        if self.polls % self.every == 1 % self.every:  # as the supervisor: from the first poll on
             runnable_now()
             self.peak_rss = max(self.peak_rss, tree_rss(self.pid))
 

@@ -26,7 +26,7 @@ from pathlib import Path
 from harness.check_child import SUBMISSION_FILE, Problem
 from harness.runner.messages import TrialLimits
 from harness.runner.clock import tree_rss
-from harness.runner.supervisor import POLL_S, ProcessGroup, child_env, child_setup
+from harness.runner.supervisor import POLL_S, ExitWait, ProcessGroup, child_env, child_setup
 from harness.tracks.peft import ADAPTER_CONFIG_FILE, TrackError, submission_track
 from harness.tuning.search_space import SearchSpace, SearchSpaceError, load_search_space
 
@@ -193,17 +193,18 @@ def _check_in_child(folder: Path, limits: TrialLimits, track: str = "training") 
 def _watch(process: ProcessGroup, log: Path, limits: TrialLimits) -> str | None:
     """Poll the child from outside until it exits; the reason to kill it when it goes over a limit."""
     started = time.monotonic()
-    while process.poll() is None:
-        if time.monotonic() - started > limits.startup_s:
-            return f"importing submission.py took over {limits.startup_s:g}s (a hang at import?); killed"
-        rss = tree_rss(process.pid)
-        if rss > limits.memory_bytes:
-            return (f"importing submission.py used {rss / 2**30:.2f} GiB of memory, over the "
-                    f"{limits.memory_bytes / 2**30:.2f} GiB a trial is allowed; killed")
-        flood = _output_flood(log, limits)
-        if flood is not None:
-            return flood
-        time.sleep(POLL_S)
+    with ExitWait(process.pid) as pause:
+        while process.poll() is None:
+            if time.monotonic() - started > limits.startup_s:
+                return f"importing submission.py took over {limits.startup_s:g}s (a hang at import?); killed"
+            rss = tree_rss(process.pid)
+            if rss > limits.memory_bytes:
+                return (f"importing submission.py used {rss / 2**30:.2f} GiB of memory, over the "
+                        f"{limits.memory_bytes / 2**30:.2f} GiB a trial is allowed; killed")
+            flood = _output_flood(log, limits)
+            if flood is not None:
+                return flood
+            pause.sleep(POLL_S)
     return None
 
 
