@@ -1,0 +1,229 @@
+"""The compression track's contract: how a model compressor is submitted, and how what it returns is measured.
+
+**Status.** This file holds the contract's signature and the track's *measurement*; the track is not wired into the
+engine yet (no compression workloads, baselines, ``podium check`` support or scoring: issue 12's later points).
+
+**The submission.** ``submission.py`` defines ``compress(model, workload, calibration_batches, train_queue,
+hyperparameters, rng) -> model``. It receives the workload's trained dense model, a few calibration batches and an
+iterator of training batches (the only data it may read: never evaluation data), and returns the compressed model.
+The call is submission time under the same clock rules as the other tracks: recovery fine-tuning or distillation
+inside it counts.
+
+**Measured, never reported** (untimed; :func:`measure`). Nothing a returned model says about itself is taken on trust:
+what is measured is what runs and what is saved.
+
+* ``raw_bytes``: the model's ``state_dict`` as ``torch.save`` writes it (:func:`artifact`). Storage types are what
+  they are: an int8-quantized ``Linear`` (``torch.ao`` dynamic quantization) saves its weight as one byte per element,
+  a sparse tensor as its indices and values.
+* ``bytes``: ``raw_bytes`` after a standard lossless compressor, **deflate** (``zlib`` level 6, the gzip default:
+  in every Python, reproducible byte for byte). A model pruned to 90% zeros but stored densely shrinks here only as
+  far as deflate can squeeze its zeros out; it does not count as 10x smaller because it says it is sparse.
+* ``sparsity``: the share of exactly-zero elements over every weight tensor of the saved state (floating or
+  quantized; integer index tensors and other bookkeeping are not weights), read from the tensors.
+* ``bits_per_weight``: the saved weights' storage bits per element, weighted by element count (32 for float32,
+  8 for int8, ...), with ``dtypes`` saying which.
+* ``latency_p50_ms`` / ``latency_p90_ms``: batch-1 forward passes (eval mode, no gradients), ``runs`` timed passes
+  after ``warmup``, each on a different input, with a fixed thread count on pinned cores; the dense reference is
+  measured in the same process, interleaved run by run with the compressed model (:func:`compare_latency`), so
+  that the machine's drift falls on both alike, and ``latency_ratio`` is compressed p50 over dense p50.
+* ``throughput``: examples per second at batch 32 over the same interleaved runs.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import statistics
+import time
+import zlib
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol, runtime_checkable
+
+from harness.tracks.training import Hyperparameters, ParameterContainer, RandomState, Workload
+
+TRACK = "compression"
+DEFLATE_LEVEL = 6  # zlib's default, the level gzip uses
+LATENCY_WARMUP = 5
+LATENCY_RUNS = 50
+THROUGHPUT_BATCH = 32
+
+
+@runtime_checkable
+class Compressor(Protocol):
+    """What a compression ``submission.py`` defines. Signatures are matched by parameter *name*."""
+
+    def compress(self, model: ParameterContainer, workload: Workload, calibration_batches: Sequence[Any],
+                 train_queue: Iterator[Any], hyperparameters: Hyperparameters,
+                 rng: RandomState) -> ParameterContainer:
+        """Return the compressed model (the same module changed in place, or a new one). Timed."""
+
+
+# --- Bytes. --------------------------------------------------------------------------------------------------------
+
+
+def artifact(model: Any) -> bytes:
+    """The saved model: its ``state_dict`` as ``torch.save`` writes it (tensors that share storage saved once)."""
+    import torch
+
+    buffer = io.BytesIO()
+    torch.save(model.state_dict(), buffer)
+    return buffer.getvalue()
+
+
+def deflated_bytes(data: bytes) -> int:
+    """Size of ``data`` after deflate at :data:`DEFLATE_LEVEL`.
+
+    Example:
+        >>> deflated_bytes(bytes(1_000_000)) < 2_000 < deflated_bytes(os.urandom(1_000_000)) // 400
+        True
+    """
+    return len(zlib.compress(data, DEFLATE_LEVEL))
+
+
+# --- Facts read from the tensors. ----------------------------------------------------------------------------------
+
+
+def _weights(model: Any) -> list[Any]:
+    """The saved state's weight tensors: floating point or quantized, unpacked from ``torch.ao`` packed params."""
+    import torch
+
+    out: list[Any] = []
+
+    def visit(value: Any) -> None:
+        if isinstance(value, torch.Tensor):
+            if value.is_quantized or value.is_floating_point():
+                out.append(value)
+        elif isinstance(value, (tuple, list)):
+            for item in value:
+                visit(item)
+
+    for value in model.state_dict().values():
+        visit(value)
+    return out
+
+
+def _bits(tensor: Any) -> int:
+    import torch
+
+    packed = {torch.quint4x2: 4, torch.quint2x4: 2}  # two or four elements a byte
+    return packed.get(tensor.dtype, tensor.element_size() * 8)
+
+
+def _zeros(tensor: Any) -> int:
+    """Elements that are exactly zero: a quantized one where it dequantizes to 0 (its integer is the zero point)."""
+    if tensor.is_sparse:
+        return tensor.numel() - tensor._nnz()
+    values = tensor.dequantize() if tensor.is_quantized else tensor
+    return int((values == 0).sum())
+
+
+@dataclass(frozen=True)
+class TensorFacts:
+    """What the saved weights are, read from them."""
+
+    elements: int
+    sparsity: float
+    bits_per_weight: float
+    dtypes: dict[str, int]  # dtype -> elements
+
+
+def tensor_facts(model: Any) -> TensorFacts:
+    """Element count, share of exact zeros, storage bits per element and dtypes of ``model``'s saved weights."""
+    weights = _weights(model)
+    elements = sum(t.numel() for t in weights)
+    if not elements:
+        return TensorFacts(0, 0.0, 0.0, {})
+    dtypes: dict[str, int] = {}
+    for t in weights:
+        name = str(t.dtype).removeprefix("torch.")
+        dtypes[name] = dtypes.get(name, 0) + t.numel()
+    return TensorFacts(elements=elements, sparsity=sum(_zeros(t) for t in weights) / elements,
+                       bits_per_weight=sum(_bits(t) * t.numel() for t in weights) / elements, dtypes=dtypes)
+
+
+# --- Latency. ------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Latency:
+    """Batch-1 latency percentiles (milliseconds) and batch-:data:`THROUGHPUT_BATCH` throughput (examples/s)."""
+
+    p50_ms: float
+    p90_ms: float
+    throughput: float
+
+
+def pinned(threads: int, cores: Sequence[int] | None = None) -> list[int]:
+    """Pin this process to ``cores`` (default: the first ``threads`` it may use) and set torch's thread count to
+    ``threads``; returns the cores. The same pinning for the dense reference and the compressed model."""
+    import torch
+
+    allowed = sorted(os.sched_getaffinity(0))
+    chosen = list(cores) if cores is not None else allowed[:threads]
+    if len(chosen) < threads or not set(chosen) <= set(allowed):
+        raise ValueError(f"{threads} threads on cores {chosen}: this process may use cores {allowed}")
+    os.sched_setaffinity(0, chosen)
+    torch.set_num_threads(threads)
+    return chosen
+
+
+def compare_latency(models: dict[str, Any], single: Callable[[int], Any], batch: Callable[[int], Any],
+                    forward: Callable[[Any, Any], Any], runs: int = LATENCY_RUNS,
+                    warmup: int = LATENCY_WARMUP) -> dict[str, Latency]:
+    """Latency of each of ``models``, measured interleaved: run ``i`` of every model follows run ``i`` of the one
+    before it, on the same input ``single(i)`` (batch 1) and ``batch(i)`` (batch :data:`THROUGHPUT_BATCH`), which
+    differ from one ``i`` to the next (no model is timed on a cache its previous pass left warm with the same
+    data). ``forward(model, inputs)`` runs one pass; eval mode, no gradients. ``warmup`` untimed rounds first.
+    """
+    import torch
+
+    if runs < 2:
+        raise ValueError(f"runs must be at least 2; got {runs}")
+    times: dict[str, list[float]] = {name: [] for name in models}
+    batch_times: dict[str, list[float]] = {name: [] for name in models}
+    modes = {name: model.training for name, model in models.items()}
+    for model in models.values():
+        model.eval()
+    try:
+        with torch.no_grad():
+            for i in range(warmup + runs):
+                one, many = single(i), batch(i)
+                for name, model in models.items():
+                    started = time.perf_counter()
+                    forward(model, one)
+                    middle = time.perf_counter()
+                    forward(model, many)
+                    ended = time.perf_counter()
+                    if i >= warmup:
+                        times[name].append(middle - started)
+                        batch_times[name].append(ended - middle)
+    finally:
+        for name, model in models.items():
+            model.train(modes[name])
+    out = {}
+    for name in models:
+        deciles = statistics.quantiles(times[name], n=10, method="inclusive")
+        out[name] = Latency(p50_ms=1000.0 * statistics.median(times[name]), p90_ms=1000.0 * deciles[8],
+                            throughput=THROUGHPUT_BATCH / statistics.median(batch_times[name]))
+    return out
+
+
+# --- Everything, for one compressed model against its dense reference. ----------------------------------------------
+
+
+def measure(compressed: Any, dense: Any, single: Callable[[int], Any], batch: Callable[[int], Any],
+            forward: Callable[[Any, Any], Any], threads: int, runs: int = LATENCY_RUNS) -> dict[str, Any]:
+    """The track's measurements (see the module docstring) of ``compressed``, with ``dense`` measured alongside.
+    Pins this process (:func:`pinned`): call it in the measurement's own process."""
+    pinned(threads)
+    raw, dense_raw = artifact(compressed), artifact(dense)
+    facts = tensor_facts(compressed)
+    latency = compare_latency({"dense": dense, "compressed": compressed}, single, batch, forward, runs=runs)
+    size, dense_size = deflated_bytes(raw), deflated_bytes(dense_raw)
+    return dict(raw_bytes=len(raw), bytes=size, dense_bytes=dense_size, bytes_ratio=size / dense_size,
+                sparsity=facts.sparsity, bits_per_weight=facts.bits_per_weight, dtypes=facts.dtypes,
+                latency_p50_ms=latency["compressed"].p50_ms, latency_p90_ms=latency["compressed"].p90_ms,
+                dense_latency_p50_ms=latency["dense"].p50_ms,
+                latency_ratio=latency["compressed"].p50_ms / latency["dense"].p50_ms,
+                throughput=latency["compressed"].throughput, dense_throughput=latency["dense"].throughput)
