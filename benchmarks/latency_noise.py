@@ -1,0 +1,91 @@
+"""The compression track's latency measurement, measured: its own noise, and the time it adds per trial.
+
+The same model is measured ``--repeats`` times in one run with :func:`harness.tracks.compression.compare_latency`
+(batch-1 p50 over ``LATENCY_RUNS`` timed passes after warm-up, interleaved with a second copy of it standing in for
+the dense reference, on pinned cores). Printed per model: the coefficient of variation of the p50 over the repeats
+(goal: under 2%), the spread of the copy/original p50 ratio, and the seconds one measurement takes (what the
+measurement adds to each compression trial, bytes after deflate included). Models: the Fashion-MNIST transfer CNN
+and MiniLM-L6 (``--model``), with random weights of the workloads' shapes (latency does not depend on the values).
+
+Run: ``python benchmarks/latency_noise.py`` (``make bench``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+CV_GOAL = 0.02
+
+
+def cnn() -> tuple[object, object, object, object]:
+    import torch
+
+    from workloads.fashion_transfer.pytorch.models import TransferCNN
+
+    torch.manual_seed(0)
+    single = [torch.randn(1, 1, 28, 28) for _ in range(64)]
+    batches = [torch.randn(32, 1, 28, 28) for _ in range(64)]
+    return TransferCNN(5), lambda i: single[i % 64], lambda i: batches[i % 64], lambda m, x: m(x)
+
+
+def minilm() -> tuple[object, object, object, object]:
+    import torch
+    from transformers import BertConfig, BertForSequenceClassification
+
+    from workloads.rotten_tomatoes.pytorch.models import MAX_LENGTH, model_dir
+
+    torch.manual_seed(0)
+    model = BertForSequenceClassification(BertConfig.from_pretrained(str(model_dir()), num_labels=2))
+
+    def tokens(rows: int, i: int) -> dict[str, torch.Tensor]:
+        generator = torch.Generator().manual_seed(i)
+        ids = torch.randint(1000, 30000, (rows, 32), generator=generator)  # the snippets' median is 26 tokens
+        return {"input_ids": ids, "attention_mask": torch.ones_like(ids)}
+
+    single = [tokens(1, i) for i in range(64)]
+    batches = [tokens(32, 1000 + i) for i in range(64)]
+    assert 32 <= MAX_LENGTH
+    return model, lambda i: single[i % 64], lambda i: batches[i % 64], lambda m, x: m(**x)
+
+
+MODELS = {"cnn": cnn, "minilm": minilm}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", choices=sorted(MODELS), action="append", help="default: every model")
+    parser.add_argument("--repeats", type=int, default=10, help="measurements of the same model in one run")
+    parser.add_argument("--threads", type=int, default=1, help="threads (pinned cores) of the measurement")
+    args = parser.parse_args()
+
+    from harness.tracks import compression
+
+    compression.pinned(args.threads)
+    for name in args.model or sorted(MODELS):
+        model, single, batch, forward = MODELS[name]()
+        other = copy.deepcopy(model)
+        p50s, ratios, seconds = [], [], []
+        for _ in range(args.repeats):
+            started = time.perf_counter()
+            out = compression.compare_latency({"dense": other, "model": model}, single, batch, forward)
+            compression.deflated_bytes(compression.artifact(model))
+            seconds.append(time.perf_counter() - started)
+            p50s.append(out["model"].p50_ms)
+            ratios.append(out["dense"].p50_ms / out["model"].p50_ms)
+        cv = statistics.stdev(p50s) / statistics.fmean(p50s)
+        print(f"{name}: batch-1 p50 {statistics.median(p50s):.3f} ms over {args.repeats} measurements "
+              f"({compression.LATENCY_RUNS} timed passes each, {args.threads} thread(s), pinned): coefficient of "
+              f"variation {cv:.1%} (goal < {CV_GOAL:.0%}: {'met' if cv < CV_GOAL else 'NOT met'}); a copy of it "
+              f"against it, p50 ratio {min(ratios):.3f}-{max(ratios):.3f}; one measurement with its bytes "
+              f"{statistics.median(seconds):.1f} s (median)")
+
+
+if __name__ == "__main__":
+    main()
