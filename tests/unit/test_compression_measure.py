@@ -93,9 +93,10 @@ def test_latency_is_measured_interleaved_on_different_inputs(dense: nn.Module) -
         return torch.full((compression.THROUGHPUT_BATCH, 256), float(i))
 
     q = quantized(dense)  # in eval mode, as quantize_dynamic returns it
-    out = compression.compare_latency({"dense": dense, "int8": q}, single, batch, forward, runs=4, warmup=1)
-    # run i: dense on input i (batch 1, then 32), then int8 on the same inputs, for i = 0 (warm-up) .. 4
-    assert seen == [i for i in range(5) for _ in range(4)]
+    every = compression.THROUGHPUT_EVERY
+    out = compression.compare_latency({"dense": dense, "int8": q}, single, batch, forward, runs=2 * every, warmup=1)
+    # run i: dense on input i (batch 1, and batch 32 every few runs), then int8 on the same inputs
+    assert seen == [i for i in range(2 * every + 1) for _ in range(4 if i % every == 0 else 2)]
     for latency in out.values():
         assert 0 < latency.p50_ms <= latency.p90_ms and latency.throughput > 0
     assert dense.training and not q.training  # each model's mode restored
