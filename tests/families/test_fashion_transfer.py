@@ -61,6 +61,10 @@ def test_specs_name_recipes_with_recorded_hashes() -> None:
         recipe = recipes.recipe_for(tuple(spec.builder_kwargs["source_classes"]))
         assert WEIGHTS_SHA256[recipe.name][:16] in spec.model
     assert len({recorded_sha256(r) for r in RECIPES.values()}) == len(RECIPES) == 2
+    # the compression track's dense CNN (all ten classes): recorded, and not among what the transfer family warms
+    dense = recipes.recipe_for(tuple(range(10)))
+    assert dense is recipes.DENSE_RECIPES[tuple(range(10))] and dense not in RECIPES.values()
+    assert recorded_sha256(dense) not in {recorded_sha256(r) for r in RECIPES.values()}
     with pytest.raises(recipes.UnknownRecipeError, match="no pretraining recipe"):
         recipes.recipe_for((0, 2, 4, 6, 8))
 
