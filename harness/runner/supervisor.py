@@ -50,8 +50,8 @@ from harness.runner.messages import EvalRecord, Heartbeat, Phase, TrialRequest, 
 # The supervisor shares the trial's cores, and each time it wakes it takes one from a thread of the trial (which
 # the trial's other threads then wait for at their next barrier): `python benchmarks/step_overhead.py` measured the
 # harness/bare ratio at a median of 1.050 over ten runs with a poll every 0.02 s and the /proc reads every 0.1 s, and
-# of 1.025 over five (1.023-1.049) with the values below (README, "Tests and benchmarks"). A trial that ends is seen at once
-# all the same (see ExitWait).
+# of 1.031 over eight (1.023-1.052) with the values below (README, "Tests and benchmarks"). A trial that ends is seen
+# at once all the same (see ExitWait).
 POLL_S = 0.1  # heartbeat sampling period; also the resolution of the supervisor's own submission-time estimate
 MEMORY_POLL_EVERY = 5  # memory, load and output every 5 polls (0.5 s) ...
 MEMORY_CLOSE = 0.5  # ... and at every poll once the trial holds more than this share of its memory limit

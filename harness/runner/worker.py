@@ -161,16 +161,10 @@ def call_submission(trial: Trial, name: str, function: Any, **kwargs: Any) -> An
     try:
         return function(**kwargs)
     except BaseException as exc:  # noqa: BLE001 - SystemExit and KeyboardInterrupt from a submission are failures
-        raise submission_failure(trial, name, exc) from None
-
-
-def submission_failure(trial: Trial, name: str, exc: BaseException) -> BaseException:
-    """What to raise for ``exc`` out of the submission's ``name``: TrainingComplete itself where it may end
-    training, otherwise a :class:`SubmissionFailure` that says what, where, and from which line."""
-    if isinstance(exc, TrainingComplete) and name in MAY_COMPLETE:
-        return exc
-    return SubmissionFailure(describe_exception(exc, name, Path(trial.request.submission_dir).resolve())
-                             + distributed.failure_note(exc))
+        if isinstance(exc, TrainingComplete) and name in MAY_COMPLETE:
+            raise
+        raise SubmissionFailure(describe_exception(exc, name, Path(trial.request.submission_dir).resolve())
+                                + distributed.failure_note(exc)) from None
 
 
 def initialise(trial: Trial) -> tuple[Any, Any, Any, int, float]:
@@ -259,15 +253,7 @@ def check_update(trial: Trial, name: str, returned: Any) -> tuple[Any, Any, Any]
 
 
 def train(trial: Trial, model: Any, model_state: Any, optimizer_state: Any, batch_size: int) -> tuple[Any, Any]:
-    """The timed loop. Ends at the target, at the budget, or when the submission raises TrainingComplete.
-
-    Everything between two updates is harness time that a bare loop does not spend (``make bench`` measures it,
-    goal <= 5% with the submission's own API path): it runs on caches the step's kernels have just emptied, where
-    every Python call costs microseconds. So the per-step path is flat: the submission's keyword arguments live in
-    two dicts built once and updated in place (not merged anew for each call), the two calls share one ``try``,
-    and the checks' common case is inlined; errors go through the same :func:`submission_failure` and
-    :func:`check_update` as every other call.
-    """
+    """The timed loop. Ends at the target, at the budget, or when the submission raises TrainingComplete."""
     trial.loop_start = now()  # the set-up below is harness overhead of the loop
     request, sub, workload, clock = trial.request, trial.submission, trial.workload, trial.clock
     clock.mark_children()
@@ -275,40 +261,36 @@ def train(trial: Trial, model: Any, model_state: Any, optimizer_state: Any, batc
     queue = workload.input_queue(batch_size, request.seed)
     prepare = getattr(sub, "prepare_for_eval", None) or default_prepare_for_eval
     declares_train_state = "train_state" in inspect.signature(sub.update_params).parameters
-    data_selection, update_params = sub.data_selection, sub.update_params
-    select = dict(workload=workload, input_queue=queue, hyperparameters=hyperparameters)
-    update = dict(workload=workload, current_params_types=workload.model_params_types, hyperparameters=hyperparameters,
-                  loss_type=workload.loss_type, eval_results=trial.evals)
-    budget, period, every = request.budget_s, request.workload.eval_period_s, request.eval_every_steps
+    update_kwargs = dict(workload=workload, current_params_types=workload.model_params_types,
+                         hyperparameters=hyperparameters, loss_type=workload.loss_type, eval_results=trial.evals)
+    select_kwargs = dict(workload=workload, input_queue=queue, hyperparameters=hyperparameters)
+    budget, period = request.budget_s, request.workload.eval_period_s
     max_steps = request.max_steps or math.inf
     rngs = StepRngs(request.seed)
     while clock.submission_s < budget and trial.step < max_steps:
-        step = trial.step
-        select["rng"] = update["rng"] = rngs(step + 2)
-        select["global_step"] = update["global_step"] = step
-        select["optimizer_state"] = update["optimizer_state"] = optimizer_state
-        select["current_param_container"] = update["current_param_container"] = model
-        select["model_state"] = update["model_state"] = model_state
+        rng = rngs(trial.step + 2)
         if declares_train_state:
-            update["train_state"] = TrainState(clock.submission_s, step, budget, period)
-        where = "data_selection"
-        clock.start(step)
+            update_kwargs["train_state"] = TrainState(clock.submission_s, trial.step, budget, period)
+        clock.start(trial.step)
         try:
-            update["batch"] = data_selection(**select)
-            where = "update_params"
-            returned = update_params(**update)
-        except BaseException as exc:  # noqa: BLE001 - see call_submission
-            clock.stop()  # the time until the exception was submission time: the account must match what was seen
-            failure = submission_failure(trial, where, exc)
-            if failure is not exc:
-                raise failure from None
-            trial.completed_at = step
+            batch = call_submission(trial, "data_selection", sub.data_selection, optimizer_state=optimizer_state,
+                                    current_param_container=model, model_state=model_state,
+                                    global_step=trial.step, rng=rng, **select_kwargs)
+            returned = call_submission(trial, "update_params", sub.update_params,
+                                       current_param_container=model, model_state=model_state, batch=batch,
+                                       optimizer_state=optimizer_state, global_step=trial.step, rng=rng,
+                                       **update_kwargs)
+        except TrainingComplete:
+            clock.stop()
+            trial.completed_at = trial.step
             break
+        except BaseException:
+            clock.stop()  # the time until the exception was submission time: the account must match what was seen
+            raise
         clock.stop()
-        trial.step = step + 1
+        trial.step += 1
         optimizer_state, model, model_state = check_update(trial, "update_params", returned)
-        # evaluate every eval_period_s of submission time; in a step-capped target-setting run, every N updates
-        if (trial.step % every == 0) if every else (clock.submission_s - trial.last_eval_submission_s >= period):
+        if eval_due(trial, period):
             model, model_state, optimizer_state = prepare_and_evaluate(trial, prepare, model, model_state,
                                                                        optimizer_state, hyperparameters)
             if trial.reached_at is not None:
@@ -317,6 +299,14 @@ def train(trial: Trial, model: Any, model_state: Any, optimizer_state: Any, batc
         model, model_state, optimizer_state = prepare_and_evaluate(trial, prepare, model, model_state,
                                                                    optimizer_state, hyperparameters)
     return model, model_state
+
+
+def eval_due(trial: Trial, period: float) -> bool:
+    """Every ``eval_period_s`` of submission time; in a step-capped target-setting run, every N updates."""
+    every = trial.request.eval_every_steps
+    if every:
+        return trial.step % every == 0
+    return trial.clock.submission_s - trial.last_eval_submission_s >= period
 
 
 def prepare_and_evaluate(trial: Trial, prepare: Any, model: Any, model_state: Any, optimizer_state: Any,
