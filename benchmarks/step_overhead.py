@@ -330,19 +330,20 @@ class SupervisorPolling:
     """What the supervisor does from outside during a trial: read the heartbeat every poll, the memory every fifth."""
 
     def __init__(self, heartbeat: Any, pid: int) -> None:
-        from harness.runner.supervisor import MEMORY_POLL_EVERY, POLL_S
+        from harness.runner.supervisor import POLL_S
 
         self.heartbeat, self.pid, self.period = heartbeat, pid, POLL_S
-        self.every, self.polls, self.peak_rss = MEMORY_POLL_EVERY, 0, 0
+        self.polls, self.peak_rss = 0, 0
 
     def poll(self) -> None:
         """The supervisor's own reads (its functions, so the two cannot drift apart)."""
         from harness.runner.clock import tree_rss
         from harness.runner.contention import runnable_now
+        from harness.runner.supervisor import resources_due
 
         self.heartbeat.read()
         self.polls += 1
-        if self.polls % self.every == 1 % self.every:  # as the supervisor: from the first poll on
+        if resources_due(self.polls, self.peak_rss, math.inf):  # no memory limit here
             runnable_now()
             self.peak_rss = max(self.peak_rss, tree_rss(self.pid))
 

@@ -299,6 +299,18 @@ class RecordReader(threading.Thread):
             self.result = WorkerResult.model_validate_json(line)
 
 
+def resources_due(polls: int, last_rss: int, memory_bytes: float) -> bool:
+    """Whether poll number ``polls`` (from 1) reads memory, load and output: every :data:`MEMORY_POLL_EVERY` polls
+    from the first on (1, 6, 11, ...: a trial shorter than the period still gets a look), and at every poll once the
+    last reading held more than :data:`MEMORY_CLOSE` of the memory limit.
+
+    Example:
+        >>> [p for p in range(1, 12) if resources_due(p, 0, 100)], resources_due(2, 60, 100)
+        ([1, 6, 11], True)
+    """
+    return polls % MEMORY_POLL_EVERY == 1 % MEMORY_POLL_EVERY or last_rss > MEMORY_CLOSE * memory_bytes
+
+
 class _Watch:
     """The polling loop's state: limits per phase, the submission-time estimate, memory and output."""
 
@@ -329,9 +341,7 @@ class _Watch:
         verdict = self._phase_limit(phase, t - since if since else t - self.started, submission_s, t, since, step)
         if verdict is None:
             verdict = self._clock_overrun()
-        # from the first poll on (polls 1, 6, 11, ...): a trial shorter than the period still gets a look
-        if verdict is None and (self._polls % MEMORY_POLL_EVERY == 1 % MEMORY_POLL_EVERY
-                                or self.last_rss > MEMORY_CLOSE * self.limits.memory_bytes):
+        if verdict is None and resources_due(self._polls, self.last_rss, self.limits.memory_bytes):
             self.load_samples.append(runnable_now())
             verdict = self._resources()
         return verdict
