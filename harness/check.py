@@ -27,7 +27,7 @@ from harness.check_child import SUBMISSION_FILE, Problem
 from harness.runner.messages import TrialLimits
 from harness.runner.clock import tree_rss
 from harness.runner.supervisor import POLL_S, ExitWait, ProcessGroup, child_env, child_setup
-from harness.tracks.peft import ADAPTER_CONFIG_FILE, TrackError, submission_track
+from harness.tracks import ADAPTER_CONFIG_FILE, TrackError, submission_track
 from harness.tuning.search_space import SearchSpace, SearchSpaceError, load_search_space
 
 README_FILE = "README.md"

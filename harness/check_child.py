@@ -59,6 +59,10 @@ def contract(track: str) -> tuple[dict[str, tuple[inspect.Parameter, ...]], dict
         from harness.tracks import peft
 
         return peft.REQUIRED_FUNCTIONS, peft.OPTIONAL_FUNCTIONS
+    if track == "compression":
+        from harness.tracks import compression
+
+        return compression.REQUIRED_FUNCTIONS, compression.OPTIONAL_FUNCTIONS
     return REQUIRED_FUNCTIONS, OPTIONAL_FUNCTIONS
 
 

@@ -92,7 +92,7 @@ def check(
     then run a few real steps. The track is recognised from the folder: adapter_config.json or a submission.py
     defining adapt() is a PEFT method; any other submission.py a training algorithm."""
     from harness.check import check_submission, format_report
-    from harness.tracks.peft import TrackError, submission_track
+    from harness.tracks import TrackError, submission_track
 
     try:
         track = submission_track(path) if path.is_dir() else "training"
@@ -187,9 +187,8 @@ def run(
     from harness.check import check_submission, format_report
     from harness.executors import ExecutorError, runner_for
     from harness.runner.run import PlanError, execute
+    from harness.tracks import TrackError, submission_track
     from harness.ui import RichProgress, results_table, workload_times_table
-
-    from harness.tracks.peft import TrackError, submission_track
 
     try:
         track = submission_track(path) if path.is_dir() else "training"

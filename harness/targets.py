@@ -50,10 +50,11 @@ import math
 import os
 import statistics
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from rich.console import Console
 
@@ -78,6 +79,9 @@ SPEED_STEPS = 300  # ... of this many updates each
 SETTING_CAP_S = 900.0
 CURVE_THREADS = 1  # threads per curve run (curves are counted in updates; see step 1)
 CLASS_THREADS = {"cpu-2core": 2}  # threads per trial on each hardware class, as `podium run` uses them  # safety cap (submission seconds) for one step-capped target-setting run
+
+
+T = TypeVar("T")
 
 
 class TargetSettingError(RuntimeError):
@@ -224,7 +228,7 @@ def curves_dir() -> Path:
 
 def curve_key(request: TrialRequest) -> str:
     """What determines a curve (see "Resuming" above), hashed; the trial id and the workload's targets are not."""
-    spec = request.workload.model_dump(mode="json", exclude={"targets", "budget_s"})
+    spec = {k: v for k, v in request.workload.hash_payload().items() if k not in ("targets", "budget_s")}
     payload = {"workload": spec, "baseline": hash_tree(Path(request.submission_dir)),
                "hyperparameters": request.hyperparameters, "seed": request.seed, "max_steps": request.max_steps,
                "eval_every_steps": request.eval_every_steps, "hardware_class": request.hardware_class,
@@ -265,26 +269,147 @@ def curve_commits(spec: WorkloadSpec, baseline: Path, seeds: int, hardware_class
 def _curve(spec: WorkloadSpec, baseline: Path, seed_index: int, hardware_class: str, workdir: Path,
            fresh: bool = False, point: int = 1) -> tuple[Curve, bool]:
     request = setting_request(spec, baseline, seed_index, hardware_class, point=point)
+
+    def run() -> dict[str, Any]:
+        outcome = run_trial(request, workdir)
+        if outcome.status in ("failed", "timed_out"):
+            raise TargetSettingError(f"target-setting run of {baseline.name} on {spec.name} {outcome.status}: "
+                                     f"{outcome.reason}")
+        metric = spec.metric
+        # the test split is evaluated only where validation reached a new best (the only possible first hits)
+        return {"points": [vars(CurvePoint(r.step, r.submission_time_s, r.metrics[metric],
+                                           r.metrics.get(f"test_{metric}", math.nan))) for r in outcome.evals]}
+
+    return kept_run(request, spec, baseline, seed_index, fresh, run,
+                    lambda kept: [CurvePoint(**p) for p in kept["points"]])
+
+
+def kept_run(request: TrialRequest, spec: WorkloadSpec, baseline: Path, seed_index: int, fresh: bool,
+             run: Callable[[], dict[str, Any]], parse: Callable[[dict[str, Any]], T]) -> tuple[T, bool]:
+    """``parse`` of what ``run()`` returns for ``request``, kept under :func:`curves_dir` by :func:`curve_key`: read
+    back when an earlier run kept it (unless ``fresh``), else run and kept atomically (a killed run leaves no
+    half-written file). Returns it and whether it was kept from before."""
     kept = curves_dir() / f"{curve_key(request)}.json"
     if kept.exists() and not fresh:
         try:
-            return [CurvePoint(**p) for p in json.loads(kept.read_text())["points"]], True
+            return parse(json.loads(kept.read_text())), True
         except (ValueError, KeyError, TypeError):
-            kept.unlink()  # a torn or foreign file: run the curve again
-    outcome = run_trial(request, workdir)
-    if outcome.status in ("failed", "timed_out"):
-        raise TargetSettingError(f"target-setting run of {baseline.name} on {spec.name} {outcome.status}: "
-                                 f"{outcome.reason}")
-    metric = spec.metric
-    # the test split is evaluated only where validation reached a new best (the only possible first hits)
-    curve = [CurvePoint(r.step, r.submission_time_s, r.metrics[metric], r.metrics.get(f"test_{metric}", math.nan))
-             for r in outcome.evals]
+            kept.unlink()  # a torn or foreign file: run it again
+    payload = {"workload": spec.name, "baseline": baseline.name, "seed_index": seed_index,
+               "harness_commit": git_commit(), **run()}
     kept.parent.mkdir(parents=True, exist_ok=True)
     partial = kept.with_suffix(f".{os.getpid()}.{seed_index}.tmp")
-    partial.write_text(json.dumps({"workload": spec.name, "baseline": baseline.name, "seed_index": seed_index,
-                                   "harness_commit": git_commit(), "points": [vars(p) for p in curve]}))
-    partial.replace(kept)  # atomically: a killed run leaves no half-written curve
-    return curve, False
+    partial.write_text(json.dumps(payload))
+    partial.replace(kept)
+    return parse(payload), False
+
+
+# --- The compression track: one compress call per seed, measured; floors from the dense model. --------------------
+
+
+@dataclass(frozen=True)
+class CompressionRun:
+    """One target-setting compression of the dense model: quality, ratios to the dense model, compress seconds."""
+
+    validation: float
+    test: float
+    bytes_ratio: float
+    latency_ratio: float
+    submission_s: float
+    dense_validation: float
+    dense_test: float
+
+
+def compression_request(spec: WorkloadSpec, baseline: Path, seed_index: int, hardware_class: str,
+                        point: int = 1) -> TrialRequest:
+    """One target-setting compression: the class's threads (its compress time sets the budget), measured, not
+    judged."""
+    return TrialRequest(
+        trial_id=f"targets-{spec.name}-{baseline.name}-{seed_index}", submission_dir=str(baseline.resolve()),
+        workload=spec, hardware_class=hardware_class, mode="target_setting", budget_s=SETTING_CAP_S,
+        hyperparameters=setting_point(baseline, point),
+        seed=derive_seed(BENCHMARK_RELEASE, baseline.name, spec.name, "target-setting", seed_index),
+        threads=CLASS_THREADS.get(hardware_class, 2), limits=TrialLimits(wall_factor=1.5))
+
+
+def run_compressions(spec: WorkloadSpec, baseline: Path, seeds: int, hardware_class: str,
+                     console: Console | None = None, fresh: bool = False, point: int = 1) -> list[CompressionRun]:
+    """Per seed, one target-setting compression, one at a time (compress seconds and latency ratios are measured
+    against the clock, so runs never share the machine); kept like curves."""
+    runs = []
+    with tempfile.TemporaryDirectory(prefix="podium-targets-") as workdir:
+        for k in range(seeds):
+            request = compression_request(spec, baseline, k, hardware_class, point)
+
+            def run() -> dict[str, Any]:
+                outcome = run_trial(request, Path(workdir))
+                if outcome.status in ("failed", "timed_out") or outcome.result is None:
+                    raise TargetSettingError(f"target-setting run of {baseline.name} on {spec.name} "
+                                             f"{outcome.status}: {outcome.reason}")
+                result, metric = outcome.result, spec.metric
+                numbers = result.measurements
+                return {"run": vars(CompressionRun(
+                    result.validation[metric], result.test[metric], numbers["bytes_ratio"], numbers["latency_ratio"],
+                    result.submission_time_s, numbers["dense_validation"], numbers["dense_test"]))}
+
+            compression, kept = kept_run(request, spec, baseline, k, fresh, run,
+                                         lambda payload: CompressionRun(**payload["run"]))
+            runs.append(compression)
+            if console is not None:
+                console.print(f"    seed {k + 1}/{seeds}: {spec.metric} {compression.validation:.4f}, bytes "
+                              f"{compression.bytes_ratio:.3f}x, latency {compression.latency_ratio:.3f}x, "
+                              f"{compression.submission_s:.1f}s" + (" (kept from an earlier run)" if kept else ""),
+                              highlight=False)
+    return runs
+
+
+def quality_floor(dense: float, fraction: float, higher_is_better: bool = True) -> float:
+    """``fraction`` of the dense model's quality, rounded towards easier: ``fraction x dense`` for accuracy,
+    ``dense / fraction`` for a loss or perplexity.
+
+    >>> quality_floor(0.8852, 0.99), quality_floor(20.0, 0.99, higher_is_better=False)
+    (0.8763, 20.2021)
+    """
+    return floor4(fraction * dense if higher_is_better else dense / fraction, higher_is_better)
+
+
+def derive_compression_targets(spec: WorkloadSpec, runs_by_baseline: dict[str, list[CompressionRun]]) -> dict[str, Any]:
+    """The compression procedure's targets, a pure function of the runs:
+
+    1. **Floors**: ``floor_fraction`` of the dense model's validation and test metric (:func:`quality_floor`).
+    2. Per baseline and seed, the ratio the workload's target bounds (``compression.measure``); infinity for a seed
+       whose model fell below the validation floor. **Level** per baseline: the ratio at least ``SUCCESS_RATE``
+       (90%) of its seeds reached (with 10 seeds, the second worst).
+    3. **Best baseline**: the lowest level. **Target ratio** = its level, rounded up at 4 decimals.
+    4. **Budget** = ``BUDGET_FACTOR`` x the best baseline's median compress seconds, rounded up to 0.5 s.
+    5. **Success rate** per baseline: the share of its seeds at or above the floor, at or under the ratio, within the
+       budget.
+    """
+    if spec.compression is None:
+        raise TargetSettingError(f"{spec.name} is not a compression workload")
+    hib, fraction, measure = spec.higher_is_better, spec.compression.floor_fraction, spec.compression.measure
+    runs = [r for rs in runs_by_baseline.values() for r in rs]
+    dense_validation, dense_test = statistics.median(r.dense_validation for r in runs), statistics.median(
+        r.dense_test for r in runs)
+    validation, test = quality_floor(dense_validation, fraction, hib), quality_floor(dense_test, fraction, hib)
+    ratios = {b: [getattr(r, measure) if spec.meets(r.validation, validation) else math.inf for r in rs]
+              for b, rs in runs_by_baseline.items()}
+    levels = {b: level_reached_by(rs, higher_is_better=False) for b, rs in ratios.items()}
+    best = min(levels, key=lambda b: levels[b])
+    if math.isinf(levels[best]):
+        raise TargetSettingError(f"no baseline kept the {spec.metric} floor {validation:.4f} ({fraction:.0%} of the "
+                                 f"dense model's {dense_validation:.4f}) on {SUCCESS_RATE:.0%} of its seeds: "
+                                 "there is no target to set")
+    ratio = floor4(levels[best], higher_is_better=False)
+    budget = round_budget(BUDGET_FACTOR * statistics.median(r.submission_s for r in runs_by_baseline[best]))
+    success = {b: sum(1 for r, q in zip(rs, ratios[b]) if q <= ratio and r.submission_s <= budget) / len(rs)
+               for b, rs in runs_by_baseline.items()}
+    return {"validation": validation, "test": test, "compression_ratio": ratio, "budget_s": budget,
+            "best_baseline": best, "success_rate": success, "floor_fraction": fraction, "measure": measure,
+            "dense": {"validation": dense_validation, "test": dense_test}, "ratio_level": levels,
+            "ratio_per_seed": {b: [getattr(r, measure) for r in rs] for b, rs in runs_by_baseline.items()},
+            "validation_per_seed": {b: [r.validation for r in rs] for b, rs in runs_by_baseline.items()},
+            "compress_seconds": {b: [r.submission_s for r in rs] for b, rs in runs_by_baseline.items()}}
 
 
 def measure_speed(spec: WorkloadSpec, baseline: Path, hardware_class: str, runs: int | None = None,
@@ -319,6 +444,10 @@ def rebudget(names: list[str] | None, hardware_class: str, write: bool, console:
         if entry is None:
             raise TargetSettingError(f"{name} has no targets for {hardware_class}: run `podium targets set` first")
         load_before, spec, prov = os.getloadavg()[0], get_spec(name), entry["provenance"]
+        if spec.track == "compression":
+            raise TargetSettingError(f"{name}: a compression workload's budget comes from its runs' compress "
+                                     "seconds; re-run `podium targets set` on it (kept runs are reused with "
+                                     "their seconds: pass --fresh to measure them again)")
         points = prov.get("points", {})
         per_step = {b.name: measure_speed(spec, b, hardware_class, point=points.get(b.name, 1))
                     for b in baselines(spec.track, tuple(prov["steps_to_target"]))}
@@ -370,6 +499,12 @@ def set_targets(names: list[str] | None, seeds: int, hardware_class: str, write:
     stored = json.loads(TARGETS_FILE.read_text()) if TARGETS_FILE.exists() else {"workloads": {}}
     for name in names or [n for n in WORKLOADS.names() if hardware_class in get_spec(n).budget_s]:
         spec = get_spec(name)
+        if spec.track == "compression":
+            stored["workloads"].setdefault(name, {})[hardware_class] = _compression_targets(
+                spec, baselines(), seeds, hardware_class, console, force, fresh, points, workers)
+            if write:
+                write_stored(stored)
+            continue
         curves = {}
         for baseline in baselines():
             console.print(f"{name}: {baseline.name} x {seeds} seeds, {setting_steps(spec)} updates each",
@@ -393,6 +528,34 @@ def set_targets(names: list[str] | None, seeds: int, hardware_class: str, write:
     return stored
 
 
+def _compression_targets(spec: WorkloadSpec, baselines: list[Path], seeds: int, hardware_class: str,
+                         console: Console, force: bool, fresh: bool, points: dict[str, int],
+                         workers: int) -> dict[str, Any]:
+    """The compression procedure on one workload (:func:`derive_compression_targets`): its stored entry."""
+    if workers > 1:
+        console.print("  (compression runs go one at a time: their seconds and latency ratios are measured against "
+                      "the clock; --workers is ignored)", highlight=False)
+    load_before = os.getloadavg()[0]
+    runs = {}
+    for baseline in baselines:
+        console.print(f"{spec.name}: {baseline.name} x {seeds} seeds", highlight=False)
+        runs[baseline.name] = run_compressions(spec, baseline, seeds, hardware_class, console, fresh,
+                                               points.get(baseline.name, 1))
+    derived = derive_compression_targets(spec, runs)
+    provenance = _provenance(spec.name, seeds, hardware_class, force, load_before, derived, baselines, points)
+    provenance.update(procedure="harness/targets.py (compression: floors from the dense model, the ratio 90% of "
+                                "the best baseline's seeds reach, budget 3x its median compress time)",
+                      threads=CLASS_THREADS.get(hardware_class, 2))
+    for key in ("curve_threads", "speed_runs", "speed_updates", "sustain_evals"):
+        provenance.pop(key)
+    console.print(f"  -> floor {derived['validation']:.4f} (test {derived['test']:.4f}), {derived['measure']} <= "
+                  f"{derived['compression_ratio']:.4f}, budget {derived['budget_s']:.1f}s (best baseline "
+                  f"{derived['best_baseline']}, success {derived['success_rate'][derived['best_baseline']]:.0%})",
+                  highlight=False)
+    return {"validation": derived["validation"], "test": derived["test"], "budget_s": derived["budget_s"],
+            "compression_ratio": derived["compression_ratio"], "provenance": provenance}
+
+
 def _provenance(name: str, seeds: int, hardware_class: str, force: bool, load_before: float,
                 derived: dict[str, Any], baselines: list[Path], points: dict[str, int]) -> dict[str, Any]:
     subset = "".join(f" --baseline {b.name}" for b in baselines) if len(baselines) < len(
@@ -410,7 +573,7 @@ def _provenance(name: str, seeds: int, hardware_class: str, force: bool, load_be
         "command": f"podium targets set --workload {name} --seeds {seeds} --hardware-class {hardware_class}"
                    + subset + (" --force" if force else ""),
         "load_average_1min": {"before": round(load_before, 2), "after": round(os.getloadavg()[0], 2)},
-        **{k: v for k, v in derived.items() if k not in ("validation", "test", "budget_s")},
+        **{k: v for k, v in derived.items() if k not in ("validation", "test", "budget_s", "compression_ratio")},
     }
 
 

@@ -36,7 +36,9 @@ SUITES.add("lite", ("digits_mlp", "fashion_mnist_mlp", "fashion_mnist_cnn"))
 # `podium demo` runs only fashion_cnn_transfer of this suite (harness/demo.py says why); `--track peft` runs it all.
 SUITES.add("peft/lite", ("fashion_cnn_transfer", "minilm_rotten_tomatoes"))
 SUITES.add("peft/full", ("minilm_rotten_tomatoes", "fashion_cnn_transfer", "smollm2_sentiment"))
-TRACKS = ("training", "peft")
+SUITES.add("compression/lite", ("fashion_cnn_compress",))
+SUITES.add("compression/full", ("fashion_cnn_compress",))
+TRACKS = ("training", "peft", "compression")
 
 
 def suite_key(suite: str, track: str = "training") -> str:

@@ -18,6 +18,21 @@ HardwareClass = Literal["cpu-2core", "gpu-h100"]
 DEFAULT_HARDWARE_CLASS: HardwareClass = "cpu-2core"
 
 
+class CompressionGoal(BaseModel):
+    """What a compression workload asks of a compressed model besides its quality floor.
+
+    ``measure`` names the ratio to the dense model that must be at most the target (``Targets.compression_ratio``,
+    set by ``podium targets set``): ``bytes_ratio`` (deflated bytes on disk) or ``latency_ratio`` (batch-1 p50
+    latency on pinned threads). ``floor_fraction`` is the quality floor as a fraction of the dense model's
+    validation (and test) metric, MLPerf-style: 0.99 keeps 99% of the dense model's accuracy.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    measure: Literal["bytes_ratio", "latency_ratio"]
+    floor_fraction: float = Field(0.99, gt=0.0, le=1.0)
+
+
 class Targets(BaseModel):
     """Validation and test targets for one workload on one hardware class, with how they were made."""
 
@@ -28,6 +43,9 @@ class Targets(BaseModel):
     #: the runtime budget the procedure measured (``BUDGET_FACTOR`` x the reference's time to the target); when
     #: present it replaces the workload's declared budget for this hardware class.
     budget_s: float | None = None
+    #: compression workloads: the largest ratio to the dense model (of the workload's ``compression.measure``) that
+    #: meets the target; ``validation`` and ``test`` are then the quality floors.
+    compression_ratio: float | None = None
     provenance: dict[str, Any] = Field(default_factory=dict)
 
 
@@ -37,7 +55,8 @@ class WorkloadSpec(BaseModel):
     Attributes:
         name: registry key, e.g. ``fashion_mnist_mlp``.
         family: the folder under ``workloads/`` that implements it.
-        track: the track whose submissions run on it (``training``, ``peft``); pools and scores are per track.
+        track: the track whose submissions run on it (``training``, ``peft``, ``compression``); pools and scores are
+            per track.
         base: for a variant, the name of the base workload it stands in for when scoring; None for a base workload.
         builder: ``module:function`` returning ``(TorchWorkload, Evaluator)``; imported only inside a trial worker.
         builder_kwargs: arguments for the builder (what makes a variant different: activation, init, norm...).
@@ -47,6 +66,7 @@ class WorkloadSpec(BaseModel):
         eval_period_s: submission seconds between evaluations.
         step_hint: the number of steps a reasonable schedule should plan for (AlgoPerf's ``step_hint``).
         targets: per hardware class; filled from ``targets.json``.
+        compression: for a compression workload, the ratio its target bounds and its quality floor's fraction.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -67,6 +87,7 @@ class WorkloadSpec(BaseModel):
     eval_period_s: float
     step_hint: int
     targets: dict[str, Targets] = Field(default_factory=dict)
+    compression: CompressionGoal | None = None
 
     @property
     def is_variant(self) -> bool:
@@ -99,7 +120,23 @@ class WorkloadSpec(BaseModel):
         """
         return value >= target if self.higher_is_better else value <= target
 
+    def hash_payload(self) -> dict[str, Any]:
+        """The spec as JSON for hashing. Fields added for the compression track are left out while unset, so a
+        workload of another track keeps the hash (and the stored results and kept curves) it had before them."""
+        return without_unset_compression(self.model_dump(mode="json"))
+
     def spec_hash(self) -> str:
         """Stable hash of everything that defines the workload (results are keyed by it, so stale ones show)."""
-        payload = json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+        payload = json.dumps(self.hash_payload(), sort_keys=True, separators=(",", ":"))
         return hashlib.blake2b(payload.encode(), digest_size=12).hexdigest()
+
+
+def without_unset_compression(spec: dict[str, Any]) -> dict[str, Any]:
+    """A workload spec's JSON (or part of it) without the compression fields a workload of another track leaves
+    unset: hashes and bundles of training and PEFT workloads stay what they were before the compression track."""
+    if spec.get("compression", 0) is None:
+        del spec["compression"]
+    for targets in spec.get("targets", {}).values():
+        if targets.get("compression_ratio", 0) is None:
+            del targets["compression_ratio"]
+    return spec

@@ -33,7 +33,7 @@ from harness.provenance import git_commit, hash_tree
 from harness.runner.messages import EvalRecord, TrialLimits, TrialRequest
 from harness.runner.supervisor import TrialOutcome
 from harness.store import ResultsStore
-from harness.tracks.peft import TrackError, submission_track
+from harness.tracks import WHAT, TrackError, submission_track
 from harness.tuning.plan import PlanEntry, Ruleset, RunPlan, plan_entries
 from harness.tuning.protocol import INF, TrialOutcomeRow, select_configuration, summarize
 from harness.tuning.search_space import SearchSpace, load_search_space
@@ -106,7 +106,7 @@ def first_point(folder: Path) -> dict[str, Any]:
 
 def run_track(config: RunConfig) -> str:
     """The track of a run: its workloads' track, which must be the submission folder's own (see
-    :func:`harness.tracks.peft.submission_track`)."""
+    :func:`harness.tracks.submission_track`)."""
     tracks = {get_spec(w).track: w for w in config.workloads}
     if len(tracks) > 1:
         raise PlanError("one run covers one track; these workloads belong to several: "
@@ -118,9 +118,7 @@ def run_track(config: RunConfig) -> str:
     except TrackError as error:
         raise PlanError(str(error)) from None
     if own != track:
-        what = {"peft": "a PEFT method (adapter_config.json, or adapt() in submission.py)",
-                "training": "a training algorithm (submission.py without adapt())"}
-        raise PlanError(f"{folder} is {what.get(own, own)}, but {', '.join(config.workloads)} "
+        raise PlanError(f"{folder} is {WHAT.get(own, own)}, but {', '.join(config.workloads)} "
                         f"{'is a' if len(config.workloads) == 1 else 'are'} {track}-track workload"
                         f"{'' if len(config.workloads) == 1 else 's'}; pick workloads of the {own} track "
                         f"(`podium workloads --track {own}`)")

@@ -32,7 +32,7 @@ import numpy as np
 from harness.runner.messages import EvalRecord, Heartbeat, Phase, TrialRequest, WorkerResult
 from workloads.common.pytorch import EvaluationError
 from harness.runner import distributed
-from harness.tracks import peft
+from harness.tracks import compression, peft
 from harness.tracks.training import (TrainingComplete, TrainState, as_hyperparameters, default_prepare_for_eval,
                                      init_model_kwargs)
 
@@ -88,6 +88,7 @@ class Trial:
     completed_at: int | None = None  # step at which the submission raised TrainingComplete
     validation: dict[str, float] = field(default_factory=dict)
     adapt_s: float | None = None  # submission seconds of the PEFT track's adapt (part of the trial's time)
+    cpu_final_s: float | None = None  # the compression track's CPU submission time, read before its measuring child
 
     @property
     def target(self) -> float:
@@ -149,6 +150,9 @@ def load(request: TrialRequest, heartbeat: Heartbeat, send: Any) -> Trial:
             raise SubmissionFailure("a PEFT submission defines adapt(model, workload, hyperparameters, rng); "
                                     "submission.py has no adapt")
         submission = peft.compose(submission, request.hyperparameters)
+    if request.workload.track == compression.TRACK and not callable(getattr(submission, "compress", None)):
+        raise SubmissionFailure("a compression submission defines compress(model, workload, calibration_batches, "
+                                "train_queue, hyperparameters, rng); submission.py has no compress")
     clock = _clock.SubmissionClock(heartbeat, _clock.device_sync(request.device))
     return Trial(request, submission, workload, evaluator, clock, send)
 
@@ -347,16 +351,12 @@ def run(request: TrialRequest, heartbeat: Heartbeat, send: Any, process_start: f
     try:
         trial = load(request, heartbeat, send)
         startup_s = now() - process_start
-        model, model_state, optimizer_state, batch_size, init_s = initialise(trial)
-        model, model_state = train(trial, model, model_state, optimizer_state, batch_size)
-        if request.mode == "target_setting":
-            test, test_met, status, reason = {}, None, "missed", "target-setting run: ran the whole budget"
+        if request.workload.track == compression.TRACK:
+            init_s, test, test_met, status, reason, measurements = compress_trial(trial)
         else:
-            test, test_met = test_evaluation(trial, model, model_state)
-            status, reason = ("reached", "") if trial.reached_at is not None else ("missed", missed_reason(trial))
-            if request.workload.track == peft.TRACK:
-                trial.clock.phase(Phase.EVAL)
-                measurements = {**measure(trial, model), "adapt_s": trial.adapt_s or 0.0}
+            model, model_state, optimizer_state, batch_size, init_s = initialise(trial)
+            model, model_state = train(trial, model, model_state, optimizer_state, batch_size)
+            test, test_met, status, reason, measurements = judge_training(trial, model, model_state)
     except SubmissionFailure as exc:
         status, reason, test, test_met = "failed", str(exc), {}, None
     except EvaluationError as exc:
@@ -370,6 +370,85 @@ def run(request: TrialRequest, heartbeat: Heartbeat, send: Any, process_start: f
         **base, status=status, reason=reason, startup_time_s=startup_s, init_time_s=init_s,
         batch_size=batch_size, test=test, test_target_met=test_met, measurements=measurements, **accounting(trial),
         peak_rss_bytes=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
+
+
+def judge_training(trial: Trial, model: Any, model_state: Any) -> tuple[dict[str, float], bool | None, str, str,
+                                                                       dict[str, float]]:
+    """After the timed loop of the training and PEFT tracks: the test evaluation, the status and the PEFT track's
+    measurements. Returns ``(test, test_met, status, reason, measurements)``."""
+    if trial.request.mode == "target_setting":
+        return {}, None, "missed", "target-setting run: ran the whole budget", {}
+    test, test_met = test_evaluation(trial, model, model_state)
+    status, reason = ("reached", "") if trial.reached_at is not None else ("missed", missed_reason(trial))
+    measurements: dict[str, float] = {}
+    if trial.request.workload.track == peft.TRACK:
+        trial.clock.phase(Phase.EVAL)
+        measurements = {**measure(trial, model), "adapt_s": trial.adapt_s or 0.0}
+    return test, test_met, status, reason, measurements
+
+
+def compress_trial(trial: Trial) -> tuple[float, dict[str, float], bool | None, str, str, dict[str, float]]:
+    """The compression track's trial: ``compress`` on the clock, then the saved model measured in a fresh process
+    (see :mod:`harness.tracks.compression`). Returns ``(init_s, test, test_met, status, reason, measurements)``."""
+    import tempfile
+
+    import torch
+
+    from workloads.common.compression import DEFAULT_BATCH_SIZE
+
+    request, workload, seed = trial.request, trial.workload, trial.request.seed
+    started = now()
+    trial.clock.phase(Phase.INIT)
+    model, _ = workload.init_model_fn(rng_for(seed, 0))
+    calibration = workload.calibration_batches(seed)
+    queue = workload.input_queue(int(request.hyperparameters.get("batch_size", DEFAULT_BATCH_SIZE)), seed)
+    trial.clock.phase(Phase.HARNESS)
+    init_s = now() - started
+    trial.loop_start = now()
+    trial.clock.start(0)
+    try:
+        compressed = call_submission(trial, "compress", trial.submission.compress, model=model, workload=workload,
+                                     calibration_batches=calibration, train_queue=queue,
+                                     hyperparameters=as_hyperparameters(request.hyperparameters),
+                                     rng=rng_for(seed, 1))
+    finally:
+        trial.clock.stop()
+    submission_s = trial.clock.submission_s
+    cpu_s = trial.cpu_final_s = trial.clock.cpu_submission_s()  # before the measuring child adds its own
+    if not isinstance(compressed, torch.nn.Module):
+        raise SubmissionFailure(f"compress returned {type(compressed).__name__}; expected the compressed model (a "
+                                "torch.nn.Module)")
+    trial.clock.phase(Phase.EVAL)
+    started = now()
+    try:
+        path = compression.save_model(compressed, Path(tempfile.mkdtemp(prefix="measure-")))
+    except Exception as exc:  # noqa: BLE001 - what cannot be saved cannot be measured: the submission's failure
+        raise SubmissionFailure(f"the compressed model cannot be saved with torch.save (a lambda, a local class, an "
+                                f"open file?): {type(exc).__name__}: {exc}") from None
+    try:
+        measured = compression.measure_saved(request.model_dump_json(), path, request.limits.eval_s)
+    except compression.MeasurementError as exc:
+        raise SubmissionFailure(f"the saved compressed model could not be measured: {exc}") from None
+    trial.eval_time_s = now() - started
+    trial.clock.phase(Phase.HARNESS)
+    validation, test, measurements = measured["validation"], measured["test"], measured["measurements"]
+    trial.evals.append((0, validation))
+    trial.eval_times.append(submission_s)
+    trial.validation = validation
+    trial.send(EvalRecord(trial_id=request.trial_id, eval_index=0, step=0, submission_time_s=submission_s,
+                          cpu_submission_time_s=cpu_s, eval_time_s=trial.eval_time_s,
+                          wall_time_s=now() - trial.loop_start, metrics=validation, logged=[]))
+    if request.mode == "target_setting":
+        return init_s, test, None, "missed", "target-setting run: measured, not judged", measurements
+    spec = request.workload
+    why = compression.verdict(spec, request.hardware_class, validation[spec.metric], measurements, submission_s,
+                              request.budget_s)
+    if why is None:
+        trial.reached_at, trial.cpu_reached_at = submission_s, cpu_s
+    targets = spec.targets_for(request.hardware_class)
+    test_met = spec.meets(test[spec.metric], targets.test)
+    status, reason = ("reached", "") if why is None else ("missed", why)
+    return init_s, test, test_met, status, reason, measurements
 
 
 def measure(trial: Trial, model: Any) -> dict[str, float]:
@@ -406,7 +485,7 @@ def accounting(trial: Trial | None) -> dict[str, Any]:
     """
     if trial is None or not trial.loop_start:
         return {}
-    cpu_s = trial.clock.cpu_submission_s()
+    cpu_s = trial.cpu_final_s if trial.cpu_final_s is not None else trial.clock.cpu_submission_s()
     ended, loop_wall = _clock.monotonic(), now() - trial.loop_start
     return dict(time_to_result_s=trial.reached_at, cpu_time_to_result_s=trial.cpu_reached_at,
                 cpu_submission_time_s=cpu_s, ended_monotonic=ended, steps=trial.step,

@@ -1,13 +1,27 @@
-"""The compression track's contract: how a model compressor is submitted, and how what it returns is measured.
-
-**Status.** This file holds the contract's signature and the track's *measurement*; the track is not wired into the
-engine yet (no compression workloads, baselines, ``podium check`` support or scoring: issue 12's later points).
+"""The compression track's contract: how a model compressor is submitted, timed, and measured.
 
 **The submission.** ``submission.py`` defines ``compress(model, workload, calibration_batches, train_queue,
-hyperparameters, rng) -> model``. It receives the workload's trained dense model, a few calibration batches and an
-iterator of training batches (the only data it may read: never evaluation data), and returns the compressed model.
-The call is submission time under the same clock rules as the other tracks: recovery fine-tuning or distillation
-inside it counts.
+hyperparameters, rng) -> model`` (the signature is declared once, in :class:`Compressor`; ``podium check`` reads it).
+It receives a private copy of the workload's trained dense model, :data:`~workloads.common.compression.
+CALIBRATION_BATCHES` calibration batches and an infinite iterator of shuffled training batches (batch size: the
+``batch_size`` hyperparameter, default 32), the only data it may read, and returns the compressed model: a
+``torch.nn.Module`` that takes the workload's inputs and returns its logits.
+
+**The clock.** The ``compress`` call is submission time under the same clock rules as the other tracks (recovery
+fine-tuning and distillation inside it count); a call that runs past the budget plus the grace is killed
+(``timed_out``). Nothing else of the submission runs on the clock.
+
+**Evaluation data is out of reach.** The trial process that runs ``compress`` holds the dense model and the training
+split only (see :mod:`workloads.common.compression`): no validation or test example is loaded there. The returned
+model is saved (``torch.save`` of the module, untimed) and measured in a **separate, fresh process**
+(:func:`measure_saved`, ``python -m harness.tracks.compression``) that loads the saved file, the dense reference and
+the held-out splits, and never runs ``compress``. What it measures is what was saved, so the bytes counted, the
+accuracy and the latency all belong to the same model.
+
+**Time-to-result** = the ``compress`` call's submission time when the validation metric meets the floor (the
+workload's validation target: ``floor_fraction`` of the dense model's) *and* the ratio named by the workload's
+``compression.measure`` is at most its target (``Targets.compression_ratio``), within the budget; otherwise the trial
+is *missed* (infinity) with a reason that gives the numbers. The test split is measured too, against the test floor.
 
 **Measured, never reported** (untimed; :func:`measure`). Nothing a returned model says about itself is taken on trust:
 what is measured is what runs and what is saved.
@@ -18,26 +32,34 @@ what is measured is what runs and what is saved.
 * ``bytes``: ``raw_bytes`` after a standard lossless compressor, **deflate** (``zlib`` level 6, the gzip default:
   in every Python, reproducible byte for byte). A model pruned to 90% zeros but stored densely shrinks here only as
   far as deflate can squeeze its zeros out; it does not count as 10x smaller because it says it is sparse.
+  ``bytes_ratio`` is ``bytes`` over the dense model's.
 * ``sparsity``: the share of exactly-zero elements over every weight tensor of the saved state (floating or
   quantized; integer index tensors and other bookkeeping are not weights), read from the tensors.
 * ``bits_per_weight``: the saved weights' storage bits per element, weighted by element count (32 for float32,
-  8 for int8, ...), with ``dtypes`` saying which.
+  8 for int8, ...).
 * ``latency_p50_ms`` / ``latency_p90_ms``: batch-1 forward passes (eval mode, no gradients), ``runs`` timed passes
   after ``warmup``, each on a different input, with a fixed thread count on pinned cores; the dense reference is
   measured in the same process, interleaved run by run with the compressed model (:func:`compare_latency`), so
-  that the machine's drift falls on both alike, and ``latency_ratio`` is compressed p50 over dense p50.
+  that the machine's drift falls on both alike, and ``latency_ratio`` is compressed p50 over dense p50. The ratio
+  is what a target bounds: the absolute p50 of a model moves by several percent between measurements on a shared
+  machine (``make bench`` reports by how much), the ratio measured alongside by far less.
 * ``throughput``: examples per second at batch 32, median of a batch pass every fifth interleaved run.
 """
 
 from __future__ import annotations
 
+import inspect
 import io
+import json
 import os
 import statistics
+import subprocess
+import sys
 import time
 import zlib
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 from harness.tracks.training import Hyperparameters, ParameterContainer, RandomState, Workload
@@ -58,6 +80,11 @@ class Compressor(Protocol):
                  train_queue: Iterator[Any], hyperparameters: Hyperparameters,
                  rng: RandomState) -> ParameterContainer:
         """Return the compressed model (the same module changed in place, or a new one). Timed."""
+
+
+REQUIRED_FUNCTIONS: dict[str, tuple[inspect.Parameter, ...]] = {
+    "compress": tuple(inspect.signature(Compressor.compress).parameters.values())[1:]}
+OPTIONAL_FUNCTIONS: dict[str, tuple[inspect.Parameter, ...]] = {}
 
 
 # --- Bytes. --------------------------------------------------------------------------------------------------------
@@ -230,3 +257,103 @@ def measure(compressed: Any, dense: Any, single: Callable[[int], Any], batch: Ca
                 dense_latency_p50_ms=latency["dense"].p50_ms,
                 latency_ratio=latency["compressed"].p50_ms / latency["dense"].p50_ms,
                 throughput=latency["compressed"].throughput, dense_throughput=latency["dense"].throughput)
+
+
+# --- The trial's verdict. ------------------------------------------------------------------------------------------
+
+
+def verdict(spec: Any, hardware_class: str, validation: float, measurements: dict[str, float], submission_s: float,
+            budget_s: float) -> str | None:
+    """None when the compressed model meets the floor and the target within the budget; otherwise why it missed."""
+    targets = spec.targets_for(hardware_class)
+    measure_name = spec.compression.measure
+    ratio, bound = measurements[measure_name], targets.compression_ratio
+    misses = []
+    if not spec.meets(validation, targets.validation):
+        misses.append(f"validation {spec.metric} {validation:.4f} is below the floor {targets.validation:.4f}")
+    if bound is None or not ratio <= bound:
+        misses.append(f"{measure_name} {ratio:.3f} is over the target {bound if bound is None else f'{bound:.3f}'}")
+    if submission_s > budget_s:
+        misses.append(f"compress took {submission_s:.1f}s, over the {budget_s:g}s budget")
+    return "; ".join(misses) or None
+
+
+# --- The measurement process. ----------------------------------------------------------------------------------------
+
+SAVED_MODEL = "compressed.pt"
+
+
+class MeasurementError(RuntimeError):
+    """The saved compressed model could not be loaded, run or measured; the message says why."""
+
+
+def save_model(model: Any, folder: Path) -> Path:
+    """Save the whole compressed module (``torch.save``: its classes by reference, its tensors as stored) into
+    ``folder``; the measurement process loads this file and nothing else of the trial."""
+    import torch
+
+    path = folder / SAVED_MODEL
+    torch.save(model, path)
+    return path
+
+
+def measure_saved(request_json: str, model_path: Path, timeout_s: float) -> dict[str, Any]:
+    """Measure the saved model in a fresh process (``python -m harness.tracks.compression``; see :func:`main`):
+    ``{"validation": {...}, "test": {...}, "measurements": {...}}``. Its output goes to ``measure.log`` beside the
+    model; a failure raises :class:`MeasurementError` with the log's last lines."""
+    folder = model_path.parent
+    request_path, out_path, log_path = folder / "measure-request.json", folder / "measured.json", folder / "measure.log"
+    request_path.write_text(request_json)
+    with open(log_path, "wb") as log:
+        try:
+            done = subprocess.run([sys.executable, "-m", "harness.tracks.compression", str(request_path),
+                                   str(model_path), str(out_path)], stdin=subprocess.DEVNULL, stdout=log,
+                                  stderr=subprocess.STDOUT, timeout=timeout_s, check=False)
+        except subprocess.TimeoutExpired:
+            raise MeasurementError(f"measuring the compressed model took over {timeout_s:.0f}s") from None
+    if done.returncode != 0 or not out_path.exists():
+        tail = " / ".join(line.strip()[:300] for line in log_path.read_text(errors="replace").splitlines()[-3:])
+        raise MeasurementError(f"the measurement process exited with code {done.returncode}: {tail}")
+    return json.loads(out_path.read_text())
+
+
+def main(argv: list[str]) -> None:
+    """The measurement process: ``REQUEST.json MODEL.pt OUT.json``.
+
+    Imports the submission module under the worker's name for it (``podium_submission``), so classes it defined
+    unpickle; loads the saved model and the workload's held-out data and dense reference (the family module's
+    ``held_out``); evaluates validation and test; measures bytes and latency against the dense model (:func:`measure`);
+    in a target-setting run also evaluates the dense model (``dense_validation``, ``dense_test``); writes the numbers
+    to OUT.json.
+    """
+    request_path, model_path, out_path = argv
+    import importlib
+
+    import torch
+
+    from harness.runner.messages import TrialRequest
+    from harness.runner.worker import import_submission
+    from workloads.common.peft import ModelEvaluator, forward
+
+    request = TrialRequest.model_validate_json(Path(request_path).read_text())
+    spec, device = request.workload, torch.device(request.device)
+    torch.set_num_threads(request.threads)
+    import_submission(Path(request.submission_dir).resolve())
+    module_name, _ = spec.builder.split(":")
+    held = importlib.import_module(module_name).held_out(spec, device, **spec.builder_kwargs)
+    model = torch.load(model_path, weights_only=False, map_location=device)
+    if not isinstance(model, torch.nn.Module):
+        raise MeasurementError(f"compress returned a {type(model).__name__}, not a torch.nn.Module")
+    evaluator = ModelEvaluator(device, held.splits)
+    quality = {split: dict(evaluator.evaluate(model, None, split)) for split in ("validation", "test")}
+    single, batch = held.latency_inputs(THROUGHPUT_BATCH)
+    measured = measure(model, held.dense, single, batch, forward, threads=request.threads)
+    numbers = {k: float(v) for k, v in measured.items() if isinstance(v, (int, float))}
+    if request.mode == "target_setting":  # the floors are fractions of the dense model's own quality
+        for split in ("validation", "test"):
+            numbers[f"dense_{split}"] = float(evaluator.evaluate(held.dense, None, split)[spec.metric])
+    Path(out_path).write_text(json.dumps({**quality, "measurements": numbers}))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

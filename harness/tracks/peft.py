@@ -66,13 +66,11 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, Protocol, runtime_checkable
 
-from harness.tracks import training
+from harness.tracks import ADAPTER_CONFIG_FILE, SUBMISSION_FILE, training
 from harness.tracks.training import (Hyperparameters, ModelAuxiliaryState, OptimizerState, ParameterContainer,
                                      RandomState, Workload)
 
 TRACK = "peft"
-ADAPTER_CONFIG_FILE = "adapter_config.json"
-SUBMISSION_FILE = "submission.py"
 
 
 @runtime_checkable
@@ -397,38 +395,6 @@ def compose(functions: Any, hyperparameters: Mapping[str, Any]) -> SimpleNamespa
 
 
 # --- Which track a folder belongs to. --------------------------------------------------------------------------------
-
-
-class TrackError(ValueError):
-    """A submission folder whose track cannot be told (or is told two ways)."""
-
-
-def submission_track(folder: Path) -> str:
-    """``peft`` or ``training``, from what the folder holds; an error when it is ambiguous.
-
-    A folder with ``adapter_config.json`` is a config-only PEFT submission (it may not also hold ``submission.py``);
-    a ``submission.py`` that defines ``adapt`` at module level is a PEFT method; any other ``submission.py`` is a
-    training submission. The test reads the source (``def adapt`` / ``adapt =``), so no submission code runs here.
-    """
-    import ast
-
-    has_config, source = (folder / ADAPTER_CONFIG_FILE).is_file(), folder / SUBMISSION_FILE
-    if has_config and source.is_file():
-        raise TrackError(f"{folder} holds both {ADAPTER_CONFIG_FILE} (a config-only PEFT submission) and "
-                         f"{SUBMISSION_FILE}; keep one: a PEFT method in Python builds its config inside adapt()")
-    if has_config:
-        return TRACK
-    if not source.is_file():
-        return training.TRACK
-    try:
-        tree = ast.parse(source.read_text(errors="replace"))
-    except SyntaxError:
-        return training.TRACK  # the checker reports the syntax error with its line
-    names = {node.name for node in tree.body if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))}
-    names |= {t.id for node in tree.body if isinstance(node, ast.Assign) for t in node.targets
-              if isinstance(t, ast.Name)}
-    names |= {a.asname or a.name for node in tree.body if isinstance(node, ast.ImportFrom) for a in node.names}
-    return TRACK if "adapt" in names else training.TRACK
 
 
 # --- Measurements. ---------------------------------------------------------------------------------------------------

@@ -243,5 +243,5 @@ def test_batches_are_trimmed_to_their_longest_row_and_no_output_changes(models, 
         # the evaluator (length-sorted, trimmed batches of 64) gives what a plain pass over the padded rows gives
         correct = sum(int((forward(model, take(x, slice(s, s + 100))).argmax(-1) == labels[s:s + 100]).sum())
                       for s in range(0, rows, 100))
-    evaluator = ModelEvaluator(workload, {"validation": (x, labels)}, batch_size=64)
+    evaluator = ModelEvaluator(workload.device, {"validation": (x, labels)}, batch_size=64)
     assert evaluator.evaluate(model, None, "validation")["accuracy"] == pytest.approx(correct / rows)

@@ -15,7 +15,8 @@ from harness.cli import app
 from harness.runner.messages import TrialRequest
 from harness.runner.run import PlanError, RunConfig, make_plan
 from harness.runner.supervisor import run_trial
-from harness.tracks.peft import MEASUREMENTS, TrackError, submission_track
+from harness.tracks import TrackError, submission_track
+from harness.tracks.peft import MEASUREMENTS
 from workloads import get_spec
 
 ROOT = Path(__file__).resolve().parents[2]

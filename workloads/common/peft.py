@@ -124,30 +124,35 @@ class PeftWorkload(TorchWorkload):
         return float(self._forgetting(base, adapted, self.reference))
 
     def input_queue(self, batch_size: int, seed: int) -> Iterator[dict[str, Any]]:
-        """Infinite, shuffled-per-epoch batches (the last partial batch of an epoch is dropped); tokenized inputs are
-        trimmed to the batch's longest row (:func:`trim`)."""
-        if batch_size < 1 or batch_size > self.num_train_examples:
-            raise ValueError(f"batch size {batch_size} is outside [1, {self.num_train_examples}] for {self.name}")
-        generator = torch.Generator().manual_seed(seed)
-        n = self.num_train_examples
-        while True:
-            order = torch.randperm(n, generator=generator)
-            on_device = order.to(self.device)
-            for start in range(0, n - batch_size + 1, batch_size):
-                idx = on_device[start:start + batch_size]
-                inputs = take(self._train_x, idx)
-                if self._train_lengths is not None:
-                    inputs = trim(inputs, max(1, int(self._train_lengths[order[start:start + batch_size]].max())))
-                yield {"inputs": inputs, "targets": self._train_y[idx]}
+        """Infinite, shuffled-per-epoch batches (see :func:`shuffled_batches`)."""
+        return shuffled_batches(self, self._train_x, self._train_y, self._train_lengths, batch_size, seed)
+
+
+def shuffled_batches(workload: TorchWorkload, inputs: Inputs, labels: torch.Tensor, row_lengths: torch.Tensor | None,
+                     batch_size: int, seed: int) -> Iterator[dict[str, Any]]:
+    """Infinite, shuffled-per-epoch batches of ``workload``'s training data (the last partial batch of an epoch is
+    dropped); tokenized inputs are trimmed to the batch's longest row (:func:`trim`)."""
+    n = len(labels)
+    if batch_size < 1 or batch_size > n:
+        raise ValueError(f"batch size {batch_size} is outside [1, {n}] for {workload.name}")
+    generator = torch.Generator().manual_seed(seed)
+    while True:
+        order = torch.randperm(n, generator=generator)
+        on_device = order.to(workload.device)
+        for start in range(0, n - batch_size + 1, batch_size):
+            idx = on_device[start:start + batch_size]
+            batch = take(inputs, idx)
+            if row_lengths is not None:
+                batch = trim(batch, max(1, int(row_lengths[order[start:start + batch_size]].max())))
+            yield {"inputs": batch, "targets": labels[idx]}
 
 
 class ModelEvaluator:
     """Harness-side evaluation of the submitted model itself on held-out splits. Never handed to a submission."""
 
-    def __init__(self, workload: PeftWorkload, splits: dict[str, tuple[Inputs, torch.Tensor]],
+    def __init__(self, device: torch.device, splits: dict[str, tuple[Inputs, torch.Tensor]],
                  batch_size: int = 256) -> None:
-        self._workload = workload
-        self._splits = {k: (to_device(x, workload.device), y.to(workload.device)) for k, (x, y) in splits.items()}
+        self._splits = {k: (to_device(x, device), y.to(device)) for k, (x, y) in splits.items()}
         self._batch_size = batch_size
         # Tokenized splits are evaluated in order of length, each batch trimmed to its longest row (see trim): the
         # sums below do not depend on the order, and a batch of short snippets no longer pays for 64 positions.
@@ -159,7 +164,7 @@ class ModelEvaluator:
                 continue
             order = torch.sort(row_lengths, stable=True).indices
             chunks = order.split(batch_size)
-            self._batches[name] = [(rows.to(workload.device), max(1, int(row_lengths[rows].max()))) for rows in chunks]
+            self._batches[name] = [(rows.to(device), max(1, int(row_lengths[rows].max()))) for rows in chunks]
 
     @torch.no_grad()
     def evaluate(self, params: Any, model_state: Any, split: str) -> SplitMetrics:
@@ -192,5 +197,5 @@ def build_peft(spec: WorkloadSpec, hardware_class: str, device: torch.device, *,
     workload = PeftWorkload(spec, hardware_class, *splits["train"], model_factory, device, head_modules=head_modules,
                             reference=reference, forgetting=forgetting, held_out_sizes=sizes,
                             eval_batch_size=eval_batch_size)
-    evaluator = ModelEvaluator(workload, {k: splits[k] for k in ("validation", "test")}, eval_batch_size)
+    evaluator = ModelEvaluator(device, {k: splits[k] for k in ("validation", "test")}, eval_batch_size)
     return workload, evaluator

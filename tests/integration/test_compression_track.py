@@ -1,0 +1,159 @@
+"""The compression track through the engine: track recognition, real trials on the Fashion-MNIST CNN (compress on the
+clock, the saved model measured in a fresh process, the verdict), hostile and broken compressors, and the target
+procedure's derivation. No duration is asserted."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+
+from harness.runner.messages import TrialRequest
+from harness.runner.supervisor import run_trial
+from harness.targets import CompressionRun, TargetSettingError, derive_compression_targets
+from harness.tracks import TrackError, submission_track
+from workloads import get_spec
+from workloads.spec import Targets
+
+WORKLOAD = "fashion_cnn_compress"
+
+INT8 = '''
+import warnings
+import torch
+from torch import nn
+
+def compress(model, workload, calibration_batches, train_queue, hyperparameters, rng):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        return torch.ao.quantization.quantize_dynamic(model.eval(), {nn.Linear}, dtype=torch.qint8)
+'''
+
+#: looks through everything the garbage collector can reach for arrays or tensors with as many rows as a held-out
+#: split (5,000 validation, 10,000 test images) and reports what it found through its return value's class name
+SEARCH = '''
+import gc
+import numpy as np
+import torch
+from torch import nn
+
+HELD_OUT_ROWS = {5_000, 10_000}
+
+def rows(obj):
+    if isinstance(obj, (np.ndarray, torch.Tensor)) and obj.ndim >= 1:
+        return int(obj.shape[0])
+    return None
+
+def compress(model, workload, calibration_batches, train_queue, hyperparameters, rng):
+    seen = [rows(o) for o in gc.get_objects()]
+    seen += [rows(v) for o in gc.get_objects() if isinstance(o, dict) for v in list(o.values())]
+    found = sorted({r for r in seen if r in HELD_OUT_ROWS})
+    if found:
+        raise RuntimeError(f"held-out data in reach: arrays of {found} rows")
+    if 55_000 not in seen:
+        raise RuntimeError("the search is blind: it did not even find the training split")
+    return model
+'''
+
+
+def _folder(tmp_path: Path, source: str, name: str = "compressor") -> Path:
+    folder = tmp_path / name
+    folder.mkdir()
+    (folder / "submission.py").write_text(source)
+    return folder
+
+
+def _trial(folder: Path, workdir: Path, ratio: float | None = 0.5, mode: str = "score"):
+    spec = get_spec(WORKLOAD)
+    spec = spec.model_copy(update={"targets": {"cpu-2core": Targets(validation=0.8763, test=0.8775,
+                                                                     compression_ratio=ratio)}})
+    request = TrialRequest(trial_id=folder.name, submission_dir=str(folder), workload=spec,
+                           hardware_class="cpu-2core", budget_s=60.0, seed=3, threads=1, mode=mode)
+    return run_trial(request, workdir)
+
+
+def test_compress_makes_a_compression_submission(tmp_path: Path) -> None:
+    assert submission_track(_folder(tmp_path, INT8)) == "compression"
+    both = _folder(tmp_path, INT8 + "\ndef adapt(model, workload, hyperparameters, rng):\n    return model\n", "both")
+    with pytest.raises(TrackError, match="both adapt"):
+        submission_track(both)
+
+
+def test_int8_trial_is_measured_in_its_own_process_and_judged(tmp_path: Path) -> None:
+    outcome = _trial(_folder(tmp_path, INT8), tmp_path / "work")
+    assert outcome.status == "reached", outcome.reason
+    result = outcome.result
+    numbers = result.measurements
+    # int8 Linear weights (most of the CNN's parameters): about a quarter of the dense bytes, measured from the file
+    assert 0.15 < numbers["bytes_ratio"] < 0.5
+    assert 8.0 <= numbers["bits_per_weight"] < 12.0
+    assert result.time_to_result_s == result.submission_time_s > 0
+    assert result.validation["accuracy"] >= 0.8763 and result.test_target_met
+    assert len(outcome.evals) == 1 and outcome.evals[0].metrics == result.validation
+    # the measuring process's CPU time is not the submission's
+    assert result.cpu_submission_time_s < result.eval_time_s
+
+
+def test_a_miss_says_which_target_and_by_how_much(tmp_path: Path) -> None:
+    outcome = _trial(_folder(tmp_path, INT8), tmp_path / "work", ratio=0.1)
+    assert outcome.status == "missed"
+    assert "bytes_ratio" in outcome.reason and "over the target 0.100" in outcome.reason
+    assert outcome.result.time_to_result_s is None
+
+
+def test_held_out_data_is_out_of_compress_reach(tmp_path: Path) -> None:
+    outcome = _trial(_folder(tmp_path, SEARCH), tmp_path / "work", ratio=1.5)
+    assert outcome.status == "reached", outcome.reason  # the search ran, found the training split, and nothing else
+
+
+@pytest.mark.parametrize(("body", "reason"), [
+    ("    return 'small'", "compress returned str"),
+    ("    model.scale = lambda x: x\n    return model", "cannot be saved with torch.save"),
+    ("    raise ValueError('no')", "compress raised ValueError: no at submission.py:"),
+])
+def test_broken_compressors_fail_with_the_reason(tmp_path: Path, body: str, reason: str) -> None:
+    source = f"def compress(model, workload, calibration_batches, train_queue, hyperparameters, rng):\n{body}\n"
+    outcome = _trial(_folder(tmp_path, source), tmp_path / "work")
+    assert outcome.status == "failed" and reason in outcome.reason, outcome.reason
+
+
+def test_a_model_that_breaks_when_loaded_elsewhere_fails(tmp_path: Path) -> None:
+    source = ("import torch\n\nclass Odd(torch.nn.Module):\n    def __init__(self, inner):\n        super().__init__()\n"
+              "        self.inner = inner\n    def forward(self, x):\n        raise RuntimeError('not here')\n\n"
+              "def compress(model, workload, calibration_batches, train_queue, hyperparameters, rng):\n"
+              "    return Odd(model)\n")
+    outcome = _trial(_folder(tmp_path, source), tmp_path / "work")
+    assert outcome.status == "failed"
+    assert "could not be measured" in outcome.reason and "not here" in outcome.reason
+
+
+def test_target_setting_run_measures_the_dense_model_too(tmp_path: Path) -> None:
+    outcome = _trial(_folder(tmp_path, INT8), tmp_path / "work", ratio=None, mode="target_setting")
+    assert outcome.status == "missed" and "not judged" in outcome.reason
+    numbers = outcome.result.measurements
+    assert numbers["dense_validation"] == pytest.approx(0.8852, abs=1e-4)  # the recorded dense model's
+    assert numbers["dense_test"] == pytest.approx(0.8865, abs=1e-4)
+
+
+def _run(validation: float, ratio: float, seconds: float = 2.0) -> CompressionRun:
+    return CompressionRun(validation=validation, test=validation, bytes_ratio=ratio, latency_ratio=1.0,
+                          submission_s=seconds, dense_validation=0.8852, dense_test=0.8865)
+
+
+def test_derived_targets_floor_level_budget_and_success() -> None:
+    spec = get_spec(WORKLOAD)
+    good = [_run(0.88, 0.20 + 0.01 * k, seconds=2.0 + k) for k in range(10)]  # ratios 0.20 .. 0.29
+    sloppy = [_run(0.87 if k < 2 else 0.88, 0.10) for k in range(10)]  # tiny, but 2 of 10 under the floor
+    derived = derive_compression_targets(spec, {"good": good, "sloppy": sloppy})
+    assert derived["validation"] == 0.8763 and derived["test"] == 0.8776  # 99% of 0.8852 / 0.8865, rounded down
+    assert derived["best_baseline"] == "good" and math.isinf(derived["ratio_level"]["sloppy"])
+    assert derived["compression_ratio"] == 0.28  # 9 of 10 seeds at or under it
+    assert derived["budget_s"] == 19.5  # 3 x the median of 2..11 s (6.5 s)
+    assert derived["success_rate"] == {"good": 0.9, "sloppy": 0.8}
+    json.dumps(derived)  # stored in targets.json as it is
+
+
+def test_no_target_when_no_baseline_keeps_the_floor() -> None:
+    with pytest.raises(TargetSettingError, match="no baseline kept"):
+        derive_compression_targets(get_spec(WORKLOAD), {"bad": [_run(0.80, 0.1) for _ in range(10)]})
