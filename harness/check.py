@@ -147,8 +147,9 @@ def _layout_problems(folder: Path, config_only: bool = False) -> list[Problem]:
     if config_only:
         return []  # adapter_config.json (+ search_space.json) is a whole submission, as peft saves it
     problems = []
-    for name, why in ((SUBMISSION_FILE, f"it defines the training functions, or a PEFT method's adapt(); a "
-                                        f"PEFT config gives {ADAPTER_CONFIG_FILE} instead"),
+    for name, why in ((SUBMISSION_FILE, f"it defines the training functions, a PEFT method's adapt() or a "
+                                        f"compressor's compress(); a PEFT config gives {ADAPTER_CONFIG_FILE} "
+                                        "instead"),
                       (README_FILE, "describe the method")):
         if not (folder / name).is_file():
             near = [p.name for p in folder.iterdir() if p.name.lower() == name.lower()]

@@ -47,7 +47,7 @@ def fail(message: str, code: int = 2) -> typer.Exit:
 @app.command()
 def workloads(
     suite: Annotated[Optional[str], typer.Option(help="Only this suite's workloads (and their variants).")] = None,
-    track: Annotated[Optional[str], typer.Option(help="Only this track's workloads: training or peft (with "
+    track: Annotated[Optional[str], typer.Option(help="Only this track's workloads: training, peft or compression (with "
                                                       "--suite: the track whose suite it is; default training).")] = None,
     hardware_class: HardwareOption = "cpu-2core",
     wide: Annotated[bool, typer.Option("--wide", help="Also show each workload's model.")] = False,
@@ -74,8 +74,23 @@ def workloads(
             rows.append(dict(name=spec.name, variant=spec.base is not None, track=spec.track, model=spec.model,
                              metric=spec.metric, val=f"{t.validation:.4f}" if t else "-",
                              test=f"{t.test:.4f}" if t else "-", budget=f"{budget:g}" if budget else "-",
-                             every=f"{spec.eval_period_s:g}"))
+                             every="once" if spec.compression else f"{spec.eval_period_s:g}",
+                             ratio=_ratio_target(spec, t)))
+    compression = [f"{r['name']}: {r['ratio']}" for r in rows if r["ratio"]]
     console.print(workloads_table(rows, f"Workloads ({title}; targets and budgets for {hardware_class})", wide))
+    if compression:
+        console.print("Compression workloads: the val/test targets are quality floors, and the compressed model's "
+                      "deflated bytes or batch-1 p50 latency over the dense model's may be at most: "
+                      + "; ".join(compression) + " (eval every: once, after compress).", highlight=False)
+
+
+def _ratio_target(spec: Any, targets: Any) -> str:
+    """A compression workload's ratio target, e.g. ``bytes 0.25`` (``bytes -`` while unset); "" for other tracks."""
+    if spec.compression is None:
+        return ""
+    what = spec.compression.measure.removesuffix("_ratio")
+    bound = targets.compression_ratio if targets is not None else None
+    return f"{what} {bound:.3g}" if bound is not None else f"{what} -"
 
 
 @app.command()
@@ -85,12 +100,13 @@ def check(
     static_only: Annotated[bool, typer.Option("--static", help="Only validate; do not run any training step.")] = False,
     seconds: Annotated[float, typer.Option(help="Submission seconds for the smoke run.")] = 2.0,
     workload: Annotated[Optional[str], typer.Option(help="Workload for the smoke run (default: the track's "
-                                                        "smallest: digits_mlp, or fashion_cnn_transfer for a PEFT "
-                                                        "method).")] = None,
+                                                        "smallest: digits_mlp, fashion_cnn_transfer for a PEFT "
+                                                        "method, fashion_cnn_compress for a compressor).")] = None,
 ) -> None:
     """Validate a submission (functions, signatures, search space, imports; for a PEFT config, its adapter_config.json),
-    then run a few real steps. The track is recognised from the folder: adapter_config.json or a submission.py
-    defining adapt() is a PEFT method; any other submission.py a training algorithm."""
+    then run a few real steps (a compressor: its whole compress call, and the measurement of the model it returns).
+    The track is recognised from the folder: adapter_config.json or a submission.py defining adapt() is a PEFT
+    method, one defining compress() a compressor; any other submission.py a training algorithm."""
     from harness.check import check_submission, format_report
     from harness.tracks import TrackError, submission_track
 
@@ -108,6 +124,9 @@ def check(
         return
     from harness.smoke import FIRST_STEP_ALLOWANCE_S, SMOKE_STEPS, smoke_run, step_times
 
+    if track == "compression":
+        _check_compressor(path, workload)
+        return
     console.print(f"Running up to {SMOKE_STEPS} real steps on {workload} (a first step may take up to "
                   f"{FIRST_STEP_ALLOWANCE_S:.0f}s to compile)...")
     outcome = smoke_run(path, workload, seconds)
@@ -127,8 +146,29 @@ def check(
                       "runs the steps after it too.")
 
 
+def _check_compressor(path: Path, workload: str) -> None:
+    """The dynamic half of a compressor's check: one whole compress call on ``workload``, then the measurement."""
+    from harness.smoke import smoke_run
+
+    spec = get_spec(workload)
+    budget = spec.budget_for("cpu-2core")
+    console.print(f"Compressing {workload}'s dense model with the first search-space point (budget {budget:g}s), "
+                  "then measuring the saved model in its own process...")
+    outcome = smoke_run(path, workload)
+    if outcome.status in ("failed", "timed_out") or outcome.result is None:
+        raise fail(f"{path}: the check on {workload} {outcome.status}: {outcome.reason}", code=1)
+    result, numbers, metric = outcome.result, outcome.result.measurements, spec.metric
+    console.print(f"[green]✓[/] {path}: compress took {result.submission_time_s:.2f}s of submission time; "
+                  f"validation {metric} {result.validation[metric]:.4f} (dense {numbers['dense_validation']:.4f}); "
+                  f"{numbers['bytes'] / 1e3:.0f} kB deflated on disk ({numbers['bytes_ratio']:.3f}x dense), "
+                  f"batch-1 p50 {numbers['latency_p50_ms']:.2f} ms ({numbers['latency_ratio']:.2f}x dense), "
+                  f"sparsity {numbers['sparsity']:.1%}, {numbers['bits_per_weight']:.1f} bits a weight")
+    if result.submission_time_s > budget:
+        console.print(f"  [yellow]![/] over the workload's {budget:g}s budget: a scored trial would miss")
+
+
 #: the workload ``podium check`` smoke-runs a submission on, per track: the track's quickest
-SMOKE_WORKLOADS = {"training": "digits_mlp", "peft": "fashion_cnn_transfer"}
+SMOKE_WORKLOADS = {"training": "digits_mlp", "peft": "fashion_cnn_transfer", "compression": "fashion_cnn_compress"}
 
 
 def _workload_names(workload: list[str] | None, suite: str | None,

@@ -1,4 +1,5 @@
-"""The dynamic half of ``podium check``: a few real steps of a submission on a small workload.
+"""The dynamic half of ``podium check``: a few real steps of a submission on a small workload (for a compressor, its
+whole ``compress`` call and the measurement of what it returns).
 
 The first step may compile (``torch.compile``, a JIT, a lazily built kernel): the smoke run allows it
 :data:`FIRST_STEP_ALLOWANCE_S` before it calls the step a hang, and says so when the first step is slow, so that
@@ -16,7 +17,7 @@ from harness.runner.messages import TrialLimits, TrialRequest
 from harness.runner.run import first_point
 from harness.runner.supervisor import TrialOutcome, run_trial
 from workloads import get_spec
-from workloads.spec import DEFAULT_HARDWARE_CLASS, Targets
+from workloads.spec import DEFAULT_HARDWARE_CLASS, Targets, WorkloadSpec
 
 #: seconds one call of submission code may take in the smoke run before it is a hang (a cold torch.compile of a
 #: large model on a CPU takes minutes)
@@ -63,6 +64,8 @@ def smoke_run(folder: Path, workload: str = "digits_mlp", seconds: float = 2.0) 
     """Run the submission's first hyperparameter point for up to :data:`SMOKE_STEPS` updates or ``seconds`` of
     submission time (targets ignored), with :data:`FIRST_STEP_ALLOWANCE_S` for one slow call."""
     spec = get_spec(workload)
+    if spec.track == "compression":
+        return compression_smoke_run(folder, spec)
     if DEFAULT_HARDWARE_CLASS not in spec.targets:  # a workload whose targets are not set yet: none is needed here
         never = 1e30 if spec.higher_is_better else -1e30
         spec = spec.model_copy(update={"targets": {DEFAULT_HARDWARE_CLASS: Targets(validation=never, test=never)}})
@@ -71,5 +74,18 @@ def smoke_run(folder: Path, workload: str = "digits_mlp", seconds: float = 2.0) 
                            hardware_class=DEFAULT_HARDWARE_CLASS, budget_s=seconds, hyperparameters=point, seed=0,
                            max_steps=SMOKE_STEPS, eval_every_steps=1,
                            limits=TrialLimits(hang_grace_s=max(FIRST_STEP_ALLOWANCE_S, seconds)))
+    with tempfile.TemporaryDirectory(prefix="podium-check-") as workdir:
+        return run_trial(request, Path(workdir))
+
+
+def compression_smoke_run(folder: Path, spec: WorkloadSpec) -> TrialOutcome:
+    """A compressor's check: its first hyperparameter point's ``compress`` call, whole (a compressor plans its own
+    work, so there are no steps to cut it into), then the saved model measured in its own process, as in a scored
+    trial, against the dense model, and not judged (a target-setting trial). The workload's budget applies, with
+    :data:`FIRST_STEP_ALLOWANCE_S` of grace."""
+    budget = spec.budget_for(DEFAULT_HARDWARE_CLASS)
+    request = TrialRequest(trial_id="check", submission_dir=str(folder.resolve()), workload=spec,
+                           hardware_class=DEFAULT_HARDWARE_CLASS, budget_s=budget, hyperparameters=first_point(folder),
+                           seed=0, mode="target_setting", limits=TrialLimits(hang_grace_s=FIRST_STEP_ALLOWANCE_S))
     with tempfile.TemporaryDirectory(prefix="podium-check-") as workdir:
         return run_trial(request, Path(workdir))

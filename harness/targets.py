@@ -30,6 +30,13 @@ For each workload (base and variants) on one hardware class:
 and re-derives budgets and success rates from the stored updates-to-target: the curves, which cost most, need not
 be re-run when only the machine's speed is in question.
 
+**Compression workloads** (:func:`derive_compression_targets`) have no curve: each baseline compresses the dense
+model once per seed (one run at a time, with the class's threads, since its seconds and its latency ratio are read
+against the clock), and the saved model is measured like a scored trial's, the dense model too. The validation and
+test targets are *floors*: ``floor_fraction`` (99%) of the dense model's metric. The ratio target (bytes or
+latency over the dense model's) is the ratio 90% of the best baseline's seeds reach while keeping the floor; the
+budget is ``BUDGET_FACTOR`` x the best baseline's median compress seconds. Runs are kept like curves.
+
 **Resuming.** Each finished curve is kept under ``$PODIUM_CACHE_DIR/target-curves/`` (default
 ``~/.cache/podium/target-curves``), keyed by everything that determines it: the workload's definition (its targets and
 budgets aside), the baseline folder's content and first point, the seed, the number of updates, the evaluation

@@ -222,8 +222,9 @@ def test_invalid_search_space_json(tmp_path: Path) -> None:
 
 def test_folder_without_submission_py(tmp_path: Path) -> None:
     report = check_submission(make_submission(tmp_path, submission__py=None))
-    assert messages(report) == ["submission.py: missing submission.py (it defines the training functions, or a PEFT method's "
-                                "adapt(); a PEFT config gives adapter_config.json instead)"]
+    assert messages(report) == ["submission.py: missing submission.py (it defines the training functions, a PEFT method's "
+                                "adapt() or a compressor's compress(); a PEFT config gives adapter_config.json "
+                                "instead)"]
 
 
 @pytest.mark.parametrize("kind", ["missing", "file"])
