@@ -30,7 +30,7 @@ import threading
 from pathlib import Path
 
 from leaderboard.bundle import BundleNotFoundError, BundleRef, open_bundle, read_table
-from leaderboard.views import about, peft, pools, table
+from leaderboard.views import about, compression, peft, pools, table
 
 LOG = logging.getLogger(__name__)
 #: The app's addresses that show the leaderboard by default (``app.py``: default page ``home``, alias
@@ -107,10 +107,15 @@ def fragment(ref: BundleRef) -> str | None:
     if pool is None:
         return None
     records = table.pool_records(read_table(ref, "scores"), pool)
-    # a PEFT pool's costs need the whole trials table; the header, only a few of its columns (read alone otherwise)
-    trials = read_table(ref, "trials", None if peft.is_peft(pool) else list(about.HEADER_TRIAL_COLUMNS))
+    # a PEFT or compression pool's measurements need the whole trials table; the header, only a few of its columns
+    # (read alone otherwise)
+    whole = peft.is_peft(pool) or compression.is_compression(pool)
+    trials = read_table(ref, "trials", None if whole else list(about.HEADER_TRIAL_COLUMNS))
     if peft.is_peft(pool):
         records = peft.with_peft_columns(records, peft.cost_points(trials, records, manifest.get("workloads", {})))
+    elif compression.is_compression(pool):
+        records = compression.with_compression_columns(records, compression.cost_points(
+            trials, records, manifest.get("workloads", {}), pools.PoolKey.parse(pool).hardware_class))
     config = table.TableConfig()
     view, _ = table.view_records(records, config)
     shown = table.display_table(view.head(FIRST_ROWS), link=None, why_column="why" in config.columns)

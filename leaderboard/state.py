@@ -21,7 +21,7 @@ import pandas as pd
 import streamlit as st
 
 from leaderboard.bundle import BundleNotFoundError, BundleRef, bundle_args, open_bundle, read_table, release_labels
-from leaderboard.views import about, cost, curves, peft, permalink, pools, profiles, submission, table
+from leaderboard.views import about, compression, cost, curves, peft, permalink, pools, profiles, submission, table
 
 STORE = "_podium_params"
 ARRIVED = "_podium_arrived"  # name -> text of the parameters the URL carried at the start of this run
@@ -68,10 +68,26 @@ def cost_points(path: str, manifest_hash: str, pool: str) -> pd.DataFrame:
 
 
 @st.cache_data(show_spinner=False, max_entries=256)
+def compression_points(path: str, manifest_hash: str, pool: str) -> pd.DataFrame:
+    """A compression pool's measurements per submission and workload
+    (:func:`leaderboard.views.compression.cost_points`); empty for any other pool."""
+    if not compression.is_compression(pool):
+        return compression.cost_points(pd.DataFrame(), pd.DataFrame())
+    specs = BundleRef(path, "", manifest_hash).manifest().get("workloads", {})
+    return compression.cost_points(raw_table(path, manifest_hash, "trials"), pool_records(path, manifest_hash, pool),
+                                   specs, pools.PoolKey.parse(pool).hardware_class)
+
+
+@st.cache_data(show_spinner=False, max_entries=256)
 def board_records(path: str, manifest_hash: str, pool: str) -> pd.DataFrame:
-    """The records the leaderboard table shows: the pool's score records, with the PEFT columns in a PEFT pool."""
+    """The records the leaderboard table shows: the pool's score records, with the PEFT columns in a PEFT pool and
+    the compression columns in a compression pool."""
     records = pool_records(path, manifest_hash, pool)
-    return peft.with_peft_columns(records, cost_points(path, manifest_hash, pool)) if peft.is_peft(pool) else records
+    if peft.is_peft(pool):
+        return peft.with_peft_columns(records, cost_points(path, manifest_hash, pool))
+    if compression.is_compression(pool):
+        return compression.with_compression_columns(records, compression_points(path, manifest_hash, pool))
+    return records
 
 
 @st.cache_data(show_spinner=False, max_entries=256)
@@ -283,7 +299,10 @@ def table_config(records: pd.DataFrame, where=st) -> table.TableConfig:
     costs = bool(peft.leaderboard_columns(records)) and toggle(  # only a PEFT pool has the toggle
         "peft_cols", "PEFT costs per workload (trainable, memory, adapter, latency, forgetting)", default.peft_costs,
         second)
-    return table.TableConfig(search, sort, descending, columns, hide, costs)
+    measures = bool(compression.leaderboard_columns(records)) and toggle(  # only a compression pool has this one
+        "compression_cols", "Compression measurements per workload (bytes ×, latency ×, sparsity, bits/weight)",
+        default.compression_measures, second)
+    return table.TableConfig(search, sort, descending, columns, hide, costs, measures)
 
 
 def column_config(view: pd.DataFrame, variants: Sequence[str] = ()) -> dict:
@@ -318,6 +337,9 @@ def column_config(view: pd.DataFrame, variants: Sequence[str] = ()) -> dict:
             label, fmt, help_text = peft.column_spec(col)
             config[label] = (st.column_config.NumberColumn(label, format=fmt, help=help_text) if fmt else
                              st.column_config.TextColumn(label, help=help_text))
+        elif col.startswith(compression.PREFIXES):
+            label, fmt, help_text = compression.column_spec(col)
+            config[label] = st.column_config.NumberColumn(label, format=fmt, help=help_text)
     return config
 
 
@@ -332,11 +354,15 @@ def stored_table_config(records: pd.DataFrame) -> table.TableConfig:
     sort = get("sort", default.sort)
     return table.TableConfig(get("q", default.search), sort if sort in table.sort_options(records) else "rank",
                              get("desc", default.descending), columns, get("hide_missed", default.hide_missed),
-                             get("peft_cols", default.peft_costs))
+                             get("peft_cols", default.peft_costs),
+                             get("compression_cols", default.compression_measures))
 
 
 def pareto_charts(ctx: Context, workload: str, submissions: list[str], key: str) -> None:
-    """The two Pareto charts of a PEFT pool on one workload, side by side, for ``submissions``."""
+    """The two Pareto charts of a PEFT or compression pool on one workload, side by side, for ``submissions``."""
+    if compression.is_compression(ctx.pool):
+        compression_charts(ctx, workload, submissions, key)
+        return
     points = cost_points(ctx.ref.path, ctx.ref.manifest_hash, ctx.pool)
     shown = points[(points["workload"] == workload) & points["submission"].isin(submissions)]
     if shown.empty:
@@ -354,6 +380,30 @@ def pareto_charts(ctx: Context, workload: str, submissions: list[str], key: str)
         "submission none of whose trials reached it is a miss, a grey cross at the right edge, never on the front. "
         "Validation metric: the median of each trial's last validation value; trials stop at the target, so those "
         "that reach it sit just past the dotted target line.")
+
+
+def compression_charts(ctx: Context, workload: str, submissions: list[str], key: str) -> None:
+    """The two Pareto charts of a compression pool on one workload (the validation metric against the bytes ratio
+    and against the latency ratio), side by side, for ``submissions``."""
+    points = compression_points(ctx.ref.path, ctx.ref.manifest_hash, ctx.pool)
+    shown = points[(points["workload"] == workload) & points["submission"].isin(submissions)]
+    if shown.empty:
+        st.info(f"No compression measurements for {workload} in this pool.")
+        return
+    left, right = st.columns(2)
+    left.plotly_chart(compression.bytes_figure(shown, workload), key=f"{key}_bytes")
+    right.plotly_chart(compression.latency_figure(shown, workload), key=f"{key}_latency")
+    measure = next(iter(shown["measure"].dropna()), None)
+    st.caption(
+        "One point per submission: the median over its scoring trials (the chosen configuration re-run on held-out "
+        "seeds) that were measured of each value on its own, the ratio (to the dense model, measured alongside it) "
+        "and the validation metric of the saved model. Red diamonds joined by a step line: the Pareto front, the "
+        "submissions no other one beats on both axes (a smaller ratio and a better metric); hover a point for what "
+        "dominates it. Dotted across: the quality floor (a share of the dense model's metric); dotted upright: the "
+        + (f"ratio target, on the {compression.RATIOS[measure]} chart only (this workload bounds its "
+           f"{compression.RATIOS[measure]} ratio)." if measure in compression.RATIOS else
+           "ratio target (none set for this workload).")
+        + " A trial reached when it met both within the budget.")
 
 
 def show_header(ctx: Context, methodology, how_to_submit) -> None:

@@ -16,6 +16,17 @@ parameters, and per trial the measurements the PEFT track records (``measurement
 growing with what is trained, adapter bytes, merged or unmerged latency, forgetting growing with the trainable
 share). A failed trial has no measurements. The PEFT part draws from its own random stream, after the training part,
 so it leaves the training pools as they were.
+
+With ``compression_submissions`` > 0 the bundle also has a compression pool (track ``compression``:
+:mod:`harness.tracks.compression`) on the two compression workloads, ``fashion_cnn_compress`` (its target bounds the
+bytes ratio) and its held-out variant ``fashion_cnn_compress_latency`` (the latency ratio), described in the manifest
+as ``podium publish`` describes them (``compression.measure``, the quality floor and ``compression_ratio`` per
+hardware class): dynamic int8 quantization, magnitude pruning, pruning then int8, low rank, layer drop with
+distillation... Each trial is one ``compress`` call (its seconds are the time-to-result when it reached), one
+evaluation of the saved model, and the measurements the track records (bytes, latency, sparsity, bits per weight);
+a trial reaches when its accuracy meets the floor and its workload's ratio the target, so a method can reach the
+bytes target and miss the latency one. A failed trial has no measurements and no evaluation. The compression part
+draws from a random stream of its own, after the PEFT part: the other pools stay as they were.
 """
 
 from __future__ import annotations
@@ -32,6 +43,7 @@ import numpy as np
 
 TRACK, HARDWARE = "training", "cpu-2core"
 PEFT_TRACK = "peft"
+COMPRESSION_TRACK = "compression"
 REFERENCE = "adamw"  # harness.report.REFERENCE_SUBMISSION: speedups need it in the pool
 START = datetime(2026, 11, 1, tzinfo=UTC)
 
@@ -52,6 +64,7 @@ class SyntheticConfig:
     bootstrap: int = 200  # replicates for the score intervals (recorded in the manifest)
     peft_submissions: int = 0  # > 0: also a PEFT pool with this many submissions (see the module docstring)
     peft_workloads: int = 2
+    compression_submissions: int = 0  # > 0: also a compression pool with this many submissions (module docstring)
 
     @property
     def trials_per_workload(self) -> int:
@@ -102,6 +115,68 @@ def peft_submission_names(n: int) -> list[str]:
     return [*PEFT_METHODS][:n] + [f"peft_method_{i:03d}" for i in range(len(PEFT_METHODS), n)]
 
 
+@dataclass(frozen=True)
+class CompressionMethod:
+    """A synthetic compressor: what its saved model measures against the dense model (deflated bytes, raw
+    ``torch.save`` bytes, batch-1 latency), its sparsity and storage bits per weight, the accuracy it loses and its
+    ``compress`` seconds."""
+
+    bytes_ratio: float
+    raw_ratio: float
+    latency_ratio: float
+    sparsity: float
+    bits: float
+    drop: float
+    seconds: float
+
+
+#: Names beyond the list are ``compress_method_NNN`` with drawn values. dynamic_int8 (the track's reference) and
+#: prune_int8 meet both targets (dynamic_int8 close to the latency one); magnitude_prune meets the bytes target but
+#: not the latency one (its zeros are stored densely: deflate squeezes them out, the dense kernels still multiply
+#: them); low_rank and layer_drop_distill are fast but too large for the bytes target, layer_drop_distill often
+#: below the floor too.
+COMPRESSION_METHODS = {
+    "dynamic_int8": CompressionMethod(0.27, 0.27, 0.92, 0.0, 8.4, 0.002, 6.0),
+    "magnitude_prune": CompressionMethod(0.28, 1.0, 1.01, 0.8, 32.0, 0.003, 20.0),
+    "prune_int8": CompressionMethod(0.12, 0.27, 0.90, 0.75, 8.4, 0.004, 14.0),
+    "low_rank": CompressionMethod(0.45, 0.48, 0.62, 0.0, 32.0, 0.005, 10.0),
+    "layer_drop_distill": CompressionMethod(0.58, 0.6, 0.55, 0.0, 32.0, 0.009, 40.0),
+}
+#: The compression workloads: the ratio their target bounds, the target, and the base of a held-out variant.
+COMPRESSION_WORKLOADS = {"fashion_cnn_compress": ("bytes_ratio", 0.30, None),
+                         "fashion_cnn_compress_latency": ("latency_ratio", 0.95, "fashion_cnn_compress")}
+#: The dense model they compress: validation and test accuracy, deflated and raw bytes, batch-1 p50 latency (ms) and
+#: batch-32 throughput (examples/s); the floors are ``FLOOR_FRACTION`` of its accuracy; the budget in seconds.
+DENSE = dict(accuracy=0.9052, test_accuracy=0.9011, bytes=822_417, raw_bytes=891_846, latency_ms=0.35,
+             throughput=9000.0)
+FLOOR_FRACTION, COMPRESSION_BUDGET_S = 0.99, 60.0
+
+
+def compression_workload_names(cfg: SyntheticConfig) -> list[str]:
+    return list(COMPRESSION_WORKLOADS) if cfg.compression_submissions else []
+
+
+def compression_submission_names(n: int) -> list[str]:
+    return [*COMPRESSION_METHODS][:n] + [f"compress_method_{i:03d}" for i in range(len(COMPRESSION_METHODS), n)]
+
+
+def variants(cfg: SyntheticConfig) -> dict[str, str]:
+    """Every held-out variant of the bundle and its base workload (training and compression): what scoring and
+    ``verify`` need."""
+    return {**workload_names(cfg)[1], **{w: base for w in compression_workload_names(cfg)
+                                         if (base := COMPRESSION_WORKLOADS[w][2]) is not None}}
+
+
+def compression_specs(cfg: SyntheticConfig) -> dict[str, dict[str, Any]]:
+    """The compression workloads as the bundle's manifest describes them (as ``podium publish`` writes a spec)."""
+    floor, test_floor = FLOOR_FRACTION * DENSE["accuracy"], FLOOR_FRACTION * DENSE["test_accuracy"]
+    return {w: {"metric": "accuracy", "higher_is_better": True, "base": base,
+                "budget_s": {HARDWARE: COMPRESSION_BUDGET_S},
+                "targets": {HARDWARE: {"validation": floor, "test": test_floor, "compression_ratio": bound}},
+                "compression": {"measure": measure, "floor_fraction": FLOOR_FRACTION}}
+            for w, (measure, bound, base) in COMPRESSION_WORKLOADS.items() if w in compression_workload_names(cfg)}
+
+
 def _curve(ttr: float, target: float, reached: bool, end: float, n: int) -> tuple[np.ndarray, np.ndarray]:
     """Submission times and accuracies of ``n`` evaluations; crosses ``target`` at ``ttr`` when reached."""
     times = np.linspace(end / n, end, n)
@@ -127,7 +202,7 @@ class _Writer:
         return self.clock.isoformat(timespec="seconds")
 
     def run(self, sub: str, ruleset: str, factor: float, label: str = "lite", track: str = TRACK,
-            workloads: list[str] | None = None, method: PeftMethod | None = None) -> str:
+            workloads: list[str] | None = None, method: PeftMethod | CompressionMethod | None = None) -> str:
         """One run of ``sub`` over ``workloads`` (the training workloads by default); a PEFT ``method``'s trials
         carry measurements."""
         run_id = f"{sub}.{ruleset}.{label}.{HARDWARE}"
@@ -142,7 +217,7 @@ class _Writer:
         return run_id
 
     def workload(self, run_id: str, sub: str, ruleset: str, w: str, factor: float, track: str = TRACK,
-                 method: PeftMethod | None = None) -> None:
+                 method: PeftMethod | CompressionMethod | None = None) -> None:
         cfg, study_times, selected = self.cfg, {}, {}
         for study in range(cfg.studies):
             lrs = 10 ** self.rng.uniform(-4, -2, cfg.tuning_points)
@@ -161,8 +236,10 @@ class _Writer:
 
     def trial(self, run_id: str, sub: str, ruleset: str, w: str, factor: float, study: int, point: int, role: str,
               seed_index: int, hparams: dict[str, float], track: str = TRACK,
-              method: PeftMethod | None = None) -> float:
+              method: PeftMethod | CompressionMethod | None = None) -> float:
         """Appends one trial and its evaluations; returns its time-to-result (``inf`` = miss or failure)."""
+        if isinstance(method, CompressionMethod):
+            return self.compression_trial(run_id, sub, ruleset, w, study, point, role, seed_index, hparams, method)
         budget = 4 * self.base_time[w]
         time = self.base_time[w] * factor * float(self.rng.lognormal(0, 0.15))
         failed = self.rng.random() < 0.01
@@ -217,6 +294,79 @@ class _Writer:
                 float(self.rng.uniform(1.0, 1.25)), factor=float(self.rng.lognormal(0, 0.25)))
             self.run(name, "external", method.factor, track=PEFT_TRACK, workloads=workloads, method=method)
 
+    def compression_runs(self, names: list[str]) -> None:
+        """The compression pool: one run per method over the compression workloads, from a random stream of its
+        own."""
+        self.rng = np.random.default_rng((self.cfg.seed, 2))
+        for name in names:
+            method = COMPRESSION_METHODS.get(name) or CompressionMethod(
+                float(self.rng.uniform(0.1, 0.6)), float(self.rng.uniform(0.25, 1.0)),
+                float(self.rng.uniform(0.5, 1.1)),
+                float(self.rng.choice([0.0, 0.5, 0.8])), float(self.rng.choice([8.4, 16.0, 32.0])),
+                float(self.rng.uniform(0.0, 0.012)), float(self.rng.uniform(2, 50)))
+            self.run(name, "external", 1.0, track=COMPRESSION_TRACK, workloads=compression_workload_names(self.cfg),
+                     method=method)
+
+    def compression_trial(self, run_id: str, sub: str, ruleset: str, w: str, study: int, point: int, role: str,
+                          seed_index: int, hparams: dict[str, float], method: CompressionMethod) -> float:
+        """One ``compress`` call, its one evaluation and its measurements (as ``harness.runner.worker`` records
+        them); returns its time-to-result (``inf`` = miss or failure)."""
+        measure_name, bound, _ = COMPRESSION_WORKLOADS[w]
+        floor, budget = FLOOR_FRACTION * DENSE["accuracy"], COMPRESSION_BUDGET_S
+        seconds = method.seconds * float(self.rng.lognormal(0, 0.15))
+        failed = self.rng.random() < 0.02
+        accuracy = DENSE["accuracy"] - method.drop + float(self.rng.normal(0, 0.003))
+        measured = None if failed else self.compression_measure(method)
+        misses = []
+        if measured is not None:
+            if accuracy < floor:
+                misses.append(f"validation accuracy {accuracy:.4f} is below the floor {floor:.4f}")
+            if not measured[measure_name] <= bound:
+                misses.append(f"{measure_name} {measured[measure_name]:.3f} is over the target {bound:.3f}")
+            if seconds > budget:
+                misses.append(f"compress took {seconds:.1f}s, over the {budget:g}s budget")
+        status = "failed" if failed else "missed" if misses else "reached"
+        trial_id = f"{run_id}.{w}.s{study}.{role}.p{point}.k{seed_index}"
+        seed = int(hashlib.sha256(trial_id.encode()).hexdigest()[:8], 16)
+        validation = {} if failed else {"accuracy": accuracy, "loss": -math.log(accuracy)}
+        if not failed:  # a failed compress call is neither saved nor evaluated
+            self.tables["evals"].append(dict(
+                trial_id=trial_id, eval_index=0, step=0, submission_time_s=seconds, eval_time_s=3.0,
+                wall_time_s=seconds + 3.0, metrics_json=json.dumps(validation), logged_json="[]"))
+        test = DENSE["test_accuracy"] - method.drop + float(self.rng.normal(0, 0.003))
+        reached = status == "reached"
+        self.tables["trials"].append(dict(
+            trial_id=trial_id, run_id=run_id, workload=w, workload_spec_hash="spec-" + w, data_revision="sha256:0",
+            study=study, trial_index=point, role=role, seed=seed, hyperparameters_json=json.dumps(hparams),
+            budget_s=budget, validation_target=floor, status=status,
+            reason=("compress raised RuntimeError: shapes do not match" if failed else "; ".join(misses)),
+            time_to_result_s=seconds if reached else None, steps=0, submission_time_s=seconds,
+            eval_time_s=0.0 if failed else 3.0, init_time_s=0.5, startup_time_s=1.5, overhead_time_s=0.1,
+            wall_time_s=seconds + 5.1, peak_rss_bytes=600 * 1024**2, batch_size=32,
+            validation_json=json.dumps(validation), test_json=json.dumps({} if failed else {"accuracy": test}),
+            test_target_met=None if failed else int(test >= FLOOR_FRACTION * DENSE["test_accuracy"]),
+            provenance_json=json.dumps(_PROVENANCE), log_path="", record_version=1,
+            started_at=self.tick(), finished_at=self.tick(), seed_index=seed_index, cpu_affinity=None,
+            submission_name=sub, hardware_class=HARDWARE, track=COMPRESSION_TRACK, ruleset=ruleset,
+            release=self.cfg.release, measurements_json=json.dumps(measured) if measured is not None else None))
+        return seconds if reached else math.inf
+
+    def compression_measure(self, method: CompressionMethod) -> dict[str, Any]:
+        """One saved model's measurements (the keys ``harness.tracks.compression.measure`` returns)."""
+        size = DENSE["bytes"] * method.bytes_ratio * float(self.rng.lognormal(0, 0.005))
+        dense_ms = DENSE["latency_ms"] * float(self.rng.lognormal(0, 0.04))
+        ratio = method.latency_ratio * float(self.rng.lognormal(0, 0.03))
+        dense_throughput = DENSE["throughput"] * float(self.rng.lognormal(0, 0.04))
+        int8 = method.bits < 16
+        return dict(raw_bytes=int(DENSE["raw_bytes"] * method.raw_ratio), bytes=int(size), dense_bytes=DENSE["bytes"],
+                    bytes_ratio=int(size) / DENSE["bytes"], sparsity=method.sparsity,
+                    bits_per_weight=method.bits,
+                    dtypes={"qint8": 217_000, "float32": 5_000} if int8 else {"float32": 222_000},
+                    latency_p50_ms=dense_ms * ratio, latency_p90_ms=dense_ms * ratio * 1.15,
+                    dense_latency_p50_ms=dense_ms, latency_ratio=ratio,
+                    throughput=dense_throughput / ratio / float(self.rng.lognormal(0, 0.03)),
+                    dense_throughput=dense_throughput)
+
     def measure(self, w: str, method: PeftMethod) -> dict[str, float]:
         """One trial's measurements (the keys of ``harness.tracks.peft.MEASUREMENTS``)."""
         backbone, head, base_latency = self.models[w]
@@ -246,13 +396,16 @@ def _submission_rows(writer: _Writer, names: list[str]) -> list[dict[str, Any]]:
     latest = {r["submission_name"]: r for r in writer.tables["runs"]}
     return [{"submission": name, "track": latest[name]["track"], "latest_run": latest[name]["run_id"],
              "submission_hash": latest[name]["submission_hash"],
-             "readme": f"# {name}\n\n" + ("A synthetic submission: Adam-like updates with a tuned learning rate.\n"
-                                          if latest[name]["track"] == TRACK else
-                                          "A synthetic PEFT method: a share of the pretrained model is trained.\n"),
+             "readme": f"# {name}\n\n" + README[latest[name]["track"]],
              "search_space": json.dumps({"learning_rate": {"min": 1e-4, "max": 1e-2, "scaling": "log"}}),
              # the third submission's source changed after its run: the leaderboard flags it as stale
              "current_hash": latest[name]["submission_hash"] if i != 2 else "changed"}
             for i, name in enumerate(names)]
+
+
+README = {TRACK: "A synthetic submission: Adam-like updates with a tuned learning rate.\n",
+          PEFT_TRACK: "A synthetic PEFT method: a share of the pretrained model is trained.\n",
+          COMPRESSION_TRACK: "A synthetic compressor: the trained dense model, quantized, pruned or factored.\n"}
 
 
 #: Columns ``ResultsStore`` joins from ``runs`` into its ``trials()`` and ``workload_times()`` rows.
@@ -309,12 +462,17 @@ def write_synthetic_bundle(out: Path, cfg: SyntheticConfig = SyntheticConfig()) 
     peft_names = peft_submission_names(cfg.peft_submissions)
     if peft_names:
         writer.peft_runs(peft_names)
+    compression_names = compression_submission_names(cfg.compression_submissions)
+    if compression_names:
+        writer.compression_runs(compression_names)
     specs = {w: {"metric": "accuracy", "higher_is_better": True}
              for w in workload_names(cfg)[0] + peft_workload_names(cfg)}
-    pools, scores, profiles = scored_tables(writer.tables["trials"], writer.variant_of, n_boot=cfg.bootstrap,
+    specs.update(compression_specs(cfg))
+    pools, scores, profiles = scored_tables(writer.tables["trials"], variants(cfg), n_boot=cfg.bootstrap,
                                             metrics=metrics_from_specs(specs))
     tables = {**{name: with_store_columns(name, rows) for name, rows in writer.tables.items()},
-              "submissions": _submission_rows(writer, names + peft_names), "scores": scores, "profiles": profiles}
+              "submissions": _submission_rows(writer, names + peft_names + compression_names), "scores": scores,
+              "profiles": profiles}
     bundle = out / cfg.release
     bundle.mkdir(parents=True, exist_ok=True)
     entries = {}

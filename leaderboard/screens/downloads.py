@@ -11,7 +11,7 @@ st.title("Downloads")
 fmt = state.radio("fmt", "Format", list(export.FORMATS), "csv")
 
 st.subheader("The current view")
-records = state.board_records(ctx.ref.path, ctx.ref.manifest_hash, ctx.pool)  # with the PEFT columns of a PEFT pool
+records = state.board_records(ctx.ref.path, ctx.ref.manifest_hash, ctx.pool)  # + PEFT / compression columns
 config = state.stored_table_config(records)
 view, _ = table.view_records(records, config)
 st.caption(f"The leaderboard as it is filtered now: pool {ctx.pool}, {len(view)} rows, sorted by {config.sort}"

@@ -1,13 +1,14 @@
 """Leaderboard: the pool's ranking with intervals, rank bounds, speedups and per-workload ratios; in a PEFT pool
-also what each submission's adaptation cost, and the Pareto fronts of cost against time and quality."""
+also what each submission's adaptation cost, and the Pareto fronts of cost against time and quality; in a
+compression pool what each compressed model measured, and the Pareto fronts of quality against size and speed."""
 
 import streamlit as st
 
 from leaderboard import state
-from leaderboard.views import peft, pools, table
+from leaderboard.views import compression, peft, pools, table
 
 ctx = state.context()
-records = state.board_records(ctx.ref.path, ctx.ref.manifest_hash, ctx.pool)  # ctx.records (+ PEFT columns)
+records = state.board_records(ctx.ref.path, ctx.ref.manifest_hash, ctx.pool)  # ctx.records (+ PEFT/compression)
 runs, submissions = state.tables(ctx.ref, "runs", "submissions")
 st.title("Leaderboard")
 st.caption(f"Pool **{ctx.pool}** · {len(ctx.records)} ranked submissions · release {ctx.ref.release} (manifest "
@@ -32,7 +33,11 @@ st.caption(
     f"hover a column's name for its meaning. Showing {len(view)} of {len(ctx.records)}."
     + (" PEFT costs per workload: medians over each submission's scoring trials that were measured; trainable "
        "parameters (share of all parameters), peak memory, adapter size (tensors that differ from the base model), "
-       "forward latency / the base model's, forgetting (0: behaves as the base model)." if config.peft_costs else ""))
+       "forward latency / the base model's, forgetting (0: behaves as the base model)." if config.peft_costs else "")
+    + (" Compression measurements per workload: medians over each submission's scoring trials that were measured, "
+       "of the saved model: bytes × (deflated bytes on disk / the dense model's), latency × (batch-1 p50 / the "
+       "dense model's, measured alongside it), sparsity (share of exactly-zero weights), bits per weight."
+       if config.compression_measures and compression.leaderboard_columns(records) else ""))
 st.dataframe(table.display_table(view, link=lambda sub: ctx.link("submission", sub=sub),
                                  why_column="why" in config.columns),
              column_config=state.column_config(view, table.workloads(ctx.records)[1]), hide_index=True, placeholder="–",
@@ -55,8 +60,8 @@ if ratios is not None:
 elif not view.empty:
     st.info("No ratio table: this pool has no base workload.")
 
-if peft.is_peft(ctx.pool) and not view.empty:
-    st.subheader("Costs: Pareto fronts")
+if (peft.is_peft(ctx.pool) or compression.is_compression(ctx.pool)) and not view.empty:
+    st.subheader("Compression: Pareto fronts" if compression.is_compression(ctx.pool) else "Costs: Pareto fronts")
     options = state.workload_options(ctx.ref.path, ctx.ref.manifest_hash, ctx.pool)
     if options:
         workload = state.selectbox("wl", "Workload", options, options[0], st.columns([1, 3])[0])

@@ -1,10 +1,11 @@
 """Workload: learning curves (median and band over seeds, the counted trial marked, the target) and evaluations;
-in a PEFT pool also the Pareto fronts of cost against time and quality."""
+in a PEFT pool also the Pareto fronts of cost against time and quality; in a compression pool those of quality against
+size and speed."""
 
 import streamlit as st
 
 from leaderboard import state
-from leaderboard.views import about, cost, curves, peft, table
+from leaderboard.views import about, compression, cost, curves, peft, table
 
 ctx = state.context()
 st.title("Workload")
@@ -50,8 +51,8 @@ for tab, x in zip(state.tabs("xaxis", ["vs submission time", "vs step"]), curves
 st.caption("Lines: median over the scoring seeds (the chosen configuration re-run on held-out seeds); band: min to "
            "max over those trials. Dashed with a star: the trial that counted (its time-to-result is the nearest to "
            "the workload time). Dotted: the validation target.")
-if peft.is_peft(ctx.pool):
-    st.subheader("Costs: Pareto fronts")
+if peft.is_peft(ctx.pool) or compression.is_compression(ctx.pool):
+    st.subheader("Compression: Pareto fronts" if compression.is_compression(ctx.pool) else "Costs: Pareto fronts")
     st.caption(f"Every ranked submission of the pool on {workload}.")
     state.pareto_charts(ctx, workload, order, "workload_pareto")
 st.subheader("Evaluations")

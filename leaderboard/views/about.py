@@ -175,12 +175,37 @@ def workload_card(manifest: dict, workload: str, hardware_class: str) -> pd.Data
          (f"validation {_fmt(entry['validation'])} · test {_fmt(entry.get('test', '–'))} "
           f"({spec.get('metric', '?')}, {direction} is better)") if "validation" in entry else "not set"),
         (f"budget on {hardware_class}", f"{_fmt(budget)} s of submission time" if budget is not None else "not set"),
+        *_compression_rows(spec, entry, hardware_class),
         ("target set by", f"{prov['best_baseline']} ({prov.get('seeds', '?')} seeds, {prov.get('date', '?')[:10]})"
          if prov.get("best_baseline") else "not recorded"),
         ("evaluation", f"every {_fmt(spec.get('eval_period_s', '?'))} s of submission time"),
         ("step hint", _fmt(spec.get("step_hint", "–"))),
     ]
     return pd.DataFrame(rows, columns=["field", "value"])
+
+
+def _compression_rows(spec: dict, entry: dict, hardware_class: str) -> list[tuple[str, str]]:
+    """The workload card's row for a compression workload: the ratio its target bounds and the floors; none for a
+    workload of another track.
+
+    >>> spec = {"compression": {"measure": "bytes_ratio", "floor_fraction": 0.99}}
+    >>> _compression_rows(spec, {"compression_ratio": 0.25}, "cpu")[0][1][:48]
+    'bytes_ratio at most 0.25 (deflated bytes on disk'
+    >>> _compression_rows({}, {}, "cpu")
+    []
+    """
+    goal = spec.get("compression")
+    if not goal:
+        return []
+    measure = goal.get("measure", "?")
+    what = {"bytes_ratio": "deflated bytes on disk / the dense model's",
+            "latency_ratio": "batch-1 p50 latency / the dense model's"}.get(measure, "a ratio to the dense model")
+    bound = entry.get("compression_ratio")
+    fraction = goal.get("floor_fraction")
+    return [(f"compression target on {hardware_class}",
+             f"{measure} at most {_fmt(bound) if bound is not None else '(not set)'} ({what}); the validation and "
+             f"test targets are quality floors" + (f": {_fmt(100 * float(fraction))}% of the dense model's metric"
+                                                   if fraction is not None else ""))]
 
 
 # ---- Methodology ----------------------------------------------------------------------------------------------
@@ -279,6 +304,8 @@ def how_to_submit_markdown(track: str, release: str, hardware_class: str) -> str
         "peft": "either `submission.py` with `adapt(model, workload, hyperparameters, rng)` (optionally a per-step "
                 "hook and the training functions), or a Hugging Face `peft` `adapter_config.json`; plus "
                 "`search_space.json`",
+        "compression": "`submission.py` with `compress(model, workload, calibration_batches, train_queue, "
+                       "hyperparameters, rng)` (it returns the compressed `torch.nn.Module`) and `search_space.json`",
     }.get(track, f"what `{contract}` declares, and `search_space.json`")
     return f"""
 ### How to submit ({track} track)

@@ -15,6 +15,7 @@ PARAMS = {
     "release": "bundle (release)", "track": "track", "ruleset": "ruleset", "hw": "hardware class",
     "q": "leaderboard search", "sort": "leaderboard sort", "desc": "descending sort", "cols": "leaderboard columns",
     "hide_missed": "hide entries that reached no target", "peft_cols": "PEFT cost columns",
+    "compression_cols": "compression measurement columns",
     "psubs": "profiles: submissions", "log": "profiles: log-scale tau",
     "wl": "workload", "wsubs": "workload: submissions", "metric": "workload: metric",
     "sub": "submission", "sub_fmt": "submission: download format", "a": "compare: submission A",

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from harness.scoring.reasons import BEST_RANK, infinity_marker
-from leaderboard.views import peft
+from leaderboard.views import compression, peft
 
 #: Columns every score record has (the rest are per workload: ``time:<w>``, ``ratio:<w>``...).
 RECORD_COLUMNS = ("pool", "track", "ruleset", "hardware_class", "release", "submission", "run_id", "rank",
@@ -54,6 +54,8 @@ class TableConfig:
         hide_missed: hide submissions that reached no workload target.
         peft_costs: show the PEFT columns (:mod:`leaderboard.views.peft`), where the records have them (a PEFT
             pool); they come before the run id.
+        compression_measures: show the compression columns (:mod:`leaderboard.views.compression`), where the
+            records have them (a compression pool); they come before the run id.
     """
 
     search: str = ""
@@ -62,6 +64,7 @@ class TableConfig:
     columns: tuple[str, ...] = DEFAULT_COLUMNS
     hide_missed: bool = False
     peft_costs: bool = True
+    compression_measures: bool = True
 
 
 def pool_records(scores: pd.DataFrame, pool: str) -> pd.DataFrame:
@@ -87,7 +90,7 @@ def workloads(records: pd.DataFrame) -> tuple[list[str], list[str]]:
 def sort_options(records: pd.DataFrame) -> list[str]:
     bases, variants = workloads(records)
     return [*FIXED_SORTS, *(f"ratio:{w}" for w in bases), *(f"time:{w}" for w in bases + variants),
-            *peft.leaderboard_columns(records)]
+            *peft.leaderboard_columns(records), *compression.leaderboard_columns(records)]
 
 
 def sort_label(key: str) -> str:
@@ -98,7 +101,11 @@ def sort_label(key: str) -> str:
     """
     if ":" in key:
         kind, workload = key.split(":", 1)
-        return f"{peft.column_spec(key)[0].split(' · ')[0] if key.startswith(peft.PREFIXES) else kind} on {workload}"
+        if key.startswith(peft.PREFIXES):
+            kind = peft.column_spec(key)[0].split(" · ")[0]
+        elif key.startswith(compression.PREFIXES):
+            kind = compression.column_spec(key)[0].split(" · ")[0]
+        return f"{kind} on {workload}"
     return {"rank": "rank (by score)", "rank_bound": BEST_RANK, "speedup_vs_reference": "speedup vs reference"}.get(
         key, key)
 
@@ -142,9 +149,11 @@ def sort_records(records: pd.DataFrame, key: str, descending: bool = False) -> p
     return ordered.reset_index(drop=True)
 
 
-def chosen_columns(records: pd.DataFrame, groups: tuple[str, ...], peft_costs: bool = False) -> list[str]:
+def chosen_columns(records: pd.DataFrame, groups: tuple[str, ...], peft_costs: bool = False,
+                   compression_measures: bool = False) -> list[str]:
     """Record columns of the chosen groups, in display order (rank, submission and score always); with
-    ``peft_costs``, the PEFT columns the records have, before the run id."""
+    ``peft_costs``, the PEFT columns the records have, and with ``compression_measures`` the compression columns
+    they have, before the run id."""
     bases, variants = workloads(records)
     by_group = {
         "interval": ["n", "score_lo", "score_hi", "interval_note"], "rank_bound": ["rank_bound", "interval_note"],
@@ -160,6 +169,8 @@ def chosen_columns(records: pd.DataFrame, groups: tuple[str, ...], peft_costs: b
     for group in COLUMN_GROUPS:
         if group == "run" and peft_costs:
             columns += peft.leaderboard_columns(records)
+        if group == "run" and compression_measures:
+            columns += compression.leaderboard_columns(records)
         if group in groups:
             columns += [c for c in by_group[group] if c in records.columns]
     return list(dict.fromkeys(columns))
@@ -169,7 +180,7 @@ def view_records(records: pd.DataFrame, cfg: TableConfig) -> tuple[pd.DataFrame,
     """The current view as raw records (filtered, sorted, chosen columns), and the hidden entries."""
     shown, hidden = filter_records(records, cfg)
     shown = sort_records(shown, cfg.sort, cfg.descending)
-    return shown[chosen_columns(records, cfg.columns, cfg.peft_costs)], hidden
+    return shown[chosen_columns(records, cfg.columns, cfg.peft_costs, cfg.compression_measures)], hidden
 
 
 def _missing(value) -> bool:
@@ -245,6 +256,10 @@ def display_table(view: pd.DataFrame, link: Callable[[str], str] | None = None,
             shown = peft.display_column(view, col)  # the trainable count with its share, as text
             if shown is not None:
                 out[shown[0]] = shown[1]
+            continue
+        if col.startswith(compression.PREFIXES):
+            label, values = compression.display_column(view, col)
+            out[label] = values
             continue
         if col == "score_lo":
             out["score 95% CI"] = [interval_text(lo, hi, note) for lo, hi, note in
