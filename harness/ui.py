@@ -236,7 +236,9 @@ def workloads_table(rows: list[dict[str, Any]], title: str, wide: bool = False) 
     table = Table(title=title + (f"; metric: {metrics[0]}" if one_metric else ""), box=box.SIMPLE_HEAD,
                   pad_edge=False, collapse_padding=True)
     table.add_column("workload", no_wrap=True)
-    table.add_column("track", overflow="fold")
+    one_track = len({r["track"] for r in rows}) == 1  # then the title names it
+    if not one_track:
+        table.add_column("track", overflow="fold")
     if wide:
         table.add_column("model", overflow="fold", ratio=1)
     if not one_metric:
@@ -245,7 +247,7 @@ def workloads_table(rows: list[dict[str, Any]], title: str, wide: bool = False) 
         table.add_column(header, justify="right", overflow="fold")
     for r in rows:
         name = f"↳ {r['name']}" if r["variant"] else r["name"]
-        table.add_row(name, r["track"], *([r["model"]] if wide else []), *([] if one_metric else [r["metric"]]),
+        table.add_row(name, *([] if one_track else [r["track"]]), *([r["model"]] if wide else []), *([] if one_metric else [r["metric"]]),
                       r["val"], r["test"], r["budget"], r["every"])
     return table
 

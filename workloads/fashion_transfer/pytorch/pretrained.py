@@ -17,8 +17,8 @@ Bit-identity holds for the same torch build on the same kind of CPU. Another tor
 may round differently and then fails loudly; a weights file made where the recipe reproduces can be copied into the
 cache folder of such a machine (it is accepted by its hash).
 
-Writes are atomic (a temporary file in the same folder, then ``os.replace``), and an exclusive ``fcntl`` lock per
-recipe makes concurrent trials wait for one pretraining instead of running several.
+Writes are atomic, and a lock per recipe makes concurrent trials wait for one pretraining instead of running several
+(:mod:`workloads.common.made`, shared with the compression track's dense models).
 
 Command line (``python -m workloads.fashion_transfer.pytorch.pretrained 0,1,2,3,4``): make sure the cache holds the
 recipe's verified weights; ``--dry-run`` pretrains in memory and prints the hash and accuracy without touching the
@@ -28,17 +28,9 @@ cache (how a new recipe's hash is found before it is recorded).
 from __future__ import annotations
 
 import argparse
-import contextlib
-import fcntl
-import hashlib
 import json
-import os
-import platform
 import sys
-import tempfile
 import time
-import warnings
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -46,23 +38,20 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from workloads.common.data import Splits, cache_root, splits_from
+from workloads.common.data import Splits, splits_from
+from workloads.common.made import (MadeCacheWarning, MadeMismatchError, cache_dir, cached, deterministic_cpu,
+                                   sha256_bytes, verified_weights)
 from workloads.fashion_mnist.data import CONTENT_SHA256, load_splits
 from workloads.fashion_transfer.recipe import Recipe, recipe_for, recorded_sha256
 
 
 
-class PretrainedMismatchError(RuntimeError):
+class PretrainedMismatchError(MadeMismatchError):
     """Pretraining did not reproduce the recorded weights bit for bit."""
 
 
-class PretrainedCacheWarning(UserWarning):
+class PretrainedCacheWarning(MadeCacheWarning):
     """A cached weights file was rejected (its hash is not the recorded one) and is being rebuilt."""
-
-
-def cache_dir() -> Path:
-    """``$PODIUM_CACHE_DIR/pretrained`` (default ``~/.cache/podium/pretrained``), absolute."""
-    return cache_root() / "pretrained"
 
 
 def weights_path(recipe: Recipe, folder: Path | None = None) -> Path:
@@ -73,27 +62,7 @@ def sidecar_path(recipe: Recipe, folder: Path | None = None) -> Path:
     return weights_path(recipe, folder).with_suffix(".json")
 
 
-def sha256_bytes(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
 # ------------------------------------------------------------------------------------------------------ pretraining
-
-
-@contextlib.contextmanager
-def deterministic_cpu() -> Iterator[None]:
-    """One thread, deterministic algorithms, the global RNG untouched; every setting restored afterwards."""
-    threads = torch.get_num_threads()
-    deterministic = torch.are_deterministic_algorithms_enabled()
-    warn_only = torch.is_deterministic_algorithms_warn_only_enabled()
-    torch.set_num_threads(1)
-    torch.use_deterministic_algorithms(True)
-    try:
-        with torch.random.fork_rng(devices=[]):
-            yield
-    finally:
-        torch.use_deterministic_algorithms(deterministic, warn_only=warn_only)
-        torch.set_num_threads(threads)
 
 
 @torch.no_grad()
@@ -149,51 +118,11 @@ def pretrain(recipe: Recipe, splits: Splits | None = None) -> tuple[bytes, dict[
 # ------------------------------------------------------------------------------------------------------------ cache
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            os.fchmod(fh.fileno(), 0o644)  # mkstemp's 0600 would hide a shared cache from other users
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-
-
-@contextlib.contextmanager
-def _locked(path: Path) -> Iterator[None]:
-    with open(path, "a+b") as fh:
-        fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
-
-
-def _read(path: Path) -> tuple[bytes | None, str | None]:
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        return None, None
-    return data, sha256_bytes(data)
-
-
-def _tensors(data: bytes) -> dict[str, np.ndarray]:
-    from safetensors.numpy import load
-
-    return {k: np.array(v) for k, v in load(data).items()}  # writable copies
-
-
 def cached_weights(recipe: Recipe, expected_sha256: str | None = None,
                    folder: Path | None = None) -> dict[str, np.ndarray] | None:
     """The recipe's weights when the cache holds a file with the expected hash (default: the recorded one), else
     None. Builds nothing and warns of nothing."""
-    data, actual = _read(weights_path(recipe, folder))
-    return _tensors(data) if actual == (expected_sha256 or recorded_sha256(recipe)) else None
+    return cached(weights_path(recipe, folder), expected_sha256 or recorded_sha256(recipe))
 
 
 def pretrained_weights(recipe: Recipe, expected_sha256: str | None = None, folder: Path | None = None,
@@ -204,40 +133,11 @@ def pretrained_weights(recipe: Recipe, expected_sha256: str | None = None, folde
     Raises:
         PretrainedMismatchError: pretraining did not reproduce the expected hash (no file is left behind).
     """
-    expected = expected_sha256 or recorded_sha256(recipe)
-    path = weights_path(recipe, folder)
-    data, actual = _read(path)
-    if actual == expected:
-        return _tensors(data)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with _locked(path.with_suffix(".lock")):
-        data, actual = _read(path)  # another process may have built it while we waited
-        if actual == expected:
-            return _tensors(data)
-        if data is not None:
-            warnings.warn(f"rejected the cached pretrained weights {path}: sha256 {actual} is not the recorded "
-                          f"{expected} (corrupted or stale); pretraining {recipe.name} again (about 20 s)",
-                          PretrainedCacheWarning, stacklevel=2)
-        data, report = pretrain(recipe, splits)
-        actual = sha256_bytes(data)
-        if actual != expected:
-            raise PretrainedMismatchError(
-                f"pretraining {recipe.name} (seed {recipe.seed}) produced weights with sha256 {actual}, not the "
-                f"recorded {expected}. The recipe does not reproduce bit for bit on this machine (torch "
-                f"{torch.__version__}, {platform.machine()} {platform.processor() or ''}; the hash was recorded with "
-                "torch 2.13 CPU on x86-64): a different torch, BLAS or CPU instruction set rounds differently. "
-                f"Copy {path.name} from a machine where it reproduces into {path.parent}, or, if the recipe or "
-                "torch changed on purpose, record the new hash in workloads/fashion_transfer/recipe.py.")
-        _atomic_write(path, data)
-        sidecar = dict(
-            recipe_name=recipe.name, seed=recipe.seed, recipe=recipe.as_dict(),
-            data={"dataset": "Fashion-MNIST", "content_sha256": CONTENT_SHA256},
-            weights_file=path.name, weights_sha256=actual, **report,
-            torch=torch.__version__, machine=platform.machine(), python=platform.python_version(),
-            created=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        )
-        _atomic_write(sidecar_path(recipe, folder), (json.dumps(sidecar, indent=2) + "\n").encode())
-    return _tensors(data)
+    sidecar = dict(recipe_name=recipe.name, seed=recipe.seed, recipe=recipe.as_dict(),
+                   data={"dataset": "Fashion-MNIST", "content_sha256": CONTENT_SHA256})
+    return verified_weights(weights_path(recipe, folder), expected_sha256 or recorded_sha256(recipe),
+                            lambda: pretrain(recipe, splits), sidecar, "pretrained weights",
+                            PretrainedMismatchError, PretrainedCacheWarning)
 
 
 def main(argv: list[str] | None = None) -> int:
