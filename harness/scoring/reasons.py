@@ -71,6 +71,9 @@ class Evidence:
         best: the best final validation value (last evaluation) among the missed trials, when recorded.
         target: the validation target.
         metric: the name of the workload's metric (empty when unknown).
+        higher_is_better: the metric's direction.
+        missed_reason: the first missed trial's own reason (for a miss that ``best`` does not explain: a value that
+            met the target too late, or a compressed model that kept its quality floor but missed its ratio target).
     """
 
     runs: int = 0
@@ -80,6 +83,8 @@ class Evidence:
     best: float | None = None
     target: float | None = None
     metric: str = ""
+    higher_is_better: bool = True
+    missed_reason: str = ""
 
     @property
     def n(self) -> int:
@@ -117,7 +122,8 @@ def evidence(rows: Iterable[Mapping[str, Any]], metric: str = "", higher_is_bett
     return Evidence(runs=len(rows), scored=scored, missed=len(missed),
                     failures=tuple((r["status"], r.get("reason") or "") for r in rows if r.get("status") in FAILED),
                     best=(max(values) if higher_is_better else min(values)) if values else None,
-                    target=float(targets[0]) if targets else None, metric=metric)
+                    target=float(targets[0]) if targets else None, metric=metric, higher_is_better=higher_is_better,
+                    missed_reason=next((r.get("reason") or "" for r in missed if r.get("reason")), ""))
 
 
 def _runs(n: int) -> str:
@@ -132,6 +138,10 @@ def _own_cause(ev: Evidence) -> str:
     if ev.missed:
         detail = (f" (best final {ev.metric} {ev.best:.4f} vs target {ev.target:.4f})"
                   if ev.best is not None and ev.target is not None else "")
+        met = ev.best is not None and ev.target is not None and (
+            ev.best >= ev.target if ev.higher_is_better else ev.best <= ev.target)
+        if met and ev.missed_reason:  # the value is not why it missed: say what is
+            detail = f": {ev.missed_reason}"
         parts.append(f"target missed on {ev.missed} of {_runs(ev.runs)}{detail}")
     for status in FAILED:
         reasons = [reason for s, reason in ev.failures if s == status]
@@ -158,6 +168,9 @@ def explain_infinity(time: float, ev: Evidence | None = None, *, raw_ratio: floa
 
     >>> explain_infinity(math.inf, Evidence(runs=3, missed=3, best=0.5, target=0.9, metric="accuracy"))
     'target missed on 3 of 3 runs (best final accuracy 0.5000 vs target 0.9000)'
+    >>> explain_infinity(math.inf, Evidence(runs=1, missed=1, best=0.88, target=0.87, metric="accuracy",
+    ...                                     missed_reason="latency_ratio 1.310 is over the target 0.950"))
+    'target missed on 1 of 1 run: latency_ratio 1.310 is over the target 0.950'
     >>> explain_infinity(10.0, Evidence(runs=1), variant="w_v", variant_cause="failed on 1 of 1 run: oom")
     'held-out variant w_v: failed on 1 of 1 run: oom'
     >>> explain_infinity(50.0, Evidence(runs=1), raw_ratio=5.0)
