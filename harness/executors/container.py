@@ -96,17 +96,22 @@ def choose_image(client: Any, image: str | None, submission_dir: Path | None) ->
 
 
 def dataset_dirs(request: TrialRequest) -> list[Path]:
-    """Folders on this machine that the workload's data loader reads (``local_dir()`` of its family's data module).
+    """Folders on this machine that the workload's data loader reads (``local_dir()`` of its family's data module),
+    and the cache of the models Podium makes itself (:mod:`workloads.common.made`: pretrained and dense models,
+    verified by their recorded hashes) when it exists, so that a trial does not make them again in its container.
 
     Mounted read-only at the same path. A family whose data ships inside an installed package (digits) has none.
     """
+    from workloads.common.made import cache_dir
+
+    made = [cache_dir()] if cache_dir().is_dir() else []
     try:
         module = importlib.import_module(f"workloads.{request.workload.family}.data")
     except ModuleNotFoundError:
-        return []
+        return made
     local_dir = getattr(module, "local_dir", None)
     folder = local_dir() if callable(local_dir) else None
-    return [Path(folder)] if folder is not None and Path(folder).is_dir() else []
+    return ([Path(folder)] if folder is not None and Path(folder).is_dir() else []) + made
 
 
 def trial_env(request: TrialRequest, mounted: list[Path]) -> dict[str, str]:
@@ -115,8 +120,13 @@ def trial_env(request: TrialRequest, mounted: list[Path]) -> dict[str, str]:
     env = dict(PATH=PATH, HOME="/tmp", TMPDIR="/tmp", LANG="C.UTF-8", OMP_NUM_THREADS=threads,
                MKL_NUM_THREADS=threads, PYTHONHASHSEED="0", PYTHONUNBUFFERED="1", PYTHONDONTWRITEBYTECODE="1",
                HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1")
+    from workloads.common.data import CACHE_ENV, cache_root
+    from workloads.common.made import cache_dir
+
     folders = {str(p) for p in mounted}
     env.update({k: v for k, v in os.environ.items() if k.startswith("PODIUM_") and v in folders})
+    if str(cache_dir()) in folders:  # the made models' cache, under the cache root (whose other folders are not)
+        env[CACHE_ENV] = str(cache_root())
     return env
 
 

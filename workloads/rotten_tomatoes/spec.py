@@ -1,8 +1,9 @@
-"""Rotten Tomatoes workloads (PEFT track). No framework is imported here."""
+"""Rotten Tomatoes workloads (PEFT and compression tracks). No framework is imported here."""
 
 from workloads import register
 from workloads.rotten_tomatoes.data import CONTENT_SHA256, SPLIT_SHA256
-from workloads.spec import WorkloadSpec
+from workloads.rotten_tomatoes.recipe import DENSE, WEIGHTS_SHA256
+from workloads.spec import CompressionGoal, WorkloadSpec
 
 _DATA = dict(
     family="rotten_tomatoes",
@@ -44,4 +45,39 @@ register(WorkloadSpec(
     description="Variant of minilm_rotten_tomatoes: a fixed 10% of the training split (1,021 snippets)",
     builder_kwargs={"train_fraction": 0.1},
     **_MINILM,
+))
+
+# --- The compression track: the dense classifier Podium fine-tunes once (workloads/rotten_tomatoes/recipe.py). ------
+
+_COMPRESS = dict(
+    family="rotten_tomatoes",
+    track="compression",
+    dataset=_DATA["dataset"],
+    data_revision=_DATA["data_revision"],
+    metric="accuracy",
+    builder="workloads.rotten_tomatoes.pytorch.compress:build",
+    model=f"all-MiniLM-L6-v2 BertForSequenceClassification (22.7 M parameters), fully fine-tuned by Podium: "
+          f"{DENSE.name}, weights sha256 {WEIGHTS_SHA256.get(DENSE.name, 'not recorded yet')[:16]}; 64 tokens",
+    # A placeholder until `podium targets set` measures it: a recovery fine-tune of the whole encoder costs about
+    # 1.5-2 s an update at batch 32 on two threads here, so 600 s holds a few hundred updates.
+    budget_s={"cpu-2core": 600.0},
+    eval_period_s=1e9,  # one measurement per trial, after compress returns
+    step_hint=300,  # updates a recovery fine-tune should plan for (about one epoch of the training split)
+)
+
+register(WorkloadSpec(
+    name="minilm_sentiment_compress",
+    description="MiniLM-L6 sentiment classifier compression: keep 99% of the fine-tuned dense model's accuracy on "
+                "Rotten Tomatoes with fewer bytes on disk (deflated state dict)",
+    compression=CompressionGoal(measure="bytes_ratio"),
+    **_COMPRESS,
+))
+
+register(WorkloadSpec(
+    name="minilm_sentiment_compress_latency",
+    base="minilm_sentiment_compress",
+    description="Variant of minilm_sentiment_compress: the target is batch-1 p50 latency (pinned threads) instead of "
+                "bytes on disk",
+    compression=CompressionGoal(measure="latency_ratio"),
+    **_COMPRESS,
 ))
