@@ -10,9 +10,10 @@ interval on every score), and every choice is printed when it runs:
   2026-12-01, of a training part of ~14 minutes;
 * PEFT track: :data:`DEMO_PEFT_BASELINES` on :data:`DEMO_PEFT_WORKLOADS`, the lite suite's fast workloads.
   ``minilm_rotten_tomatoes`` is not one of them: a trial fine-tunes a 22M-parameter encoder for ~100 s of updates to
-  its target (72-120 updates at ~1.4 s here), so its base and its variant take ~15 minutes with one baseline alone.
+  its target (72-120 updates at ~1.4 s here), so its base and its variant take ~15 minutes with one baseline alone;
+* compression track: :data:`DEMO_COMPRESSION_BASELINES` on its whole lite suite (the Fashion-MNIST CNN).
 
-``--track training`` or ``--track peft`` runs every baseline of that track on its whole lite suite (``--baseline``
+``--track training``, ``--track peft`` or ``--track compression`` runs every baseline of that track on its whole lite suite (``--baseline``
 picks some); that is the reference run, and on 2 cores the PEFT one takes hours (8 baselines, MiniLM trials of up
 to 301 s of updates each)."""
 
@@ -40,6 +41,9 @@ DEMO_TRAINING_BASELINES = ("adamw", "nadamw")
 DEMO_PEFT_BASELINES = ("lora", "full_finetune")
 #: the PEFT lite suite's base workloads the default demo runs (with their scored variants); see the module docstring.
 DEMO_PEFT_WORKLOADS = ("fashion_cnn_transfer",)
+#: the compression baselines of the default demo: the reference (PyTorch's own int8) and the second-order pruner,
+#: both under a second of compress time on the CNN, so their trials cost little more than their measurement.
+DEMO_COMPRESSION_BASELINES = ("dynamic_int8", "obs_prune")
 
 
 def baselines(track: str = "training", names: tuple[str, ...] | None = None) -> list[Path]:
@@ -126,7 +130,11 @@ def demo_plan(track: str | None = None, only: tuple[str, ...] | None = None) -> 
                  Part("peft", baselines("peft", DEMO_PEFT_BASELINES), peft_workloads,
                       f"{_named('workload', skipped_peft)} and "
                       f"{_named('baseline', [p.name for p in baselines('peft') if p.name not in DEMO_PEFT_BASELINES])} "
-                      "(`podium demo --track peft` runs every one; hours on 2 cores)")]
+                      "(`podium demo --track peft` runs every one; hours on 2 cores)"),
+                 Part("compression", baselines("compression", DEMO_COMPRESSION_BASELINES),
+                      _bases_and_variants("compression"),
+                      f"{_named('baseline', [p.name for p in baselines('compression') if p.name not in DEMO_COMPRESSION_BASELINES])} "
+                      "(`podium demo --track compression` runs every one)")]
     missing = [w for part in parts for w in part.workloads if DEFAULT_HARDWARE_CLASS not in get_spec(w).targets]
     if missing:
         raise DemoError(f"no targets for {', '.join(missing)} on {DEFAULT_HARDWARE_CLASS}: run `podium targets "

@@ -60,3 +60,16 @@ def test_sealed_trial_fails_with_a_clear_reason(scoring_image: Any, tmp_path: Pa
             assert part in trial["reason"], trial["reason"]
         assert "submission.py:" in trial["reason"]
     assert not ESCAPE.exists()
+
+
+def test_a_compressor_is_measured_inside_the_container(scoring_image: Any, tmp_path: Path) -> None:
+    """The compression track's trial in a sealed container: compress on the clock, the saved model measured by the
+    measuring process, which starts inside the same container (no network, read-only mounts, the made models' cache
+    mounted read-only so the dense CNN is not trained again)."""
+    [trial] = run(ROOT / "submissions" / "compression" / "dynamic_int8", ("fashion_cnn_compress",), tmp_path / "r.db")
+    assert trial["status"] == "reached", trial["reason"]
+    assert trial["executor"] == "docker" and trial["image_digest"] == scoring_image.image.id
+    measured = json.loads(trial["measurements_json"])
+    assert 0.15 < measured["bytes_ratio"] < 0.5 and measured["bits_per_weight"] >= 8.0
+    assert json.loads(trial["validation_json"])["accuracy"] >= get_spec("fashion_cnn_compress").targets_for(
+        "cpu-2core").validation

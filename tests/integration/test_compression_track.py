@@ -147,13 +147,24 @@ def test_derived_targets_floor_level_budget_and_success() -> None:
     sloppy = [_run(0.87 if k < 2 else 0.88, 0.10) for k in range(10)]  # tiny, but 2 of 10 under the floor
     derived = derive_compression_targets(spec, {"good": good, "sloppy": sloppy})
     assert derived["validation"] == 0.8763 and derived["test"] == 0.8776  # 99% of 0.8852 / 0.8865, rounded down
-    assert derived["best_baseline"] == "good" and math.isinf(derived["ratio_level"]["sloppy"])
+    assert derived["target_baseline"] == "good" and math.isinf(derived["ratio_level"]["sloppy"])
     assert derived["compression_ratio"] == 0.28  # 9 of 10 seeds at or under it
     assert derived["budget_s"] == 19.5  # 3 x the median of 2..11 s (6.5 s)
     assert derived["success_rate"] == {"good": 0.9, "sloppy": 0.8}
     json.dumps(derived)  # stored in targets.json as it is
 
 
+def test_the_ratio_target_is_what_half_the_compressing_baselines_reach() -> None:
+    runs = {"best": [_run(0.88, 0.06, seconds=10.0)] * 10, "middle": [_run(0.88, 0.19, seconds=0.1)] * 10,
+            "weak": [_run(0.88, 0.34)] * 10, "none": [_run(0.88, 1.2)] * 10}  # "none" makes nothing smaller
+    derived = derive_compression_targets(get_spec(WORKLOAD), runs)
+    assert derived["best_baseline"] == "best" and derived["target_baseline"] == "middle"
+    # the budget leaves room for the slowest baseline that reaches the ratio, not only for the one that set it
+    assert derived["compression_ratio"] == 0.19 and derived["budget_s"] == 30.0
+    assert derived["success_rate"] == {"best": 1.0, "middle": 1.0, "weak": 0.0, "none": 0.0}
+
+
 def test_no_target_when_no_baseline_keeps_the_floor() -> None:
-    with pytest.raises(TargetSettingError, match="no baseline kept"):
-        derive_compression_targets(get_spec(WORKLOAD), {"bad": [_run(0.80, 0.1) for _ in range(10)]})
+    with pytest.raises(TargetSettingError, match="no baseline brought bytes_ratio below 1"):
+        derive_compression_targets(get_spec(WORKLOAD), {"bad": [_run(0.80, 0.1) for _ in range(10)],
+                                                        "big": [_run(0.88, 1.01) for _ in range(10)]})

@@ -16,10 +16,10 @@ def test_the_demo_has_enough_scoring_seeds_for_an_interval() -> None:
 
 
 def test_the_default_demo_runs_what_fits_and_says_what_it_leaves_out() -> None:
-    from harness.demo import DEMO_PEFT_WORKLOADS, demo_plan
+    from harness.demo import DEMO_COMPRESSION_BASELINES, DEMO_PEFT_WORKLOADS, demo_plan
     from workloads import get_spec
 
-    training, peft = demo_plan()
+    training, peft, compression = demo_plan()
     assert [p.name for p in training.baselines] == ["adamw", "nadamw"]
     assert [p.name for p in peft.baselines] == ["full_finetune", "lora"]
     assert {get_spec(w).base or w for w in peft.workloads} == set(DEMO_PEFT_WORKLOADS)
@@ -27,6 +27,8 @@ def test_the_default_demo_runs_what_fits_and_says_what_it_leaves_out() -> None:
     assert "nesterov" in training.left_out and "--track training" in training.left_out
     assert "linear_probe" in peft.left_out and "--track peft" in peft.left_out
     assert training.label == "lite" and (peft.label == "demo") == (peft.workloads != demo_plan("peft")[0].workloads)
+    assert [p.name for p in compression.baselines] == sorted(DEMO_COMPRESSION_BASELINES)
+    assert compression.label == "lite" and "magnitude_prune" in compression.left_out
 
 
 def test_a_track_runs_every_baseline_or_the_chosen_ones() -> None:
