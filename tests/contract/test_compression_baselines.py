@@ -32,7 +32,8 @@ from harness.tuning.search_space import load_search_space
 ROOT = Path(__file__).resolve().parents[2]
 BASELINES = ROOT / "submissions" / "compression"
 FOLDERS = sorted(p for p in BASELINES.iterdir() if p.is_dir() and not p.name.startswith(("_", ".")))
-EXPECTED = {"magnitude_prune", "dynamic_int8", "prune_int8", "low_rank", "layer_drop_distill", "obs_prune"}
+EXPECTED = {"magnitude_prune", "dynamic_int8", "prune_int8", "low_rank", "layer_drop_distill", "obs_prune",
+            "structured_prune"}
 #: the first point's updates cut to a few, so that a test takes seconds
 SHORT = {"recovery_steps": 10, "distill_steps": 10}
 SEED = 0
@@ -319,3 +320,126 @@ def test_layer_drop_keeps_every_other_layer_of_a_bert_encoder() -> None:
     kept = compressed.bert.encoder.layer
     assert len(kept) == compressed.config.num_hidden_layers == 2
     assert all(torch.equal(layer.attention.self.query.weight, original[i]) for layer, i in zip(kept, (1, 3)))
+
+
+# --- structured_prune: removed channels, neurons and heads. ---------------------------------------------------------
+
+
+def test_structured_prune_removes_channels_and_neurons_but_no_class(fashion: Any) -> None:
+    import torch
+
+    dense, compressed = _compress("structured_prune", fashion, **SHORT)
+    point = _first_point("structured_prune")
+    c1, c2, hidden = (max(1, round(point["keep"] * 16)), max(1, round(point["keep"] * 32)),
+                      max(1, round(point["keep_linear"] * 128)))
+    shapes = {name: tuple(w.shape) for name, w in _weights_of(compressed, (torch.nn.Linear, torch.nn.Conv2d)).items()}
+    assert shapes == {"features.0": (c1, 1, 3, 3), "features.3": (c2, c1, 3, 3), "body.1": (hidden, c2 * 7 * 7),
+                      "body.3": (hidden, hidden), "head": (10, hidden)}
+    assert (compressed.features[3].in_channels, compressed.body[1].in_features) == (c1, c2 * 49)
+    assert compression.tensor_facts(compressed).elements < 0.4 * compression.tensor_facts(dense).elements
+    assert _deflated(compressed) < 0.4 * _deflated(dense)
+    x = fashion.calibration_batches(SEED)[0]["inputs"][:4]
+    with torch.no_grad():
+        assert compressed.eval()(x).shape == (4, 10)
+
+
+def test_structured_prune_at_keep_one_reproduces_the_dense_model(fashion: Any) -> None:
+    import torch
+
+    dense, compressed = _compress("structured_prune", fashion, keep=1.0, keep_linear=1.0, recovery_steps=0)
+    assert compression.tensor_facts(compressed).elements == compression.tensor_facts(dense).elements
+    x = fashion.calibration_batches(SEED)[0]["inputs"]
+    with torch.no_grad():
+        assert torch.equal(compressed.eval()(x), dense(x))
+
+
+def test_structured_prune_without_recovery_equals_the_dense_model_with_the_units_zeroed(fashion: Any) -> None:
+    """The slicing is right (the flattened features of a removed channel included): before recovery, the pruned
+    model computes what the dense model computes with the removed filters and neurons set to zero."""
+    import torch
+
+    dense, compressed = _compress("structured_prune", fashion, recovery_steps=0)
+    with torch.no_grad():
+        for name in ("features.0", "features.3", "body.1", "body.3"):
+            full, kept = dense.get_submodule(name), compressed.get_submodule(name)
+            rows = [int((full.bias == b).nonzero()[0]) for b in kept.bias]  # the copied biases name the kept units
+            assert rows == sorted(rows) and len(rows) < len(full.bias)
+            removed = [i for i in range(len(full.bias)) if i not in rows]
+            full.weight[removed] = 0.0
+            full.bias[removed] = 0.0
+        x = fashion.calibration_batches(SEED)[0]["inputs"]
+        assert torch.allclose(compressed.eval()(x), dense(x), atol=1e-5)
+
+
+def _small_bert() -> Any:
+    import torch
+    from transformers import BertConfig, BertForSequenceClassification
+
+    torch.manual_seed(0)
+    config = BertConfig(vocab_size=100, hidden_size=64, num_hidden_layers=2, num_attention_heads=4,
+                        intermediate_size=128, max_position_embeddings=32, num_labels=2)
+    return BertForSequenceClassification(config)
+
+
+def _structured_prune_bert(**overrides: Any) -> tuple[Any, Any, list[Any]]:
+    """(dense BERT, pruned BERT, calibration batches)."""
+    queue = _token_batches()
+    calibration = list(itertools.islice(queue, 4))
+    dense, model = _small_bert().eval(), _small_bert()
+    point = {**_first_point("structured_prune"), **overrides}
+    compressed = _module("structured_prune").compress(
+        model=model, workload=None, calibration_batches=calibration, train_queue=queue,
+        hyperparameters=as_hyperparameters(point), rng=np.array([SEED, 1], dtype=np.uint32))
+    return dense, compressed.eval(), calibration
+
+
+def test_structured_prune_removes_heads_and_ffn_neurons_of_a_bert() -> None:
+    import torch
+
+    dense, compressed, calibration = _structured_prune_bert(keep_heads=0.5, keep_ffn=0.25, recovery_steps=5)
+    for layer in compressed.bert.encoder.layer:
+        attention = layer.attention.self
+        assert (attention.num_attention_heads, attention.all_head_size, attention.attention_head_size) == (2, 32, 16)
+        assert all(p.weight.shape == (32, 64) for p in (attention.query, attention.key, attention.value))
+        assert layer.attention.output.dense.weight.shape == (64, 32)
+        assert layer.intermediate.dense.weight.shape == (32, 64) and layer.output.dense.weight.shape == (64, 32)
+    assert sum(p.numel() for p in compressed.parameters()) < sum(p.numel() for p in dense.parameters())
+    with torch.no_grad():
+        logits = compressed(**calibration[0]["inputs"]).logits
+        mask = calibration[0]["inputs"]["attention_mask"].clone()
+        mask[:, 6:] = 0  # padding: the pruned attention still masks
+        assert bool(torch.isfinite(compressed(**{**calibration[0]["inputs"], "attention_mask": mask}).logits).all())
+    assert logits.shape == (8, 2) and bool(torch.isfinite(logits).all())
+
+
+def test_structured_prune_of_a_bert_at_keep_one_reproduces_the_dense_model() -> None:
+    import torch
+
+    dense, compressed, calibration = _structured_prune_bert(keep_heads=1.0, keep_ffn=1.0, recovery_steps=0)
+    assert compressed.bert.encoder.layer[0].attention.self.num_attention_heads == 4
+    with torch.no_grad():
+        for batch in calibration:
+            assert torch.equal(compressed(**batch["inputs"]).logits, dense(**batch["inputs"]).logits)
+
+
+def test_structured_prune_ranks_heads_by_their_effect_on_the_loss() -> None:
+    """A head that the classifier cannot see (its value projection zeroed) scores 0 and is the first removed."""
+    import torch
+
+    module = _module("structured_prune")
+    model = _small_bert().eval()
+    with torch.no_grad():
+        for layer in model.bert.encoder.layer:
+            layer.attention.self.value.weight[16:32] = 0.0  # head 1 outputs 0 whatever it attends to
+            layer.attention.self.value.bias[16:32] = 0.0
+    calibration = list(itertools.islice(_token_batches(), 2))
+    groups = module.removable_groups(model, calibration[0]["inputs"])
+    assert [g.kind for g in groups] == ["head", "ffn", "head", "ffn"]
+    scores = module.taylor_scores(model, groups, calibration)
+    for group, score in zip(groups, scores):
+        if group.kind == "head":
+            assert score[1] == 0.0 and bool((score[[0, 2, 3]] > 0).all())
+    module.prune(model, calibration, [3, 128, 3, 128], "taylor")
+    for layer in model.bert.encoder.layer:
+        value = layer.attention.self.value.weight.reshape(3, 16, 64)
+        assert bool((value != 0).any(-1).any(-1).all()), "the silent head is the one removed"
