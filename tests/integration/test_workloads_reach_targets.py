@@ -43,8 +43,9 @@ def cases() -> list:
     found = []
     for name in WORKLOADS.names():
         spec = get_spec(name)
-        if HARDWARE not in spec.targets:
-            continue  # a workload for another hardware class (smollm2_sentiment: GPU classes only)
+        if HARDWARE not in spec.targets or spec.track == "compression":
+            continue  # another hardware class (smollm2_sentiment: GPU classes only); compression: no curve, its own
+            # test (tests/integration/test_compression_track.py)
         prov = provenance(name)
         slow = max(prov.get("seconds_per_step", {}).values(), default=0.0) * spec.step_hint > SLOW_CASE_S
         found.append(pytest.param(name, None, id=name, marks=[pytest.mark.slow] if slow else []))
