@@ -53,8 +53,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from leaderboard.views.curves import curve_trials, primary_metric
-from leaderboard.views.peft import _median, _number, _object, count_text, pareto_figure
+from leaderboard.views import peft
+from leaderboard.views.peft import _median, _number, count_text, pareto_figure
 
 TRACK = "compression"
 #: The float keys of ``harness.tracks.compression.measure``'s result, repeated so the app does not import the
@@ -93,14 +93,13 @@ def is_compression(pool: str) -> bool:
 
 
 def parse_measurements(values: Iterable[Any], index=None) -> pd.DataFrame:
-    """One column per measurement; NaN where a trial has none (NULL, not JSON, a key missing or not a number).
+    """One column per compression measurement (:func:`leaderboard.views.peft.parse_measurements` with ours).
 
     >>> m = parse_measurements(['{"bytes_ratio": 0.3, "sparsity": 0, "dtypes": {"int8": 5}}', None, "nope"])
     >>> m[["bytes_ratio", "sparsity", "latency_ratio"]].to_dict("list")
     {'bytes_ratio': [0.3, nan, nan], 'sparsity': [0.0, nan, nan], 'latency_ratio': [nan, nan, nan]}
     """
-    rows = [{k: _number(obj.get(k)) for k in MEASUREMENTS} for obj in map(_object, values)]
-    return pd.DataFrame(rows, columns=list(MEASUREMENTS), index=index, dtype=float)
+    return peft.parse_measurements(values, index, MEASUREMENTS)
 
 
 def goal(spec: Mapping[str, Any], hardware_class: str | None) -> tuple[float, str | None, float]:
@@ -118,10 +117,6 @@ def goal(spec: Mapping[str, Any], hardware_class: str | None) -> tuple[float, st
         entry.get("compression_ratio"))
 
 
-def _empty_points() -> pd.DataFrame:
-    return pd.DataFrame(columns=list(POINT_COLUMNS))
-
-
 def cost_points(trials: pd.DataFrame, records: pd.DataFrame,
                 specs: Mapping[str, Mapping[str, Any]] | None = None,
                 hardware_class: str | None = None) -> pd.DataFrame:
@@ -129,45 +124,24 @@ def cost_points(trials: pd.DataFrame, records: pd.DataFrame,
     measured ratio and ratio target.
 
     ``specs`` is the bundle manifest's ``workloads`` (metric and direction, ``compression.measure``, targets per
-    hardware class); a workload without one is judged on its ``accuracy`` (else the first metric that is not a
-    loss), higher being better. ``hardware_class``: the pool's (its targets); the trials' own when not given.
+    hardware class; see :func:`leaderboard.views.peft.measured_groups`). ``hardware_class``: the pool's (its
+    targets); the trials' own when not given.
     """
-    if trials.empty or records.empty or "run_id" not in trials:
-        return _empty_points()
-    rows = curve_trials(trials[trials["run_id"].isin(set(records["run_id"]))])
-    if rows.empty:
-        return _empty_points()
-    measurements = parse_measurements(rows["measurements_json"] if "measurements_json" in rows
-                                      else [None] * len(rows), index=rows.index)
-    validation = [_object(v) for v in rows.get("validation_json", pd.Series([None] * len(rows), index=rows.index))]
-    validation = pd.Series(validation, index=rows.index, dtype=object)
-    rank = dict(zip(records["submission"], records["rank"]))
     out = []
-    for (sub, workload), group in rows.groupby(["submission_name", "workload"], sort=False):
-        m = measurements.loc[group.index]
-        spec = (specs or {}).get(workload, {})
+    for common, group, m, spec in peft.measured_groups(trials, records, specs, MEASUREMENTS):
         hw = hardware_class
         if hw is None and "hardware_class" in group:
             hw = next(iter(group["hardware_class"].dropna()), None)
         floor, measure, ratio_target = goal(spec, hw)
         targets = group["validation_target"].dropna() if "validation_target" in group else pd.Series(dtype=float)
-        metric = spec.get("metric") or primary_metric(sorted({k for v in validation[group.index] for k in v}))
-        reached = group[(group["status"] == "reached") & group["time_to_result_s"].notna()]
         out.append({
-            "submission": sub, "rank": rank.get(sub, math.nan), "workload": workload, "trials": len(group),
-            "measured": int(m.notna().any(axis=1).sum()), "reached": len(reached),
+            **common,
             **{c: _median(m[c]) for c in ("bytes_ratio", "bytes", "latency_ratio", "latency_p50_ms", "throughput",
                                           "sparsity", "bits_per_weight")},
-            "time_to_target_s": float(reached["time_to_result_s"].astype(float).median()) if len(reached) else math.inf,
-            "metric": metric, "higher_is_better": bool(spec.get("higher_is_better", True)),
-            "metric_value": _median(pd.Series([_number(v.get(metric)) for v in validation[group.index]], dtype=float)),
             "floor": float(targets.iloc[0]) if len(targets) else floor,
             "measure": measure, "ratio_target": ratio_target,
         })
-    if not out:
-        return _empty_points()
-    frame = pd.DataFrame(out, columns=list(POINT_COLUMNS))
-    return frame.sort_values(["rank", "submission", "workload"], kind="stable").reset_index(drop=True)
+    return peft.points_frame(out, POINT_COLUMNS)
 
 
 # ---- the leaderboard's compression columns ------------------------------------------------------------------------

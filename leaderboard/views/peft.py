@@ -30,7 +30,7 @@ from __future__ import annotations
 import json
 import math
 import numbers
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -89,15 +89,16 @@ def _object(text: Any) -> dict:
     return value if isinstance(value, dict) else {}
 
 
-def parse_measurements(values: Iterable[Any], index=None) -> pd.DataFrame:
-    """One column per measurement; NaN where a trial has none (NULL, not JSON, or a key missing).
+def parse_measurements(values: Iterable[Any], index=None, names: Sequence[str] = MEASUREMENTS) -> pd.DataFrame:
+    """One column per measurement of ``names`` (default: the PEFT track's); NaN where a trial has none (NULL, not
+    JSON, a key missing or not a number).
 
     >>> m = parse_measurements(['{"trainable_params": 10, "total_params": 100, "merged": 1}', None, "nope"])
     >>> m[["trainable_params", "merged"]].to_dict("list")
     {'trainable_params': [10.0, nan, nan], 'merged': [1.0, nan, nan]}
     """
-    rows = [{k: _number(obj.get(k)) for k in MEASUREMENTS} for obj in map(_object, values)]
-    return pd.DataFrame(rows, columns=list(MEASUREMENTS), index=index, dtype=float)
+    rows = [{k: _number(obj.get(k)) for k in names} for obj in map(_object, values)]
+    return pd.DataFrame(rows, columns=list(names), index=index, dtype=float)
 
 
 def _median(values: pd.Series) -> float:
@@ -105,51 +106,64 @@ def _median(values: pd.Series) -> float:
     return float(values.median()) if len(values) else math.nan
 
 
-def _empty_points() -> pd.DataFrame:
-    return pd.DataFrame(columns=list(POINT_COLUMNS))
-
-
-def cost_points(trials: pd.DataFrame, records: pd.DataFrame,
-                specs: Mapping[str, Mapping[str, Any]] | None = None) -> pd.DataFrame:
-    """Per submission (rank order) and workload: the medians of the module docstring.
+def measured_groups(trials: pd.DataFrame, records: pd.DataFrame, specs: Mapping[str, Mapping[str, Any]] | None,
+                    names: Sequence[str]) -> Iterator[tuple[dict[str, Any], pd.DataFrame, pd.DataFrame, Mapping]]:
+    """Per submission and workload of the pool's counted trials (:func:`curve_trials`): the fields every track's
+    points share (submission, rank, workload, trials, measured, reached, time-to-target, metric and its direction,
+    the median validation value), the group's trial rows, their measurements of ``names`` and the workload's spec.
 
     ``specs`` is the bundle manifest's ``workloads`` (metric name and direction); a workload without one is judged
     on its ``accuracy`` (else the first metric that is not a loss), higher being better.
     """
     if trials.empty or records.empty or "run_id" not in trials:
-        return _empty_points()
+        return
     rows = curve_trials(trials[trials["run_id"].isin(set(records["run_id"]))])
     if rows.empty:
-        return _empty_points()
+        return
     measurements = parse_measurements(rows["measurements_json"] if "measurements_json" in rows
-                                      else [None] * len(rows), index=rows.index)
+                                      else [None] * len(rows), index=rows.index, names=names)
     validation = [_object(v) for v in rows.get("validation_json", pd.Series([None] * len(rows), index=rows.index))]
     validation = pd.Series(validation, index=rows.index, dtype=object)
     rank = dict(zip(records["submission"], records["rank"]))
-    out = []
     for (sub, workload), group in rows.groupby(["submission_name", "workload"], sort=False):
         m = measurements.loc[group.index]
         spec = (specs or {}).get(workload, {})
         metric = spec.get("metric") or primary_metric(sorted({k for v in validation[group.index] for k in v}))
         reached = group[(group["status"] == "reached") & group["time_to_result_s"].notna()]
-        targets = group["validation_target"].dropna() if "validation_target" in group else pd.Series(dtype=float)
-        out.append({
+        yield {
             "submission": sub, "rank": rank.get(sub, math.nan), "workload": workload, "trials": len(group),
             "measured": int(m.notna().any(axis=1).sum()), "reached": len(reached),
+            "time_to_target_s": float(reached["time_to_result_s"].astype(float).median()) if len(reached) else math.inf,
+            "metric": metric, "higher_is_better": bool(spec.get("higher_is_better", True)),
+            "metric_value": _median(pd.Series([_number(v.get(metric)) for v in validation[group.index]], dtype=float)),
+        }, group, m, spec
+
+
+def points_frame(points: list[dict[str, Any]], columns: Sequence[str]) -> pd.DataFrame:
+    """The points in rank order (then submission, workload), with ``columns``; empty (with them) for none."""
+    if not points:
+        return pd.DataFrame(columns=list(columns))
+    frame = pd.DataFrame(points, columns=list(columns))
+    return frame.sort_values(["rank", "submission", "workload"], kind="stable").reset_index(drop=True)
+
+
+def cost_points(trials: pd.DataFrame, records: pd.DataFrame,
+                specs: Mapping[str, Mapping[str, Any]] | None = None) -> pd.DataFrame:
+    """Per submission (rank order) and workload: the medians of the module docstring (see :func:`measured_groups`
+    for ``specs``)."""
+    out = []
+    for common, group, m, _ in measured_groups(trials, records, specs, MEASUREMENTS):
+        targets = group["validation_target"].dropna() if "validation_target" in group else pd.Series(dtype=float)
+        out.append({
+            **common,
             "trainable_params": _median(m["trainable_params"]), "total_params": _median(m["total_params"]),
             "trainable_pct": _median(100 * m["trainable_params"] / m["total_params"].where(m["total_params"] > 0)),
             "peak_memory_mib": _median(m["peak_memory_bytes"]) / MIB, "adapter_mib": _median(m["adapter_bytes"]) / MIB,
             "latency_ms": _median(m["latency_ms"]), "latency_ratio": _median(m["latency_ratio"]),
             "merged": _median(m["merged"]), "forgetting": _median(m["forgetting"]),
-            "time_to_target_s": float(reached["time_to_result_s"].astype(float).median()) if len(reached) else math.inf,
-            "metric": metric, "higher_is_better": bool(spec.get("higher_is_better", True)),
-            "metric_value": _median(pd.Series([_number(v.get(metric)) for v in validation[group.index]], dtype=float)),
             "target": float(targets.iloc[0]) if len(targets) else math.nan,
         })
-    if not out:
-        return _empty_points()
-    frame = pd.DataFrame(out, columns=list(POINT_COLUMNS))
-    return frame.sort_values(["rank", "submission", "workload"], kind="stable").reset_index(drop=True)
+    return points_frame(out, POINT_COLUMNS)
 
 
 # ---- the leaderboard's PEFT columns -------------------------------------------------------------------------------
