@@ -617,7 +617,9 @@ def targets_rows(stored: dict[str, Any], hardware_class: str) -> list[dict[str, 
         prov = entry.get("provenance", {})
         rates = prov.get("success_rate", {})
         spec = WORKLOADS.get(name) if name in WORKLOADS else None
+        ratio = entry.get("compression_ratio")
         rows.append(dict(workload=name, track=spec.track if spec else "unknown", base=spec.base if spec else None,
+                         ratio=f"{ratio:.4f}" if ratio is not None else "",
                          validation=entry["validation"], test=entry["test"],
                          budget_s=entry.get("budget_s"),
                          best=prov.get("target_baseline") or prov.get("best_baseline", ""),

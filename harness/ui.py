@@ -202,22 +202,31 @@ def targets_table(rows: list[dict[str, Any]], hardware_class: str, source: str) 
         table = Table(title=f"{track} targets on {hardware_class} ({source})", box=box.SIMPLE_HEAD, pad_edge=False,
                       collapse_padding=True, title_justify="left")
         table.add_column("workload", no_wrap=True)
-        for column in ("val", "test", "budget"):
+        ratios = any(r.get("ratio") for r in mine)  # a compression workload's ratio target
+        listed = len(names) > 3  # then the rates go under the table: side by side they would not fit 80 columns
+        for column in ("val", "test", *(["ratio"] if ratios else []), "budget"):
             table.add_column(column, justify="right", overflow="fold")
-        for column in names:  # a baseline's name is typed (--baseline): never cut
+        for column in [] if listed else names:  # a baseline's name is typed (--baseline): never cut
             table.add_column(column, justify="right", overflow="fold", min_width=len(column))
+        lines = []
         for r in mine:
             budget = f"{r['budget_s']:g}" if r["budget_s"] is not None else "declared"
             rates = [f"{r['success'][b]:.0%}" + ("*" if b == r["best"] else "") if b in r["success"] else "-"
                      for b in names]
             name = f"↳ {r['workload']}" if r.get("base") else r["workload"]
-            table.add_row(name, f"{r['validation']:.4f}", f"{r['test']:.4f}", budget, *rates)
+            table.add_row(name, f"{r['validation']:.4f}", f"{r['test']:.4f}",
+                          *([r.get("ratio") or ""] if ratios else []), budget, *([] if listed else rates))
+            lines.append(f"{r['workload']}: " + ", ".join(f"{b} {rate}" for b, rate in zip(names, rates)
+                                                         if rate != "-"))
         parts.append(table)
+        if listed:
+            parts.append(Text("Success per baseline: " + "; ".join(lines) + ".\n"))
     loads = [r["load"] for r in rows if r["load"] is not None]
     forced = [r["workload"] for r in rows if r["forced"]]
     parts.append(Text(
-        "val/test: the validation and test targets. budget: seconds of submission time. Per baseline: the share of "
-        "its target-setting seeds that met the target within the budget (* sets the target). ↳: a held-out variant "
+        "val/test: the validation and test targets (a compression workload's: its quality floors; ratio: the most its "
+        "bytes or latency may be over the dense model's). budget: seconds of submission time. Per baseline: the share "
+        "of its target-setting seeds that met the target within the budget (* sets the target). ↳: a held-out variant "
         f"of the workload above. Seeds: {', '.join(sorted({str(r['seeds']) for r in rows}))}; set on "
         f"{', '.join(sorted({r['date'] for r in rows}))}"
         + (f"; 1-minute load before {min(loads):.2f}-{max(loads):.2f}" if loads else "")
