@@ -313,7 +313,8 @@ def results(
     run_id: Annotated[Optional[str], typer.Option("--run", help="Only this run.")] = None,
     fmt: Annotated[str, typer.Option("--format", help="table or json.")] = "table",
     wide: Annotated[bool, typer.Option("--wide", help="Also CPU time to target, steps, submission and evaluation "
-                                                      "seconds, test accuracy and target per trial.")] = False,
+                                                      "seconds, test accuracy, target and (compression) the measured "
+                                                      "bytes or latency ratio per trial.")] = False,
 ) -> None:
     """Show trials (status, reason, time-to-result, metrics), workload times under both protocols (with n, the
     interval or why there is none, and why a time is infinite), noise floor. JSON is strict: a miss is null."""
@@ -340,8 +341,9 @@ def results(
     if wide:
         console.print(accounting_table(rows))
     else:
-        console.print("(--wide adds per-trial CPU time, steps, test accuracy and the time accounting: start, load, "
-                      "init, submission, evaluation, overhead, tail, contention)", highlight=False)
+        console.print("(--wide adds per-trial CPU time, steps, test accuracy, a compression trial's measured ratio "
+                      "and the time accounting: start, load, init, submission, evaluation, overhead, tail, "
+                      "contention)", highlight=False)
     if times:
         console.print(workload_times_table(times, details, wide=wide))
     if noise:

@@ -114,6 +114,26 @@ def dataset_dirs(request: TrialRequest) -> list[Path]:
     return ([Path(folder)] if folder is not None and Path(folder).is_dir() else []) + made
 
 
+def ensure_made(request: TrialRequest) -> None:
+    """Make the models the trial's workload needs in this machine's cache first (its builder module's
+    ``ensure_made()``, when it has one: the transfer family's pretrained CNNs, the compression track's dense models).
+    The container mounts that cache read-only, so a model missing from it could not be made inside.
+
+    Raises:
+        ExecutorError: a model could not be made here (the builder's message, with what to do).
+    """
+    from workloads.common.made import MadeMismatchError
+
+    module = importlib.import_module(request.workload.builder.split(":")[0])
+    make = getattr(module, "ensure_made", None)
+    if make is None:
+        return
+    try:
+        make()
+    except MadeMismatchError as exc:
+        raise ExecutorError(f"workload {request.workload.name}: {exc}") from None
+
+
 def trial_env(request: TrialRequest, mounted: list[Path]) -> dict[str, str]:
     """The container's whole environment: nothing from the host but ``PODIUM_*`` variables naming a mounted folder."""
     threads = str(request.threads)
@@ -249,6 +269,7 @@ class DockerRunner:
                   cancel: threading.Event | None = None) -> TrialOutcome:
         import docker
 
+        ensure_made(request)
         folder = prepare_folder(workdir, request)
         heartbeat = Heartbeat(folder / "heartbeat")
         process = None

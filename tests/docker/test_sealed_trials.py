@@ -62,10 +62,13 @@ def test_sealed_trial_fails_with_a_clear_reason(scoring_image: Any, tmp_path: Pa
     assert not ESCAPE.exists()
 
 
-def test_a_compressor_is_measured_inside_the_container(scoring_image: Any, tmp_path: Path) -> None:
+def test_a_compressor_is_measured_inside_the_container(scoring_image: Any, tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     """The compression track's trial in a sealed container: compress on the clock, the saved model measured by the
-    measuring process, which starts inside the same container (no network, read-only mounts, the made models' cache
-    mounted read-only so the dense CNN is not trained again)."""
+    measuring process, which starts inside the same container (no network, read-only mounts). The made models' cache
+    starts empty, as on a fresh machine: the host makes the dense CNN first (the container mounts the cache
+    read-only, so it could not make it there)."""
+    monkeypatch.setenv("PODIUM_CACHE_DIR", str(tmp_path / "cache"))
     [trial] = run(ROOT / "submissions" / "compression" / "dynamic_int8", ("fashion_cnn_compress",), tmp_path / "r.db")
     assert trial["status"] == "reached", trial["reason"]
     assert trial["executor"] == "docker" and trial["image_digest"] == scoring_image.image.id
@@ -73,3 +76,4 @@ def test_a_compressor_is_measured_inside_the_container(scoring_image: Any, tmp_p
     assert 0.15 < measured["bytes_ratio"] < 0.5 and measured["bits_per_weight"] >= 8.0
     assert json.loads(trial["validation_json"])["accuracy"] >= get_spec("fashion_cnn_compress").targets_for(
         "cpu-2core").validation
+    assert list((tmp_path / "cache" / "pretrained").glob("fashion_cnn_src0123456789_*.safetensors"))

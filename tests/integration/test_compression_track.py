@@ -195,3 +195,29 @@ def test_each_baseline_keeps_the_floor_and_its_stored_bytes_result(baseline: str
     measured = outcome.result.measurements["bytes_ratio"]
     assert measured == pytest.approx(recorded, rel=0.01)  # deflated bytes: a fact of the saved tensors
     assert (measured <= targets.compression_ratio) == (recorded <= targets.compression_ratio)
+
+
+def test_podium_run_and_results_show_the_measured_ratio(tmp_path: Path) -> None:
+    """``podium run`` on a compressor stores a compression run; ``podium results --wide`` shows each trial's measured
+    ratio for its workload's goal (bytes here), the number the target bounds."""
+    from typer.testing import CliRunner
+
+    from harness.cli import app
+    from harness.store import ResultsStore
+
+    db = tmp_path / "results.db"
+    folder = _folder(tmp_path, INT8)
+    (folder / "README.md").write_text("Dynamic int8 quantization of the Linear layers.\n")
+    out = CliRunner().invoke(app, ["run", str(folder), "--workload", WORKLOAD, "--db", str(db), "--scoring-seeds",
+                                   "0", "--threads", "1"])
+    assert out.exit_code == 0, out.output
+    store = ResultsStore(db)
+    (run,) = store.runs()
+    (trial,) = store.trials()
+    assert run["track"] == "compression" and trial["status"] in ("reached", "missed"), trial["reason"]
+    ratio = json.loads(trial["measurements_json"])["bytes_ratio"]
+    shown = CliRunner().invoke(app, ["results", "--db", str(db), "--wide"], env={"COLUMNS": "200"})
+    assert shown.exit_code == 0, shown.output
+    assert "ratio" in shown.output and f"{ratio:.3f}" in shown.output
+    plain = CliRunner().invoke(app, ["results", "--db", str(db)], env={"COLUMNS": "80"})
+    assert "ratio" in plain.output  # in the hint that --wide shows it

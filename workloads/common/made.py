@@ -148,3 +148,34 @@ def verified_weights(path: Path, expected_sha256: str, make: Callable[[], tuple[
                       created=time.strftime("%Y-%m-%dT%H:%M:%S%z"))
         atomic_write(path.with_suffix(".json"), (json.dumps(record, indent=2) + "\n").encode())
     return arrays(data)
+
+
+def made_in_child(find: Callable[[], dict[str, np.ndarray] | None], module: str, args: tuple[str, ...], what: str,
+                  timeout_s: float) -> dict[str, np.ndarray]:
+    """``find()``'s verified weights; when the cache lacks them, made first by ``python -m module *args`` in a child
+    process (so that the held-out splits a recipe's report reads stay out of the calling process, and no torch
+    operation runs in a fork server), then found again.
+
+    Raises:
+        MadeMismatchError: the child left no verified weights (the error names its exit code and last lines).
+    """
+    import subprocess
+    import sys
+
+    weights = find()
+    if weights is not None:
+        return weights
+    command = [sys.executable, "-m", module, *args]
+    try:
+        done = subprocess.run(command, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=timeout_s,
+                              check=False)
+        outcome = f"exit {done.returncode}: " + " / ".join((done.stderr or done.stdout).strip().splitlines()[-3:])
+    except subprocess.TimeoutExpired:
+        outcome = f"stopped after {timeout_s:.0f} s"
+    weights = find()
+    if weights is None:
+        writable = os.access(cache_dir(), os.W_OK) if cache_dir().is_dir() else os.access(cache_root(), os.W_OK)
+        hint = "" if writable else (f"; {cache_dir()} is not writable here (a sealed container mounts it read-only: "
+                                    f"make the model on the host first with `python -m {' '.join([module, *args])}`)")
+        raise MadeMismatchError(f"making the {what} left no verified weights in {cache_dir()} ({outcome}){hint}")
+    return weights

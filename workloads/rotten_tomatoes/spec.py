@@ -75,9 +75,9 @@ register(WorkloadSpec(
 
 register(WorkloadSpec(
     name="minilm_sentiment_compress_latency",
-    base="minilm_sentiment_compress",
-    description="Variant of minilm_sentiment_compress: the target is batch-1 p50 latency (pinned threads) instead of "
-                "bytes on disk",
+    description="MiniLM-L6 sentiment classifier compression: keep 99% of the fine-tuned dense model's accuracy on "
+                "Rotten Tomatoes with a lower batch-1 p50 latency (pinned threads; a base workload of its own, as "
+                "fashion_cnn_compress_latency is: see workloads.fashion_compress.spec)",
     compression=CompressionGoal(measure="latency_ratio"),
     **_COMPRESS,
 ))

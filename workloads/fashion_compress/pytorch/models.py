@@ -12,16 +12,14 @@ example either.
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import numpy as np
 import torch
 
 from workloads.common.compression import CompressionWorkload, HeldOut
+from workloads.common.made import made_in_child
 from workloads.fashion_mnist.data import load_splits
 from workloads.fashion_transfer.pytorch.models import TransferCNN
-from workloads.fashion_transfer.pytorch.pretrained import PretrainedMismatchError, cached_weights
+from workloads.fashion_transfer.pytorch.pretrained import cached_weights
 from workloads.fashion_transfer.recipe import DENSE_RECIPES
 from workloads.spec import WorkloadSpec
 
@@ -51,17 +49,17 @@ def _training_split() -> tuple[np.ndarray, np.ndarray, dict[str, int]]:
 def dense_weights() -> dict[str, np.ndarray]:
     """The verified dense weights; when the cache lacks them, made first by the pretraining command in a child
     process (about 45 s on one core), so that the held-out splits its report reads stay out of this process."""
-    weights = _preloaded.get("weights") or cached_weights(RECIPE)
-    if weights is None:
-        done = subprocess.run([sys.executable, "-m", "workloads.fashion_transfer.pytorch.pretrained",
-                               ",".join(map(str, RECIPE.source_classes))], stdin=subprocess.DEVNULL,
-                              capture_output=True, text=True, timeout=1800, check=False)
-        weights = cached_weights(RECIPE)
-        if weights is None:
-            tail = " / ".join((done.stderr or done.stdout).strip().splitlines()[-3:])
-            raise PretrainedMismatchError(f"training the dense CNN ({RECIPE.name}) left no verified weights in the "
-                                          f"cache (exit {done.returncode}): {tail}")
-    return weights  # type: ignore[return-value]
+    preloaded = _preloaded.get("weights")
+    if preloaded is not None:
+        return preloaded  # type: ignore[return-value]
+    return made_in_child(lambda: cached_weights(RECIPE), "workloads.fashion_transfer.pytorch.pretrained",
+                         (",".join(map(str, RECIPE.source_classes)),), f"dense CNN ({RECIPE.name})", 1800)
+
+
+def ensure_made() -> None:
+    """Make the dense CNN in this machine's cache when it lacks it (the Docker executor calls this on the host before
+    a trial: a container mounts the cache read-only)."""
+    dense_weights()
 
 
 def _dense_factory() -> torch.nn.Module:

@@ -22,8 +22,7 @@ model's own accuracy is the pretrained CNN's on the reference sample (about 0.90
 
 from __future__ import annotations
 
-import subprocess
-import sys
+import contextlib
 from collections.abc import Callable
 
 import numpy as np
@@ -32,6 +31,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from workloads.common.data import preload, splits_from
+from workloads.common.made import MadeMismatchError, made_in_child
 from workloads.common.peft import ModelEvaluator, PeftWorkload, build_peft
 from workloads.common.pytorch import DropoutModel, dropout
 from workloads.fashion_mnist.data import load_splits
@@ -81,21 +81,23 @@ def weights_for(recipe: Recipe) -> dict[str, np.ndarray]:
     return pretrained_weights(recipe)
 
 
-def warm() -> None:
-    """For a fork server: decode Fashion-MNIST and load every recipe's verified weights once, as numpy arrays.
+def ensure_made() -> None:
+    """Make every recipe's pretrained CNN in this machine's cache when it lacks it, each in a child process (about
+    20 s each, once per machine). The Docker executor calls this on the host before a trial (a container mounts the
+    cache read-only); a fork server's :func:`warm` calls it because it must run no torch operation before it forks."""
+    for recipe in RECIPES.values():
+        made_in_child(lambda recipe=recipe: cached_weights(recipe), "workloads.fashion_transfer.pytorch.pretrained",
+                      (",".join(map(str, recipe.source_classes)),), f"pretrained CNN ({recipe.name})", 600)
 
-    The server must run no torch operation before it forks, so a recipe missing from the cache is pretrained in a
-    child process (about 20 s each, once per machine); a failure there is left for the trial to report.
-    """
+
+def warm() -> None:
+    """For a fork server: decode Fashion-MNIST and load every recipe's verified weights once, as numpy arrays
+    (made first in child processes when missing; a failure there is left for the trial to report)."""
     preload(load_splits)
+    with contextlib.suppress(MadeMismatchError):
+        ensure_made()
     for recipe in RECIPES.values():
         weights = cached_weights(recipe)
-        if weights is None:
-            subprocess.run([sys.executable, "-m", "workloads.fashion_transfer.pytorch.pretrained",
-                            ",".join(map(str, recipe.source_classes))],
-                           stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                           timeout=600, check=False)
-            weights = cached_weights(recipe)
         if weights is not None:
             _preloaded[recipe.name] = weights
 

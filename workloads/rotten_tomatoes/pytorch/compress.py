@@ -38,6 +38,12 @@ def _dense_factory() -> torch.nn.Module:
     return model
 
 
+def ensure_made() -> None:
+    """Make the dense MiniLM in this machine's cache when it lacks it (about 15 minutes on one core; the Docker
+    executor calls this on the host before a trial: a container mounts the cache read-only)."""
+    ensure_cached()
+
+
 def warm() -> None:
     """For a fork server: the verified dense weights (when cached) and the training split's token ids, as numpy
     arrays; transformers' BERT code imported. No torch operation runs here."""

@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -27,8 +26,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from workloads.common.made import (MadeMismatchError, cache_dir, cached, deterministic_cpu, sha256_bytes,
-                                   verified_weights)
+from workloads.common.made import (MadeMismatchError, cache_dir, cached, deterministic_cpu, made_in_child,
+                                   sha256_bytes, verified_weights)
 from workloads.common.peft import ModelEvaluator, forward, lengths, take, trim
 from workloads.rotten_tomatoes.data import CONTENT_SHA256, SPLIT_SHA256, load_splits
 from workloads.rotten_tomatoes.pytorch.models import encode, load_model
@@ -116,17 +115,8 @@ def cached_weights(recipe: FineTuneRecipe = DENSE) -> dict[str, np.ndarray] | No
 
 def ensure_cached(recipe: FineTuneRecipe = DENSE, timeout_s: float = 3600.0) -> dict[str, np.ndarray]:
     """The verified weights; when the cache lacks them, made first by this module's command in a child process
-    (about 10 minutes on one core), so that the held-out splits its report reads stay out of this process."""
-    weights = cached_weights(recipe)
-    if weights is None:
-        done = subprocess.run([sys.executable, "-m", __name__], stdin=subprocess.DEVNULL, capture_output=True,
-                              text=True, timeout=timeout_s, check=False)
-        weights = cached_weights(recipe)
-        if weights is None:
-            tail = " / ".join((done.stderr or done.stdout).strip().splitlines()[-3:])
-            raise MadeMismatchError(f"fine-tuning the dense MiniLM ({recipe.name}) did not leave verified weights "
-                                    f"in {weights_path(recipe)} (exit {done.returncode}): {tail}")
-    return weights
+    (about 15 minutes on one core), so that the held-out splits its report reads stay out of this process."""
+    return made_in_child(lambda: cached_weights(recipe), __name__, (), f"dense MiniLM ({recipe.name})", timeout_s)
 
 
 def main(argv: list[str] | None = None) -> int:
