@@ -36,7 +36,8 @@ against the clock), and the saved model is measured like a scored trial's, the d
 test targets are *floors*: ``floor_fraction`` (99%) of the dense model's metric. The ratio target (bytes or
 latency over the dense model's) is the ratio at least half of the baselines that compress at all reach, each on 90%
 of its seeds while keeping the floor (why not the best one's: :func:`derive_compression_targets`); the budget is
-``BUDGET_FACTOR`` x the median compress seconds of the slowest baseline that reaches it. Runs are kept like curves.
+``BUDGET_FACTOR`` x the median compress seconds of the slowest baseline that reaches it. Runs are kept like curves,
+and the workloads that compress one model for different goals (bytes, latency) share them (:func:`measured_twin`).
 
 **Resuming.** Each finished curve is kept under ``$PODIUM_CACHE_DIR/target-curves/`` (default
 ``~/.cache/podium/target-curves``), keyed by everything that determines it: the workload's definition (its targets and
@@ -340,10 +341,33 @@ def compression_request(spec: WorkloadSpec, baseline: Path, seed_index: int, har
         threads=CLASS_THREADS.get(hardware_class, 2), limits=TrialLimits(wall_factor=1.5))
 
 
+#: what a compression workload's goal adds to the model it compresses: workloads that differ only in these share runs
+GOAL_FIELDS = ("name", "description", "compression", "targets", "budget_s")
+
+
+def measured_twin(spec: WorkloadSpec) -> WorkloadSpec:
+    """The workload whose target-setting runs ``spec`` shares: of the compression workloads that compress the same
+    dense model in the same way (equal in everything but :data:`GOAL_FIELDS`, e.g. ``fashion_cnn_compress`` and
+    ``fashion_cnn_compress_latency``), the first by name. A run measures every ratio, bytes and latency alike, and a
+    target-setting run is not judged against any goal, so one set of compressions serves each goal's derivation: the
+    second goal's targets cost no new runs (its seeds are the first's, kept like curves).
+
+    >>> measured_twin(get_spec("fashion_cnn_compress_latency")).name
+    'fashion_cnn_compress'
+    """
+    def model(s: WorkloadSpec) -> dict[str, Any]:
+        return {k: v for k, v in s.hash_payload().items() if k not in GOAL_FIELDS}
+
+    twins = [get_spec(n) for n in WORKLOADS.names() if get_spec(n).track == "compression"]
+    return min((t for t in twins if model(t) == model(spec)), key=lambda t: t.name, default=spec)
+
+
 def run_compressions(spec: WorkloadSpec, baseline: Path, seeds: int, hardware_class: str,
                      console: Console | None = None, fresh: bool = False, point: int = 1) -> list[CompressionRun]:
     """Per seed, one target-setting compression, one at a time (compress seconds and latency ratios are measured
-    against the clock, so runs never share the machine); kept like curves."""
+    against the clock, so runs never share the machine); kept like curves, and shared with the workloads that compress
+    the same model for another goal (:func:`measured_twin`)."""
+    spec = measured_twin(spec)
     runs = []
     with tempfile.TemporaryDirectory(prefix="podium-targets-") as workdir:
         for k in range(seeds):
@@ -567,7 +591,7 @@ def _compression_targets(spec: WorkloadSpec, baselines: list[Path], seeds: int, 
     provenance.update(procedure="harness/targets.py (compression: floors from the dense model; the ratio at least "
                                 "half the compressing baselines reach on 90% of their seeds; budget 3x the median "
                                 "compress time of the slowest baseline that reaches it)",
-                      threads=CLASS_THREADS.get(hardware_class, 2))
+                      threads=CLASS_THREADS.get(hardware_class, 2), runs_of=measured_twin(spec).name)
     for key in ("curve_threads", "speed_runs", "speed_updates", "sustain_evals"):
         provenance.pop(key)
     console.print(f"  -> floor {derived['validation']:.4f} (test {derived['test']:.4f}), {derived['measure']} <= "
