@@ -11,8 +11,8 @@ interval on every score), and every choice is printed when it runs:
 * PEFT track: :data:`DEMO_PEFT_BASELINES` on :data:`DEMO_PEFT_WORKLOADS`, the lite suite's fast workloads.
   ``minilm_rotten_tomatoes`` is not one of them: a trial fine-tunes a 22M-parameter encoder for ~100 s of updates to
   its target (72-120 updates at ~1.4 s here), so its base and its variant take ~15 minutes with one baseline alone;
-* compression track: :data:`DEMO_COMPRESSION_BASELINES` on its whole lite suite (the Fashion-MNIST CNN's bytes and
-  latency workloads).
+* compression track: :data:`DEMO_COMPRESSION_BASELINES` on :data:`DEMO_COMPRESSION_WORKLOADS` (the Fashion-MNIST
+  CNN's bytes and latency workloads).
 
 ``--track training``, ``--track peft`` or ``--track compression`` runs every baseline of that track on its whole lite suite (``--baseline``
 picks some); that is the reference run, and on 2 cores the PEFT one takes hours (8 baselines, MiniLM trials of up
@@ -47,6 +47,10 @@ DEMO_PEFT_WORKLOADS = ("fashion_cnn_transfer",)
 #: 15,000 images, latency against the dense model), so each baseline adds ~1 minute on 3 seeds; with `obs_prune` as
 #: well the demo took 15.0 minutes in a fresh-clone CI run (2026-12-02), at its limit. `--track compression` runs all.
 DEMO_COMPRESSION_BASELINES = ("dynamic_int8",)
+#: the compression lite suite's base workloads the default demo runs: the CNN's two goals. A MiniLM trial's
+#: measurement alone is ~1 minute here (quality on 2,600 texts, latency against the dense encoder): its two goals on 3
+#: seeds would add ~6 minutes with one baseline.
+DEMO_COMPRESSION_WORKLOADS = ("fashion_cnn_compress", "fashion_cnn_compress_latency")
 
 
 def baselines(track: str = "training", names: tuple[str, ...] | None = None) -> list[Path]:
@@ -127,6 +131,8 @@ def demo_plan(track: str | None = None, only: tuple[str, ...] | None = None) -> 
         training = baselines("training", DEMO_TRAINING_BASELINES)
         peft_workloads = _bases_and_variants("peft", DEMO_PEFT_WORKLOADS)
         skipped_peft = [w for w in _bases_and_variants("peft") if w not in peft_workloads]
+        compression_workloads = _bases_and_variants("compression", DEMO_COMPRESSION_WORKLOADS)
+        skipped_compression = [w for w in _bases_and_variants("compression") if w not in compression_workloads]
         parts = [Part("training", training, _bases_and_variants("training"),
                       f"{_named('baseline', [p.name for p in baselines('training') if p not in training])} "
                       "(`podium demo --track training` runs every one)"),
@@ -134,9 +140,9 @@ def demo_plan(track: str | None = None, only: tuple[str, ...] | None = None) -> 
                       f"{_named('workload', skipped_peft)} and "
                       f"{_named('baseline', [p.name for p in baselines('peft') if p.name not in DEMO_PEFT_BASELINES])} "
                       "(`podium demo --track peft` runs every one; hours on 2 cores)"),
-                 Part("compression", baselines("compression", DEMO_COMPRESSION_BASELINES),
-                      _bases_and_variants("compression"),
-                      f"{_named('baseline', [p.name for p in baselines('compression') if p.name not in DEMO_COMPRESSION_BASELINES])} "
+                 Part("compression", baselines("compression", DEMO_COMPRESSION_BASELINES), compression_workloads,
+                      (f"{_named('workload', skipped_compression)} and " if skipped_compression else "")
+                      + f"{_named('baseline', [p.name for p in baselines('compression') if p.name not in DEMO_COMPRESSION_BASELINES])} "
                       "(`podium demo --track compression` runs every one)")]
     missing = [w for part in parts for w in part.workloads if DEFAULT_HARDWARE_CLASS not in get_spec(w).targets]
     if missing:
