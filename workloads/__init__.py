@@ -42,7 +42,7 @@ SUITES.add("peft/full", ("minilm_rotten_tomatoes", "fashion_cnn_transfer", "smol
 # says why they are not a base and its held-out variant.
 SUITES.add("compression/lite", ("fashion_cnn_compress", "fashion_cnn_compress_latency"))
 SUITES.add("compression/full", ("fashion_cnn_compress", "fashion_cnn_compress_latency", "minilm_sentiment_compress",
-                                "minilm_sentiment_compress_latency"))
+                                "minilm_sentiment_compress_latency", "smollm2_compress", "smollm2_compress_latency"))
 TRACKS = ("training", "peft", "compression")
 
 

@@ -19,9 +19,11 @@ the held-out splits, and never runs ``compress``. What it measures is what was s
 accuracy and the latency all belong to the same model.
 
 **Time-to-result** = the ``compress`` call's submission time when the validation metric meets the floor (the
-workload's validation target: ``floor_fraction`` of the dense model's) *and* the ratio named by the workload's
-``compression.measure`` is at most its target (``Targets.compression_ratio``), within the budget; otherwise the trial
-is *missed* (infinity) with a reason that gives the numbers. The test split is measured too, against the test floor.
+workload's validation target: ``floor_fraction`` of the dense model's quality, which for a lower-is-better metric
+such as perplexity is the dense value divided by it: :func:`harness.targets.quality_floor`) *and* the ratio named by
+the workload's ``compression.measure`` is at most its target (``Targets.compression_ratio``), within the budget;
+otherwise the trial is *missed* (infinity) with a reason that gives the numbers. The test split is measured too,
+against the test floor.
 
 **Measured, never reported** (untimed; :func:`measure`). Nothing a returned model says about itself is taken on trust:
 what is measured is what runs and what is saved.
@@ -270,7 +272,8 @@ def verdict(spec: Any, hardware_class: str, validation: float, measurements: dic
     ratio, bound = measurements[measure_name], targets.compression_ratio
     misses = []
     if not spec.meets(validation, targets.validation):
-        misses.append(f"validation {spec.metric} {validation:.4f} is below the floor {targets.validation:.4f}")
+        side = "below" if spec.higher_is_better else "above"  # a perplexity's floor is a ceiling
+        misses.append(f"validation {spec.metric} {validation:.4f} is {side} the floor {targets.validation:.4f}")
     if bound is None or not ratio <= bound:
         misses.append(f"{measure_name} {ratio:.3f} is over the target {bound if bound is None else f'{bound:.3f}'}")
     if submission_s > budget_s:
@@ -322,7 +325,8 @@ def main(argv: list[str]) -> None:
 
     Imports the submission module under the worker's name for it (``podium_submission``), so classes it defined
     unpickle; loads the saved model and the workload's held-out data and dense reference (the family module's
-    ``held_out``); evaluates validation and test; measures bytes and latency against the dense model (:func:`measure`);
+    ``held_out``); evaluates validation and test with the held-out data's evaluator (a classifier's loss and accuracy,
+    a language model's loss and perplexity); measures bytes and latency against the dense model (:func:`measure`);
     in a target-setting run also evaluates the dense model (``dense_validation``, ``dense_test``); writes the numbers
     to OUT.json.
     """
@@ -333,7 +337,7 @@ def main(argv: list[str]) -> None:
 
     from harness.runner.messages import TrialRequest
     from harness.runner.worker import import_submission
-    from workloads.common.peft import ModelEvaluator, forward
+    from workloads.common.peft import forward
 
     request = TrialRequest.model_validate_json(Path(request_path).read_text())
     spec, device = request.workload, torch.device(request.device)
@@ -344,7 +348,7 @@ def main(argv: list[str]) -> None:
     model = torch.load(model_path, weights_only=False, map_location=device)
     if not isinstance(model, torch.nn.Module):
         raise MeasurementError(f"compress returned a {type(model).__name__}, not a torch.nn.Module")
-    evaluator = ModelEvaluator(device, held.splits)
+    evaluator = held.evaluator(device)
     quality = {split: dict(evaluator.evaluate(model, None, split)) for split in ("validation", "test")}
     single, batch = held.latency_inputs(THROUGHPUT_BATCH)
     measured = measure(model, held.dense, single, batch, forward, threads=request.threads)

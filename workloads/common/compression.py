@@ -9,10 +9,12 @@ A compression workload's family module (the spec's ``builder`` path) defines two
   can find one there (in memory; issue 14 takes the dataset files out of its reach as well).
 * ``held_out(spec, device, **builder_kwargs) -> HeldOut``: the dense model and the validation and test splits, for
   the measurement process (:mod:`harness.tracks.compression`), a fresh process that loads the saved compressed model
-  and never runs ``compress``.
+  and never runs ``compress``. The splits are evaluated by the ``HeldOut``'s evaluator: a classifier's loss and
+  accuracy unless the workload names another (a language model's perplexity: :mod:`workloads.common.causal_lm`).
 
 The dense model is made once by Podium (deterministic, cached, hash-verified, like the PEFT track's pretrained
-models) and is the same for every trial: ``init_model_fn`` ignores its ``rng``.
+models), or is a pretrained model used as it is, loaded from its hash-verified file (SmolLM2), and is the same for
+every trial: ``init_model_fn`` ignores its ``rng``.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from workloads.common.peft import Inputs, forward, lengths, shuffled_batches, take, to_device
+from workloads.common.peft import Inputs, ModelEvaluator, forward, lengths, shuffled_batches, take, to_device
 from workloads.common.pytorch import TorchWorkload
 from workloads.spec import WorkloadSpec
 
@@ -74,10 +76,18 @@ class CompressionWorkload(TorchWorkload):
 
 @dataclass
 class HeldOut:
-    """What the measurement process needs: the dense reference and the held-out splits (``(inputs, labels)``)."""
+    """What the measurement process needs: the dense reference, the held-out splits (``(inputs, labels)``) and how a
+    model is evaluated on them."""
 
     dense: nn.Module
     splits: dict[str, tuple[Inputs, torch.Tensor]]
+    #: ``make(device, splits)``: the evaluator whose ``evaluate(model, None, split)`` gives the split's metrics (the
+    #: workload's ``metric`` among them); by default a classifier's loss and accuracy
+    evaluator_factory: Callable[[torch.device, dict[str, tuple[Inputs, torch.Tensor]]], Any] = ModelEvaluator
+
+    def evaluator(self, device: torch.device) -> Any:
+        """The evaluator of models on :attr:`splits` (``evaluate(model, None, split) -> SplitMetrics``)."""
+        return self.evaluator_factory(device, self.splits)
 
     def latency_inputs(self, batch_size: int) -> tuple[Callable[[int], Inputs], Callable[[int], Inputs]]:
         """``single(i)`` (one row) and ``batch(i)`` (``batch_size`` rows) of validation inputs, different for each
