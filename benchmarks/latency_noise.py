@@ -1,8 +1,8 @@
 """The compression track's latency measurement, measured: its own noise, and the time it adds per trial.
 
 The same model is measured ``--repeats`` times in one run with :func:`harness.tracks.compression.compare_latency`
-(batch-1 p50 over ``LATENCY_RUNS`` timed passes after warm-up, interleaved with a second copy of it standing in for
-the dense reference, on pinned cores). Printed per model: the coefficient of variation of the p50 over the repeats
+(batch-1 p50 over its workload's ``compression.latency_runs`` timed passes after warm-up, or ``--runs``,
+interleaved with a second copy of it standing in for the dense reference, on pinned cores). Printed per model: the coefficient of variation of the p50 over the repeats
 (goal: under 2%), the spread and coefficient of variation of the copy/original p50 ratio (what a latency target
 bounds), and the seconds one measurement takes (what the
 measurement adds to each compression trial, bytes after deflate included). Models: the Fashion-MNIST transfer CNN
@@ -57,6 +57,8 @@ def minilm() -> tuple[object, object, object, object]:
 
 
 MODELS = {"cnn": cnn, "minilm": minilm}
+#: the workload whose latency protocol (its ``compression.latency_runs``) each model is measured with by default
+WORKLOADS = {"cnn": "fashion_cnn_compress", "minilm": "minilm_sentiment_compress"}
 
 
 def main() -> None:
@@ -64,18 +66,23 @@ def main() -> None:
     parser.add_argument("--model", choices=sorted(MODELS), action="append", help="default: every model")
     parser.add_argument("--repeats", type=int, default=10, help="measurements of the same model in one run")
     parser.add_argument("--threads", type=int, default=1, help="threads (pinned cores) of the measurement")
+    parser.add_argument("--runs", type=int, default=None,
+                        help="timed passes per measurement (default: the workload's compression.latency_runs)")
     args = parser.parse_args()
 
     from harness.tracks import compression
+    from workloads import get_spec
 
     compression.pinned(args.threads)
     for name in args.model or sorted(MODELS):
+        runs = args.runs or get_spec(WORKLOADS[name]).compression.latency_runs
         model, single, batch, forward = MODELS[name]()
         other = copy.deepcopy(model)
         p50s, ratios, seconds = [], [], []
         for _ in range(args.repeats):
             started = time.perf_counter()
-            out = compression.compare_latency({"dense": other, "model": model}, single, batch, forward)
+            out = compression.compare_latency({"dense": other, "model": model}, single, batch, forward,
+                                              runs=runs)
             compression.deflated_bytes(compression.artifact(model))
             seconds.append(time.perf_counter() - started)
             p50s.append(out["model"].p50_ms)
@@ -83,7 +90,7 @@ def main() -> None:
         cv = statistics.stdev(p50s) / statistics.fmean(p50s)
         ratio_cv = statistics.stdev(ratios) / statistics.fmean(ratios)
         print(f"{name}: batch-1 p50 {statistics.median(p50s):.3f} ms over {args.repeats} measurements "
-              f"({compression.LATENCY_RUNS} timed passes each, {args.threads} thread(s), pinned): coefficient of "
+              f"({runs} timed passes each, {args.threads} thread(s), pinned): coefficient of "
               f"variation {cv:.1%} (goal < {CV_GOAL:.0%}: {'met' if cv < CV_GOAL else 'NOT met'}); a copy of it "
               f"against it, measured interleaved (what a latency target bounds): p50 ratio "
               f"{min(ratios):.3f}-{max(ratios):.3f}, coefficient of variation {ratio_cv:.1%} "

@@ -341,8 +341,9 @@ def compression_request(spec: WorkloadSpec, baseline: Path, seed_index: int, har
         threads=CLASS_THREADS.get(hardware_class, 2), limits=TrialLimits(wall_factor=1.5))
 
 
-#: what a compression workload's goal adds to the model it compresses: workloads that differ only in these share runs
-GOAL_FIELDS = ("name", "description", "compression", "targets", "budget_s")
+#: what a compression workload's goal adds to the model it compresses: workloads that differ only in these (and in
+#: ``compression.measure``) share runs
+GOAL_FIELDS = ("name", "description", "targets", "budget_s")
 
 
 def measured_twin(spec: WorkloadSpec) -> WorkloadSpec:
@@ -356,7 +357,9 @@ def measured_twin(spec: WorkloadSpec) -> WorkloadSpec:
     'fashion_cnn_compress'
     """
     def model(s: WorkloadSpec) -> dict[str, Any]:
-        return {k: v for k, v in s.hash_payload().items() if k not in GOAL_FIELDS}
+        payload = {k: v for k, v in s.hash_payload().items() if k not in GOAL_FIELDS}
+        return {**payload, "compression": {k: v for k, v in (payload.get("compression") or {}).items()
+                                           if k != "measure"}}
 
     twins = [get_spec(n) for n in WORKLOADS.names() if get_spec(n).track == "compression"]
     return min((t for t in twins if model(t) == model(spec)), key=lambda t: t.name, default=spec)

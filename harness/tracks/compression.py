@@ -39,7 +39,8 @@ what is measured is what runs and what is saved.
   quantized; integer index tensors and other bookkeeping are not weights), read from the tensors.
 * ``bits_per_weight``: the saved weights' storage bits per element, weighted by element count (32 for float32,
   8 for int8, ...).
-* ``latency_p50_ms`` / ``latency_p90_ms``: batch-1 forward passes (eval mode, no gradients), ``runs`` timed passes
+* ``latency_p50_ms`` / ``latency_p90_ms``: batch-1 forward passes (eval mode, no gradients), the workload's
+  ``compression.latency_runs`` timed passes (500 for the CNN, 50 for MiniLM: :class:`workloads.spec.CompressionGoal`)
   after ``warmup``, each on a different input, with a fixed thread count on pinned cores; the dense reference is
   measured in the same process, interleaved run by run with the compressed model (:func:`compare_latency`), so
   that the machine's drift falls on both alike, and ``latency_ratio`` is compressed p50 over dense p50. The ratio
@@ -351,7 +352,8 @@ def main(argv: list[str]) -> None:
     evaluator = held.evaluator(device)
     quality = {split: dict(evaluator.evaluate(model, None, split)) for split in ("validation", "test")}
     single, batch = held.latency_inputs(THROUGHPUT_BATCH)
-    measured = measure(model, held.dense, single, batch, forward, threads=request.threads)
+    measured = measure(model, held.dense, single, batch, forward, threads=request.threads,
+                       runs=spec.compression.latency_runs)
     numbers = {k: float(v) for k, v in measured.items() if isinstance(v, (int, float))}
     if request.mode == "target_setting":  # the floors are fractions of the dense model's own quality
         for split in ("validation", "test"):
