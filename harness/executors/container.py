@@ -114,24 +114,33 @@ def dataset_dirs(request: TrialRequest) -> list[Path]:
     return ([Path(folder)] if folder is not None and Path(folder).is_dir() else []) + made
 
 
+#: (builder module, cache folder) pairs whose ``ensure_made()`` has succeeded in this process (checked once, not
+#: before every trial)
+_MADE: set[tuple[str, str]] = set()
+
+
 def ensure_made(request: TrialRequest) -> None:
     """Make the models the trial's workload needs in this machine's cache first (its builder module's
-    ``ensure_made()``, when it has one: the transfer family's pretrained CNNs, the compression track's dense models).
-    The container mounts that cache read-only, so a model missing from it could not be made inside.
+    ``ensure_made()``, when it has one: the transfer family's pretrained CNNs, the compression track's dense models),
+    once per builder module and process. The container mounts that cache read-only, so a model missing from it could
+    not be made inside.
 
     Raises:
         ExecutorError: a model could not be made here (the builder's message, with what to do).
     """
-    from workloads.common.made import MadeMismatchError
+    from workloads.common.made import MadeMismatchError, cache_dir
 
-    module = importlib.import_module(request.workload.builder.split(":")[0])
-    make = getattr(module, "ensure_made", None)
-    if make is None:
+    name = request.workload.builder.split(":")[0]
+    key = (name, str(cache_dir()))
+    if key in _MADE:
         return
+    make = getattr(importlib.import_module(name), "ensure_made", None)
     try:
-        make()
+        if make is not None:
+            make()
     except MadeMismatchError as exc:
         raise ExecutorError(f"workload {request.workload.name}: {exc}") from None
+    _MADE.add(key)
 
 
 def trial_env(request: TrialRequest, mounted: list[Path]) -> dict[str, str]:
