@@ -12,6 +12,10 @@ What can be removed, found by structure rather than by name:
   module's ``num_attention_heads`` and ``all_head_size`` are updated, its forward reshapes with ``-1`` heads) and
   feed-forward neurons (rows of ``intermediate.dense``, columns of ``output.dense``). ``keep_heads`` and
   ``keep_ffn`` of each layer's heads and neurons are kept (at least one of each).
+* **A gated feed-forward block** (an ``mlp`` with ``gate_proj``, ``up_proj`` and ``down_proj``: a Hugging Face Llama,
+  Mistral or Qwen decoder layer, ``down(act(gate(x)) * up(x))``): its neurons (rows of ``gate_proj`` and ``up_proj``,
+  columns of ``down_proj``), ``keep_ffn`` of them kept. Such a model's attention heads are left whole: with grouped
+  key-value heads a query head cannot go alone, and its rotary and cache code reads the head counts from the config.
 * **Otherwise, a chain of layers** (``nn.Conv2d`` and ``nn.Linear``), read from the order in which one forward pass
   runs the model's leaf modules: a layer's output units (convolution channels, linear neurons) can be removed when
   the next layer of the chain reads that output directly, through channel-wise modules only (activations, pooling,
@@ -191,6 +195,30 @@ def _ffn_group(name: str, layer: nn.Module) -> Group:
     return Group(f"{name}.intermediate", up.out_features, down, 1, False, lambda: up.weight.detach(), keep, "ffn")
 
 
+def gated_ffn_groups(model: nn.Module) -> list[Group]:
+    """One group per gated feed-forward block (``mlp.gate_proj``, ``mlp.up_proj``, ``mlp.down_proj``, all
+    ``nn.Linear``): its neurons, read at the input of ``down_proj``."""
+    groups = []
+    for name, module in model.named_modules():
+        gate, up, down = (getattr(module, part, None) for part in ("gate_proj", "up_proj", "down_proj"))
+        if not all(isinstance(p, nn.Linear) for p in (gate, up, down)) or gate.out_features != up.out_features:
+            continue
+
+        def keep(index: torch.Tensor, module: nn.Module = module, gate: nn.Linear = gate, up: nn.Linear = up,
+                 down: nn.Linear = down) -> None:
+            keep_outputs(gate, index)
+            keep_outputs(up, index)
+            keep_inputs(down, index)
+            if hasattr(module, "intermediate_size"):
+                module.intermediate_size = len(index)
+
+        def weights(gate: nn.Linear = gate, up: nn.Linear = up) -> torch.Tensor:
+            return torch.cat([gate.weight.detach(), up.weight.detach()], 1)
+
+        groups.append(Group(name, gate.out_features, down, 1, False, weights, keep, "ffn"))
+    return groups
+
+
 # A chain of layers.
 
 CHANNEL_WISE = (nn.ReLU, nn.ReLU6, nn.LeakyReLU, nn.GELU, nn.SiLU, nn.ELU, nn.Tanh, nn.Sigmoid, nn.Hardswish,
@@ -302,7 +330,8 @@ def removable_groups(model: nn.Module, inputs: Any) -> list[Group]:
     layers = transformer_layers(model)
     if layers:
         return [group for name, layer in layers for group in (_head_group(name, layer), _ffn_group(name, layer))]
-    return chain_groups(model, inputs)
+    gated = gated_ffn_groups(model)
+    return gated if gated else chain_groups(model, inputs)
 
 
 # --- Importance. ---------------------------------------------------------------------------------------------------
