@@ -206,9 +206,15 @@ def compare_latency(models: dict[str, Any], single: Callable[[int], Any], batch:
     before it, on the same input ``single(i)`` (batch 1) and, every :data:`THROUGHPUT_EVERY` runs, ``batch(i)``
     (batch :data:`THROUGHPUT_BATCH`), which
     differ from one ``i`` to the next (no model is timed on a cache its previous pass left warm with the same
-    data). ``forward(model, inputs)`` runs one pass; eval mode, no gradients. ``warmup`` untimed rounds first.
+    data). ``forward(model, inputs)`` runs one pass; eval mode, no gradients. ``warmup`` untimed rounds first. On a
+    GPU the device is synchronized before each clock read (:func:`harness.runner.clock.device_sync`), so a pass's time
+    is its work's, not its launch's.
     """
     import torch
+
+    from harness.runner.clock import device_sync
+
+    sync = device_sync(next((p.device.type for m in models.values() for p in m.parameters()), "cpu"))
 
     if runs < 2 * THROUGHPUT_EVERY:
         raise ValueError(f"runs must be at least {2 * THROUGHPUT_EVERY}; got {runs}")
@@ -222,11 +228,14 @@ def compare_latency(models: dict[str, Any], single: Callable[[int], Any], batch:
             for i in range(warmup + runs):
                 one, many = single(i), batch(i)
                 for name, model in models.items():
+                    sync()
                     started = time.perf_counter()
                     forward(model, one)
+                    sync()
                     middle = time.perf_counter()
                     if i % THROUGHPUT_EVERY == 0:
                         forward(model, many)
+                        sync()
                         if i >= warmup:
                             batch_times[name].append(time.perf_counter() - middle)
                     if i >= warmup:
