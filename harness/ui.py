@@ -122,7 +122,8 @@ def results_table(rows: list[dict[str, Any]], title: str = "Trials", wide: bool 
     from rich import box
 
     submissions = sorted({r["submission_name"] for r in rows})
-    ratios = [_compression_ratio(r) for r in rows] if wide else []
+    ratios = [_compression_ratio(r) if wide else "" for r in rows]
+    show_ratio = any(ratios)
     one = len(submissions) == 1
     table = Table(title=title + (f": {submissions[0]}" if one else ""), box=box.SIMPLE_HEAD, pad_edge=False,
                   collapse_padding=True)
@@ -139,11 +140,11 @@ def results_table(rows: list[dict[str, Any]], title: str = "Trials", wide: bool 
     if wide:
         table.add_column("test\nacc", justify="right", overflow="fold")
         table.add_column("target", justify="right", overflow="fold")
-    if any(ratios):
+    if show_ratio:
         table.add_column("ratio", justify="right", overflow="fold")
     table.add_column("note", no_wrap=True)
     notes = Footnotes()
-    for r, ratio in zip(rows, ratios or [""] * len(rows)):
+    for r, ratio in zip(rows, ratios):
         style = STATUS_STYLE.get(r["status"], "white")
         ttr, cpu_ttr = r.get("time_to_result_s"), r.get("cpu_time_to_result_s")
         marks = notes.mark((r.get("reason") or "").strip(), contention_note(r))
@@ -155,7 +156,7 @@ def results_table(rows: list[dict[str, Any]], title: str = "Trials", wide: bool 
         if wide:
             cells += [_metric(r.get("test_json")),
                       f"{r['validation_target']:.4f}" if r.get("validation_target") is not None else "-"]
-        if any(ratios):
+        if show_ratio:
             cells.append(ratio or "-")
         table.add_row(*([] if one else [r["submission_name"]]), *cells, marks)
     return notes.under(table)
@@ -163,8 +164,8 @@ def results_table(rows: list[dict[str, Any]], title: str = "Trials", wide: bool 
 
 def _compression_ratio(r: dict[str, Any]) -> str:
     """A compression trial's measured ratio for its workload's goal (bytes or latency, as the workload's name says:
-    ``0.236``); ``""`` for
-    a trial of another track or one with no measurements (it failed before the measuring process)."""
+    ``0.236``); ``""`` for a trial of another track or one with no measurements (it failed before the measuring
+    process)."""
     from workloads import WORKLOADS
 
     if not r.get("measurements_json") or r["workload"] not in WORKLOADS:
