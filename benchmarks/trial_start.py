@@ -15,7 +15,8 @@ reported separately: it is in no trial's wall time. Goal (issue: trials that sta
 0.5 s on this machine.
 
 Then, per lite workload, the wall time of one validation evaluation of a freshly initialised model (median of 5),
-the cost every ``eval_period_s`` adds to a trial's wall time.
+the cost every ``eval_period_s`` adds to a trial's wall time: in the trial's process, and through the evaluation
+server (``harness.runner.evaluator``), as training-track trials are evaluated.
 
 Run: ``make bench`` (or ``python benchmarks/trial_start.py --pairs 8``).
 """
@@ -75,31 +76,48 @@ def server_start_s() -> float:
     return time.perf_counter() - started
 
 
-def evaluation_costs(threads: int) -> list[tuple[str, int, float]]:
-    """(workload, validation examples, median seconds of one validation evaluation)."""
+def evaluation_costs(threads: int) -> list[tuple[str, int, float, float]]:
+    """(workload, validation examples, median seconds of one validation evaluation in this process, and through
+    the evaluation server: the worker's ``torch.save`` of the ``state_dict``, the request, the server's load and
+    evaluation, the answer). The two alternate, five times each."""
     import importlib
 
     import numpy as np
     import torch
 
+    from harness.runner.evaluator import EvaluationServer
+    from harness.runner.messages import TrialRequest
     from workloads import get_spec, scored_workloads
     from harness.runner.run import BENCHMARK_RELEASE
 
     torch.set_num_threads(threads)
     out = []
-    for name in scored_workloads("lite", BENCHMARK_RELEASE):
-        spec = get_spec(name)
-        module, function = spec.builder.split(":")
-        workload, evaluator = getattr(importlib.import_module(module), function)(
-            spec, "cpu-2core", torch.device("cpu"), **spec.builder_kwargs)
-        model, state = workload.init_model_fn(np.array([0, 0], dtype=np.uint32))
-        evaluator.evaluate(model, state, "validation")  # first touch, discarded
-        times = []
-        for _ in range(5):
-            started = time.perf_counter()
-            evaluator.evaluate(model, state, "validation")
-            times.append(time.perf_counter() - started)
-        out.append((name, workload.num_validation_examples, statistics.median(times)))
+    with tempfile.TemporaryDirectory(prefix="podium-bench-eval-") as folder:
+        path = Path(folder) / "evaluate.pt"
+        for name in scored_workloads("lite", BENCHMARK_RELEASE):
+            spec = get_spec(name)
+            module, function = spec.builder.split(":")
+            workload, evaluator = getattr(importlib.import_module(module), function)(
+                spec, "cpu-2core", torch.device("cpu"), **spec.builder_kwargs)
+            model, state = workload.init_model_fn(np.array([0, 0], dtype=np.uint32))
+            server = EvaluationServer(TrialRequest(trial_id="bench", submission_dir=folder, workload=spec,
+                                                   hardware_class="cpu-2core", budget_s=1.0, seed=0, threads=threads))
+
+            def remote() -> None:
+                torch.save(model.state_dict(), path)
+                server.evaluate(path, "validation", None, 300.0)
+
+            local = lambda: evaluator.evaluate(model, state, "validation")  # noqa: E731
+            local(), remote()  # first touch, discarded
+            times: dict[str, list[float]] = {"local": [], "remote": []}
+            for _ in range(5):
+                for kind, run in (("local", local), ("remote", remote)):
+                    started = time.perf_counter()
+                    run()
+                    times[kind].append(time.perf_counter() - started)
+            server.close()
+            out.append((name, workload.num_validation_examples, statistics.median(times["local"]),
+                        statistics.median(times["remote"])))
     return out
 
 
@@ -133,9 +151,11 @@ def main() -> None:
     warm = median(r["fixed"] for r in rows["warm"])
     print(f"  cold / warm fixed cost: {ratio:.1f}x, 95% interval [{low:.1f}, {high:.1f}]; warm fixed cost "
           f"{warm:.3f} s, goal <= {GOAL_S} s: {'met' if warm <= GOAL_S else 'NOT met'}")
-    print(f"\nOne validation evaluation of a fresh model ({args.threads} threads, median of 5):")
-    for name, n, seconds in evaluation_costs(args.threads):
-        print(f"  {name:<30}{seconds * 1e3:>8.1f} ms" + f"  ({n} examples)")
+    print(f"\nOne validation evaluation of a fresh model ({args.threads} threads, median of 5), in the trial's "
+          "process and through the evaluation server (save, request, load, evaluate, answer):")
+    for name, n, local, remote in evaluation_costs(args.threads):
+        print(f"  {name:<30}{local * 1e3:>8.1f} ms in process{remote * 1e3:>8.1f} ms via the server "
+              f"(+{(remote - local) * 1e3:.1f} ms)  ({n} examples)")
     print(f"load average (1, 5, 15 min): {' '.join(f'{v:.2f}' for v in load_before)} before, "
           f"{' '.join(f'{v:.2f}' for v in os.getloadavg())} after, on {os.cpu_count()} CPUs")
 

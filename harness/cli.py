@@ -21,6 +21,7 @@ from harness.runner.run import DEFAULT_DB, RunConfig
 
 if TYPE_CHECKING:
     from harness.executors.engine import ImageInfo
+    from harness.release import ReleasePlan
 
 app = typer.Typer(
     help="Podium: a benchmark and leaderboard for machine-learning methods, measured by time-to-result.",
@@ -30,6 +31,10 @@ app.add_typer(targets_app, name="targets")
 docker_app = typer.Typer(help="The sealed scoring image: build it (trials run in it with `podium run --executor "
                               "docker`).", no_args_is_help=True)
 app.add_typer(docker_app, name="docker")
+release_app = typer.Typer(help="Commit a release to a secret that draws its held-out variants, so that nobody can "
+                               "compute them before submissions close (revealed by `podium publish "
+                               "--release-secret`).", no_args_is_help=True)
+app.add_typer(release_app, name="release")
 console = Console()
 err = Console(stderr=True)
 
@@ -37,6 +42,10 @@ err = Console(stderr=True)
 # another working directory, so a relative path that reached them would point somewhere else.
 DbOption = Annotated[Path, typer.Option("--db", resolve_path=True, help="Results database (SQLite).")]
 HardwareOption = Annotated[str, typer.Option("--hardware-class", help="Hardware class whose budgets/targets apply.")]
+SecretOption = Annotated[Optional[Path], typer.Option(
+    "--release-secret", resolve_path=True, metavar="FILE",
+    help="The release's secret (from `podium release commit`; organiser only): draw the held-out variants with it "
+         "instead of from the public release name.")]
 
 
 def fail(message: str, code: int = 2) -> typer.Exit:
@@ -171,21 +180,34 @@ def _check_compressor(path: Path, workload: str) -> None:
 SMOKE_WORKLOADS = {"training": "digits_mlp", "peft": "fashion_cnn_transfer", "compression": "fashion_cnn_compress"}
 
 
-def _workload_names(workload: list[str] | None, suite: str | None,
-                    track: str = "training") -> tuple[tuple[str, ...], str | None]:
+def _workload_names(workload: list[str] | None, suite: str | None, track: str = "training",
+                    secret: str | None = None) -> tuple[tuple[str, ...], str | None]:
     """Workloads named one by one, or a track's suite: its base workloads plus the held-out variants of this
-    release."""
+    release (drawn with the release ``secret`` when given)."""
+    from harness.release import scored_workloads
     from harness.runner.run import BENCHMARK_RELEASE
-    from workloads import WORKLOADS, scored_workloads
+    from workloads import WORKLOADS
 
     if bool(workload) == bool(suite):
         raise fail("give exactly one of --workload NAME (repeatable) or --suite NAME")
+    if secret is not None and not suite:
+        raise fail("--release-secret draws a suite's held-out variants: use it with --suite NAME")
     try:
-        names = (scored_workloads(suite, BENCHMARK_RELEASE, track=track) if suite else
+        names = (scored_workloads(suite, BENCHMARK_RELEASE, secret, track=track) if suite else
                  tuple(WORKLOADS.get(w).name for w in workload or []))
     except UnknownNameError as exc:
         raise fail(str(exc)) from None
     return names, suite
+
+
+def _load_secret(path: Path | None) -> str | None:
+    """The release secret in ``path`` (None without one); exit 2 when it cannot be read."""
+    from harness.release import ReleaseError, read_secret
+
+    try:
+        return read_secret(path) if path is not None else None
+    except ReleaseError as exc:
+        raise fail(str(exc)) from None
 
 
 @app.command()
@@ -216,6 +238,7 @@ def run(
     build: Annotated[bool, typer.Option("--build", help="With --executor docker: first build the image (and the "
                                                         "submission's layer), or reuse it when its inputs are "
                                                         "unchanged, as `podium docker build` does.")] = False,
+    release_secret: SecretOption = None,
 ) -> None:
     """Tune and score a submission: tuning trials, selection on tuning seeds, re-runs on held-out scoring seeds.
 
@@ -234,7 +257,7 @@ def run(
         track = submission_track(path) if path.is_dir() else "training"
     except TrackError as exc:
         raise fail(str(exc)) from None
-    names, label = _workload_names(workload, suite, track)
+    names, label = _workload_names(workload, suite, track, _load_secret(release_secret))
     if ruleset not in ("external", "self"):
         raise fail(f"unknown --ruleset {ruleset!r}: use external or self")
     if executor not in ("local", "docker"):
@@ -443,30 +466,71 @@ def publish(
                                                                       "one: re-hash every table, re-score.")] = None,
     allow_contended: Annotated[bool, typer.Option("--allow-contended", help="Publish even if some trials were "
                                                   "contended (their cores were taken by something else).")] = False,
+    release_secret: Annotated[Optional[Path], typer.Option(
+        "--release-secret", resolve_path=True, metavar="FILE", help="Reveal the release's secret in the manifest "
+        "(with its commitment and the drawn variants); refused unless the runs scored the variants it draws.")] = None,
+    release_plan: Annotated[Optional[Path], typer.Option(
+        "--release-plan", resolve_path=True, metavar="PLAN", help="The release plan published before submissions "
+        "closed (`podium release commit` wrote it): its commitment and candidate variants must be the bundle's. "
+        "Default when publishing with --release-secret: <db folder>/manifests/release-plan-RELEASE.json, if "
+        "there.")] = None,
 ) -> None:
     """Write a versioned release bundle (Parquet tables + manifest with hashes), or verify one with --verify.
     Pools whose score intervals are degenerate (too few runs, or zero width) are warned about on stderr and in
-    the manifest's ``warnings``."""
-    from harness.publish import BundleError, bundle_warnings, publish as write_bundle, verify
+    the manifest's ``warnings``. With --release-secret the manifest reveals the secret that drew the held-out
+    variants; --verify then checks it against its commitment (and --release-plan) and re-draws the variants.
+    Without one, publishing and verifying warn that the variants were predictable."""
+    from harness.publish import BundleError, bundle_warnings, publish as write_bundle
+    from harness.release import ReleaseError, default_plan_path, read_plan
     from harness.runner.run import BENCHMARK_RELEASE
 
+    release = release or BENCHMARK_RELEASE
+    try:
+        if release_plan is None and release_secret is not None and verify_dir is None:
+            found = default_plan_path(db, release)
+            release_plan = found if found.exists() else None
+        plan = read_plan(release_plan) if release_plan is not None else None
+    except ReleaseError as exc:
+        raise fail(str(exc)) from None
     if verify_dir is not None:
-        problems = verify(verify_dir, variant_bases())
-        if problems:
-            err.print("\n".join(f"[red]✗[/] {p}" for p in problems), highlight=False)
-            raise typer.Exit(1)
-        console.print(f"[green]✓[/] {verify_dir}: every table matches its hash and the scores follow from the trials")
+        _verify_bundle(verify_dir, plan)
         return
     if not db.exists():
         raise fail(f"no results database at {db}; run `podium run ...` or `podium demo` first")
     try:
-        bundle = write_bundle(db, out or db.parent / "bundles", release or BENCHMARK_RELEASE, variant_bases(),
-                              allow_contended=allow_contended)
+        bundle = write_bundle(db, out or db.parent / "bundles", release, variant_bases(),
+                              allow_contended=allow_contended, secret=_load_secret(release_secret), plan=plan)
     except BundleError as exc:
         raise fail(str(exc)) from None
-    for warning in bundle_warnings(bundle):
+    for warning in bundle_warnings(bundle) + _draw_warnings(bundle):
         err.print(f"[yellow]warning:[/] {warning}", highlight=False, soft_wrap=True)
     console.print(f"[green]✓[/] release bundle written to {bundle}")
+
+
+def _draw_warnings(bundle: Path) -> list[str]:
+    from harness.publish import bundle_draw_warnings
+
+    return [f"{w} (`podium release commit` before submissions close, then `--release-secret`)"
+            for w in bundle_draw_warnings(bundle)]
+
+
+def _verify_bundle(bundle: Path, plan: "ReleasePlan | None") -> None:
+    """``podium publish --verify``: exit 1 listing every problem; warn when its variants were predictable."""
+    from harness.publish import verify
+
+    problems = verify(bundle, variant_bases(), plan)
+    if problems:
+        err.print("\n".join(f"[red]✗[/] {p}" for p in problems), highlight=False)
+        raise typer.Exit(1)
+    for warning in _draw_warnings(bundle):
+        err.print(f"[yellow]warning:[/] {warning}", highlight=False, soft_wrap=True)
+    console.print(f"[green]✓[/] {bundle}: every table matches its hash and the scores follow from the trials")
+    draw = json.loads((bundle / "manifest.json").read_text())["scoring"].get("variant_draw") or {}
+    if draw.get("secret") is not None:
+        console.print(f"[green]✓[/] the revealed secret matches its commitment {draw['commitment']} and draws "
+                      "exactly the scored variants" + ("; the commitment is the release plan's" if plan else
+                      "; compare the commitment with the release plan published before submissions closed "
+                      "(--release-plan PLAN does)"), highlight=False, soft_wrap=True)
 
 
 def _metrics(trials: list[dict]) -> dict[str, tuple[str, bool]]:
@@ -498,6 +562,7 @@ def demo(
                                                                "more), e.g. --track peft --baseline lora.")] = None,
     scoring_seeds: Annotated[int, typer.Option(min=1, help="Held-out scoring seeds per workload; below 3 no "
                                                            "interval is shown, and the demo is quicker.")] = 3,
+    release_secret: SecretOption = None,
 ) -> None:
     """The main job: reference baselines on each track's lite suite and its held-out variants (3 scoring seeds
     each), then scoring and a release bundle. Without --track, the baselines and workloads that fit 15 minutes on 2
@@ -511,13 +576,14 @@ def demo(
     if track is not None and track not in TRACKS:
         raise fail(f"unknown --track {track!r}: use one of {', '.join(TRACKS)}")
     only = tuple(baseline) if baseline else None
+    secret = _load_secret(release_secret)
     try:
-        demo_plan(track, only)
+        demo_plan(track, only, secret)
     except DemoError as exc:
         raise fail(str(exc)) from None
     started = time.monotonic()
     try:
-        run_demo(db, console, track=track, scoring_seeds=scoring_seeds, only=only)
+        run_demo(db, console, track=track, scoring_seeds=scoring_seeds, only=only, secret=secret)
     except DemoError as exc:
         raise fail(str(exc), code=1) from None
     console.print(f"Demo finished in {(time.monotonic() - started) / 60:.1f} minutes.")
@@ -538,6 +604,41 @@ def port_algoperf(
     except (PortError, OSError) as exc:
         raise fail(str(exc)) from None
     console.print(f"[green]✓[/] wrote {dest}; check it with `podium check {dest}`")
+
+
+@release_app.command("commit")
+def release_commit(
+    release: Annotated[Optional[str], typer.Argument(
+        metavar="RELEASE", help="The release to commit (default: the current one, which `podium run` and `podium "
+        "publish` use).")] = None,
+    secret: Annotated[Optional[Path], typer.Option(
+        "--secret", resolve_path=True, metavar="FILE", help="Where to keep the secret, mode 0600 (default: "
+        "$PODIUM_CONFIG_DIR/releases/RELEASE.secret, ~/.config/podium/releases/ when unset). Keep it private "
+        "until publishing.")] = None,
+    plan: Annotated[Optional[Path], typer.Option(
+        "--plan", resolve_path=True, metavar="PLAN", help="Where to write the release plan to publish (default: "
+        "<db folder>/manifests/release-plan-RELEASE.json).")] = None,
+    db: DbOption = DEFAULT_DB,
+    force: Annotated[bool, typer.Option("--force", help="Replace an existing secret (its commitment, if already "
+                                                        "published, no longer holds).")] = False,
+) -> None:
+    """Make a random 32-byte release secret and write the release plan with its commitment sha256(RELEASE:secret)
+    and the candidate held-out variants. Publish the plan before submissions close; keep the secret. Runs draw
+    the variants with it (`podium run --suite lite --release-secret FILE`), `podium publish --release-secret FILE`
+    reveals it, and anyone checks the reveal with `podium publish --verify BUNDLE --release-plan PLAN`."""
+    from harness.release import ReleaseError, commit_release, default_plan_path, default_secret_path
+    from harness.runner.run import BENCHMARK_RELEASE
+
+    release = release or BENCHMARK_RELEASE
+    try:
+        secret_path = secret or default_secret_path(release)
+        plan_path = plan or default_plan_path(db, release)
+        written = commit_release(release, secret_path, plan_path, variant_bases(), force=force)
+    except (ReleaseError, OSError) as exc:
+        raise fail(str(exc)) from None
+    console.print(f"[green]✓[/] release {release}: secret in {secret_path} (mode 0600, keep it private until "
+                  f"publishing); plan in {plan_path} (publish it now)", highlight=False, soft_wrap=True)
+    console.print(f"commitment {written.commitment}", highlight=False, soft_wrap=True)
 
 
 @targets_app.command("show")

@@ -20,16 +20,17 @@ to 301 s of updates each)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from rich.console import Console
 
 from harness.publish import publish, workload_specs
+from harness.release import scored_workloads
 from harness.report import build_pools, metrics_from_specs, score_pool, workload_details
 from harness.runner.run import BENCHMARK_RELEASE, RunConfig, execute
 from harness.ui import RichProgress, results_table, score_table, workload_times_table
-from workloads import get_spec, scored_workloads, variant_bases
+from workloads import get_spec, variant_bases
 from workloads.spec import DEFAULT_HARDWARE_CLASS
 
 SUBMISSIONS_DIR = Path(__file__).resolve().parent.parent / "submissions"
@@ -86,17 +87,20 @@ class Part:
     baselines: list[Path]
     workloads: tuple[str, ...]
     left_out: str = ""  # what the default demo leaves out of this track, and how to run it
+    secret: str | None = field(default=None, repr=False)  # the release secret the variants were drawn with
 
     @property
     def label(self) -> str:
         """The run's label (its id's suite part): ``lite`` for the whole lite suite, ``demo`` for a part of it (so
         that a later ``--track`` run of the whole suite is a run of its own, not a different plan under one id)."""
-        return "lite" if self.workloads == _bases_and_variants(self.track) else "demo"
+        return "lite" if self.workloads == _bases_and_variants(self.track, secret=self.secret) else "demo"
 
 
-def _bases_and_variants(track: str, bases: tuple[str, ...] | None = None) -> tuple[str, ...]:
-    """The track's lite suite (only ``bases`` of it, when given) with this release's scored variants."""
-    scored = scored_workloads("lite", BENCHMARK_RELEASE, track=track)
+def _bases_and_variants(track: str, bases: tuple[str, ...] | None = None,
+                        secret: str | None = None) -> tuple[str, ...]:
+    """The track's lite suite (only ``bases`` of it, when given) with this release's scored variants (drawn with
+    the release ``secret`` when given, see :mod:`harness.release`)."""
+    scored = scored_workloads("lite", BENCHMARK_RELEASE, secret, track=track)
     keep = set(bases) if bases is not None else {w for w in scored if get_spec(w).base is None}
     return tuple(w for w in scored if w in keep or get_spec(w).base in keep)
 
@@ -109,31 +113,35 @@ def _named(kind: str, names: list[str]) -> str:
     return f"{kind}{'s' if len(names) != 1 else ''} {', '.join(names)}"
 
 
-def demo_plan(track: str | None = None, only: tuple[str, ...] | None = None) -> list[Part]:
+def demo_plan(track: str | None = None, only: tuple[str, ...] | None = None,
+              secret: str | None = None) -> list[Part]:
     """What the demo runs: with ``track``, its baselines (``only`` these, when given) on its whole lite suite; by
     default :data:`DEMO_TRAINING_BASELINES` on the training lite suite and :data:`DEMO_PEFT_BASELINES` on
-    :data:`DEMO_PEFT_WORKLOADS`.
+    :data:`DEMO_PEFT_WORKLOADS`. The held-out variants are drawn with the release ``secret`` when given.
 
     Raises:
         DemoError: a workload to run has no targets on this hardware class (``podium targets set`` makes them), or
             ``only`` names no baseline of the track.
     """
+    def draw(of_track: str, bases: tuple[str, ...] | None = None) -> tuple[str, ...]:
+        return _bases_and_variants(of_track, bases, secret)
+
     if track is not None:
         chosen = baselines(track, only)
         unknown = sorted(set(only or ()) - {p.name for p in chosen})
         if unknown:
             raise DemoError(f"no {track} baseline named {', '.join(unknown)}: choose from "
                             f"{', '.join(p.name for p in baselines(track))}")
-        parts = [Part(track, chosen, _bases_and_variants(track))]
+        parts = [Part(track, chosen, draw(track))]
     else:
         if only:
             raise DemoError("--baseline needs --track (the baselines of which track?)")
         training = baselines("training", DEMO_TRAINING_BASELINES)
-        peft_workloads = _bases_and_variants("peft", DEMO_PEFT_WORKLOADS)
-        skipped_peft = [w for w in _bases_and_variants("peft") if w not in peft_workloads]
-        compression_workloads = _bases_and_variants("compression", DEMO_COMPRESSION_WORKLOADS)
-        skipped_compression = [w for w in _bases_and_variants("compression") if w not in compression_workloads]
-        parts = [Part("training", training, _bases_and_variants("training"),
+        peft_workloads = draw("peft", DEMO_PEFT_WORKLOADS)
+        skipped_peft = [w for w in draw("peft") if w not in peft_workloads]
+        compression_workloads = draw("compression", DEMO_COMPRESSION_WORKLOADS)
+        skipped_compression = [w for w in draw("compression") if w not in compression_workloads]
+        parts = [Part("training", training, draw("training"),
                       f"{_named('baseline', [p.name for p in baselines('training') if p not in training])} "
                       "(`podium demo --track training` runs every one)"),
                  Part("peft", baselines("peft", DEMO_PEFT_BASELINES), peft_workloads,
@@ -144,6 +152,7 @@ def demo_plan(track: str | None = None, only: tuple[str, ...] | None = None) -> 
                       (f"{_named('workload', skipped_compression)} and " if skipped_compression else "")
                       + f"{_named('baseline', [p.name for p in baselines('compression') if p.name not in DEMO_COMPRESSION_BASELINES])} "
                       "(`podium demo --track compression` runs every one)")]
+    parts = [replace(part, secret=secret) for part in parts]
     missing = [w for part in parts for w in part.workloads if DEFAULT_HARDWARE_CLASS not in get_spec(w).targets]
     if missing:
         raise DemoError(f"no targets for {', '.join(missing)} on {DEFAULT_HARDWARE_CLASS}: run `podium targets "
@@ -152,14 +161,15 @@ def demo_plan(track: str | None = None, only: tuple[str, ...] | None = None) -> 
 
 
 def run_demo(db: Path, console: Console, bundles: Path | None = None, track: str | None = None,
-             scoring_seeds: int = DEMO_SCORING_SEEDS, only: tuple[str, ...] | None = None) -> Path:
+             scoring_seeds: int = DEMO_SCORING_SEEDS, only: tuple[str, ...] | None = None,
+             secret: str | None = None) -> Path:
     """Each baseline of the plan (:func:`demo_plan`): its first hyperparameter point (a study with one point runs it
     on the held-out scoring seeds directly) on its part's workloads. Then ``podium score`` and ``podium publish``.
 
     Returns the bundle. Raises :class:`DemoError` after publishing when any baseline trial failed.
     """
     rows, times, names = [], [], []
-    plan = demo_plan(track, only)
+    plan = demo_plan(track, only, secret)
     for part in plan:
         console.print(f"[bold]{part.track}[/]: {', '.join(p.name for p in part.baselines)} on "
                       f"{', '.join(part.workloads)}" + (f"; left out: {part.left_out}" if part.left_out else ""),
@@ -181,7 +191,8 @@ def run_demo(db: Path, console: Console, bundles: Path | None = None, track: str
     for pool in build_pools(store.trials(), variant_bases(), metrics):
         console.print(score_table(pool, score_pool(pool)))
     # The demo shows what a run records, contention flags included; a release for publication would re-run them.
-    bundle = publish(db, bundles or db.parent / "bundles", BENCHMARK_RELEASE, variant_bases(), allow_contended=True)
+    bundle = publish(db, bundles or db.parent / "bundles", BENCHMARK_RELEASE, variant_bases(), allow_contended=True,
+                     secret=secret)
     console.print(f"Results database: {db}   Release bundle: {bundle}")
     console.print(f"Next: `podium results --db {db}`, `podium score --db {db} --out DIR`, "
                   f"`podium publish --verify {bundle}`, `make board`")

@@ -6,9 +6,9 @@ A bundle is a folder ``<out>/<release>/`` with Parquet tables and a ``manifest.j
   ``scores`` (one row per pool and submission) and ``profiles`` (the step functions, with the workloads solved);
 * the manifest: bundle format version, benchmark release, harness version and commit, hardware classes, the
   targets version (sha256 of ``workloads/targets.json``), scoring settings (r_max, bootstrap seed and size,
-  reference submission, scored variants, the held-out variant rule, the minimum n for an interval), the sha256
-  and row count of every table, and ``warnings``: every pool whose score intervals are degenerate (n below the
-  minimum, or zero width).
+  reference submission, scored variants, the held-out variant rule, the minimum n for an interval, and
+  ``variant_draw``: how the scored variants were drawn, see below), the sha256 and row count of every table, and
+  ``warnings``: every pool whose score intervals are degenerate (n below the minimum, or zero width).
 
 The manifest is strict JSON (no ``Infinity``/``NaN``). The ``scores`` table keeps ``inf`` for a miss, with the
 cause beside it (``why:<workload>``); a missing interval or rank bound is null, with ``interval_note`` saying why.
@@ -16,6 +16,12 @@ cause beside it (``why:<workload>``); a missing interval or rank bound is null, 
 Verification re-hashes every table, then re-scores from the bundle's own ``trials`` table with the same code that
 produced ``scores`` and compares: an edited table, an edited score, or a score that does not follow from the trials
 is reported.
+
+The held-out variant draw (:mod:`harness.release`): published with the release secret, ``scoring.variant_draw``
+reveals the secret and holds its commitment ``sha256(release:secret)``, the candidate variants and the drawn ones;
+verification checks the commitment, re-draws with the secret and compares with the variants the trials scored (and,
+given the release plan published before submissions closed, with its commitment and candidates). Published without
+a secret, the draw is recorded as ``predictable`` and verification warns, as it does for a bundle without the record.
 """
 
 from __future__ import annotations
@@ -29,6 +35,9 @@ from typing import Any
 
 import harness
 from harness.provenance import git_commit, hash_tree
+from harness.release import (
+    VARIANTS_PER_BASE, ReleasePlan, candidates_of, draw_problems, draw_record, draw_warnings, scored_variants,
+)
 from harness.report import (
     BOOTSTRAP_SAMPLES, BOOTSTRAP_SEED, REFERENCE_SUBMISSION, Metrics, Pool, build_pools, degenerate_warnings,
     metrics_from_specs, profile_points, score_pool, score_records, strict_json,
@@ -36,8 +45,9 @@ from harness.report import (
 from harness.scoring import MIN_INTERVAL_N, R_MAX, VARIANT_RULE
 from harness.store import ResultsStore
 
-BUNDLE_FORMAT = 3  # 2: n, interval notes and infinity causes in ``scores``; warnings in the manifest
+BUNDLE_FORMAT = 4  # 2: n, interval notes and infinity causes in ``scores``; warnings in the manifest
 #                    3: scores follow AlgoPerf's held-out variant rule, named in ``scoring.variant_rule``
+#                    4: ``scoring.variant_draw``: the variant draw, with the revealed secret and its commitment
 TABLES = ("submissions", "runs", "trials", "evals", "workload_times", "scores", "profiles")
 
 
@@ -138,11 +148,15 @@ def _submission_records(store: ResultsStore) -> list[dict[str, Any]]:
     return records
 
 
-def publish(db: Path, out: Path, release: str, variant_of: dict[str, str], allow_contended: bool = False) -> Path:
+def publish(db: Path, out: Path, release: str, variant_of: dict[str, str], allow_contended: bool = False,
+            secret: str | None = None, plan: ReleasePlan | None = None) -> Path:
     """Write the bundle for ``release`` from the database; returns its folder.
 
     Trials flagged ``contended`` (their cores were taken by something else even after their re-runs) are refused
     unless ``allow_contended``: their times say more about the machine than about the submission.
+
+    With the release ``secret`` the manifest reveals it (:func:`_variant_draw`); without, the draw is recorded as
+    predictable.
     """
     store = ResultsStore(db)
     trials = [t for t in store.trials() if t["release"] == release and t["status"] != "running"]
@@ -156,6 +170,7 @@ def publish(db: Path, out: Path, release: str, variant_of: dict[str, str], allow
     run_ids = {t["run_id"] for t in trials}
     specs = workload_specs(sorted({t["workload"] for t in trials}))
     pools, scores, profiles = scored_tables(trials, variant_of, metrics=metrics_from_specs(specs))
+    draw = _variant_draw(release, pools, variant_of, secret, plan)
     tables = {
         "submissions": _submission_records(store),
         "runs": [_public_run(r) for r in store.runs() if r["run_id"] in run_ids],
@@ -178,12 +193,27 @@ def publish(db: Path, out: Path, release: str, variant_of: dict[str, str], allow
         "workloads": specs,
         "scoring": {"r_max": R_MAX, "bootstrap_seed": BOOTSTRAP_SEED, "bootstrap_samples": BOOTSTRAP_SAMPLES,
                     "reference": REFERENCE_SUBMISSION, "variants": {p.key: p.variants for p in pools},
-                    "min_interval_n": MIN_INTERVAL_N, "variant_rule": VARIANT_RULE},
+                    "min_interval_n": MIN_INTERVAL_N, "variant_rule": VARIANT_RULE, "variant_draw": draw},
         "tables": manifest_tables,
         "warnings": degenerate_warnings(scores),
     }
     (bundle / "manifest.json").write_text(strict_json(manifest, indent=1, sort_keys=True) + "\n")
     return bundle
+
+
+def _variant_draw(release: str, pools: list[Pool], variant_of: dict[str, str], secret: str | None,
+                  plan: ReleasePlan | None) -> dict[str, Any]:
+    """The manifest's ``scoring.variant_draw``; with a ``secret``, refused (:class:`BundleError`) unless it would
+    verify: the runs scored what the secret draws, and the secret is the one ``plan`` commits to."""
+    bases = sorted({b for p in pools for b in p.base_workloads})
+    record = draw_record(release, candidates_of(variant_of, bases), secret, VARIANTS_PER_BASE)
+    if secret is not None:
+        problems = draw_problems(release, record, scored_variants(pools), variant_of, plan)
+        if problems:
+            raise BundleError("the release secret does not match what was run or committed (runs score the "
+                              "secret's draw only with `podium run --suite ... --release-secret FILE`):\n"
+                              + "\n".join(problems))
+    return record
 
 
 def bundle_warnings(bundle: Path) -> list[str]:
@@ -209,8 +239,15 @@ def _same(a: Any, b: Any) -> bool:
     return a == b
 
 
-def verify(bundle: Path, variant_of: dict[str, str]) -> list[str]:
-    """Every problem found in a bundle (empty when it verifies)."""
+def bundle_draw_warnings(bundle: Path) -> list[str]:
+    """Why the bundle's held-out variants were predictable (empty for a committed, revealed draw)."""
+    manifest = json.loads((bundle / "manifest.json").read_text())
+    return draw_warnings(manifest.get("scoring", {}).get("variant_draw"))
+
+
+def verify(bundle: Path, variant_of: dict[str, str], plan: ReleasePlan | None = None) -> list[str]:
+    """Every problem found in a bundle (empty when it verifies); with ``plan``, the release plan published before
+    submissions closed, also whether the bundle reveals the secret it commits to."""
     import pandas as pd
 
     manifest_path = bundle / "manifest.json"
@@ -228,10 +265,12 @@ def verify(bundle: Path, variant_of: dict[str, str]) -> list[str]:
         return problems
     trials = pd.read_parquet(bundle / "trials.parquet").to_dict("records")
     stored = pd.read_parquet(bundle / "scores.parquet").to_dict("records")
-    _, rescored, _ = scored_tables(trials, variant_of, n_boot=manifest["scoring"]["bootstrap_samples"],
-                                   metrics=metrics_from_specs(manifest.get("workloads", {})))
+    pools, rescored, _ = scored_tables(trials, variant_of, n_boot=manifest["scoring"]["bootstrap_samples"],
+                                       metrics=metrics_from_specs(manifest.get("workloads", {})))
+    problems = draw_problems(manifest["release"], manifest["scoring"].get("variant_draw"), scored_variants(pools),
+                             variant_of, plan)
     if len(rescored) != len(stored):
-        return [f"scores: {len(stored)} rows stored, {len(rescored)} re-scored from the trials"]
+        return [*problems, f"scores: {len(stored)} rows stored, {len(rescored)} re-scored from the trials"]
     for old, new in zip(stored, rescored):
         for key, value in new.items():
             if not _same(old.get(key), value):

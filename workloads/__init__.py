@@ -95,16 +95,19 @@ def variant_bases() -> dict[str, str]:
     return {n: WORKLOADS.get(n).base for n in WORKLOADS.names() if WORKLOADS.get(n).base}
 
 
-def scored_workloads(suite: str, release: str, per_base: int = 1, track: str = "training") -> tuple[str, ...]:
+def scored_workloads(suite: str, release: str, per_base: int = 1, track: str = "training",
+                     secret: str | None = None) -> tuple[str, ...]:
     """A suite's base workloads followed by the held-out variants scored in ``release``.
 
-    The variants are drawn reproducibly per release (``harness.scoring.choose_scoring_variants``), so a submission
-    cannot be tuned for "the" variant ahead of a release; the draw is recorded in every run plan and bundle.
+    The variants are drawn reproducibly per release (``harness.scoring.choose_scoring_variants``); with the
+    release's ``secret`` (``harness.release``: committed to before submissions close, revealed in the bundle) nobody
+    can compute them in advance. The draw is recorded in every run plan and bundle.
     """
     from harness.scoring import choose_scoring_variants
 
     bases = SUITES.get(suite_key(suite, track))
-    chosen = choose_scoring_variants({b: [v.name for v in variants_of(b)] for b in bases}, release, k=per_base)
+    chosen = choose_scoring_variants({b: [v.name for v in variants_of(b)] for b in bases}, release, per_base,
+                                     secret)
     return (*bases, *(v for b in bases for v in chosen.get(b, [])))
 
 

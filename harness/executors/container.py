@@ -16,7 +16,10 @@ What a trial container gets, and nothing else:
   offline flags), never the host's.
 
 No file descriptor crosses into a container, so the worker writes its records to a file in the results folder and
-the supervisor tails it; the heartbeat is the same memory-mapped file as for a local trial (one page cache on one
+the supervisor tails it. A training-track trial is evaluated by the evaluation server on this machine
+(:mod:`harness.runner.evaluator`), never inside the container: the worker saves the model in the results folder and
+asks on the records file, the container is paused (the engine's cgroup freezer) while the server evaluates, and the
+answer comes back through a FIFO in the results folder (``reply``). The heartbeat is the same memory-mapped file as for a local trial (one page cache on one
 host, and containers share the host's CLOCK_MONOTONIC). If the supervisor dies, ``timeout`` inside the container
 ends the trial at its wall limit.
 """
@@ -38,7 +41,9 @@ from typing import Any
 
 from harness.executors import ExecutorError
 from harness.executors.engine import ImageInfo, connect, find_image
+from harness.runner.evaluator import Evaluations, server_for, uses_server
 from harness.runner.messages import EvalRecord, Heartbeat, TrialRequest
+from workloads.common.data import SPLITS_ENV
 from harness.runner.supervisor import POLL_S, RecordReader, TrialOutcome, supervise
 
 SCORING_IMAGE = "podium-scoring:cpu"
@@ -95,16 +100,46 @@ def choose_image(client: Any, image: str | None, submission_dir: Path | None) ->
     return found
 
 
-def dataset_dirs(request: TrialRequest) -> list[Path]:
+SPLITS_MOUNT = "/podium/splits"
+
+
+def training_splits(request: TrialRequest, workdir: Path) -> Path | None:
+    """For a trial evaluated by the evaluation server: a folder of its workload's training-only splits, made on
+    this machine once per run folder and builder module (:func:`workloads.common.data.export_training_splits`),
+    which the container mounts instead of the dataset's own folder. None: the trial reads its dataset itself (the
+    PEFT and compression tracks, or a builder without ``warm()``)."""
+    from workloads.common.data import export_training_splits
+
+    if not uses_server(request):
+        return None
+    name = request.workload.builder.split(":")[0]
+    warm = getattr(importlib.import_module(name), "warm", None)
+    if warm is None:
+        return None
+    folder = workdir / "training-splits" / name
+    if not (folder / "done").exists():
+        shutil.rmtree(folder, ignore_errors=True)
+        export_training_splits(warm, folder)
+        (folder / "done").touch()
+        for path in (folder, *folder.iterdir()):
+            path.chmod(0o755 if path.is_dir() else 0o644)
+    return folder
+
+
+def dataset_dirs(request: TrialRequest, splits: Path | None = None) -> list[Path]:
     """Folders on this machine that the workload's data loader reads (``local_dir()`` of its family's data module),
     and the cache of the models Podium makes itself (:mod:`workloads.common.made`: pretrained and dense models,
     verified by their recorded hashes) when it exists, so that a trial does not make them again in its container.
 
-    Mounted read-only at the same path. A family whose data ships inside an installed package (digits) has none.
+    Mounted read-only at the same path. A family whose data ships inside an installed package (digits) has none,
+    and a trial with exported training ``splits`` (:func:`training_splits`) gets none: its held-out splits stay
+    out of the container.
     """
     from workloads.common.made import cache_dir
 
     made = [cache_dir()] if cache_dir().is_dir() else []
+    if splits is not None:
+        return made
     try:
         module = importlib.import_module(f"workloads.{request.workload.family}.data")
     except ModuleNotFoundError:
@@ -242,6 +277,7 @@ def prepare_folder(workdir: Path, request: TrialRequest) -> Path:
     (folder / "request.json").write_text(inner.model_dump_json(indent=1))
     for name in ("records", "log"):
         (folder / name).touch()
+    os.mkfifo(folder / "reply")  # the evaluation server's answers (harness.runner.evaluator)
     Heartbeat(folder / "heartbeat", create=True).close()
     for path in folder.iterdir():
         path.chmod(0o666)
@@ -280,40 +316,54 @@ class DockerRunner:
 
         ensure_made(request)
         folder = prepare_folder(workdir, request)
+        remote = uses_server(request)
+        if remote:
+            server_for(request)  # on this machine, with the data the container does not need
         heartbeat = Heartbeat(folder / "heartbeat")
+        reply_fd = os.open(folder / "reply", os.O_RDWR)  # read-write: opening never waits for the worker
         process = None
         try:
-            process = ContainerProcess(self._create(request, folder))
+            process = ContainerProcess(self._create(request, folder, training_splits(request, workdir)))
             process.start()
         except BaseException as exc:
             if process is not None:
                 process.kill_all()
             heartbeat.close()
+            os.close(reply_fd)
             if isinstance(exc, docker.errors.DockerException):
                 raise ExecutorError(f"the Docker engine could not start trial {request.trial_id}: {exc}") from None
             raise
-        reader = RecordReader(lambda ended: tail_lines(folder / "records", ended), on_eval)
+        evaluations = Evaluations(request, folder, TRIAL_MOUNT, process.container.pause,
+                                  process.container.unpause) if remote else None
+        reader = RecordReader(lambda ended: tail_lines(folder / "records", ended), on_eval, evaluations, reply_fd)
         reader.start()
-        outcome = supervise(request, process, heartbeat, reader, folder / "log", on_poll, cancel)
+        try:
+            outcome = supervise(request, process, heartbeat, reader, folder / "log", on_poll, cancel)
+        finally:
+            os.close(reply_fd)
         return self._account(outcome, process, request)
 
-    def _create(self, request: TrialRequest, folder: Path) -> Any:
+    def _create(self, request: TrialRequest, folder: Path, splits: Path | None = None) -> Any:
         from docker.types import DeviceRequest, Ulimit
 
         limits = request.limits
-        data = dataset_dirs(request)
+        data = dataset_dirs(request, splits)
+        remote = uses_server(request)
         volumes = {str(Path(request.submission_dir).resolve()): {"bind": SUBMISSION_MOUNT, "mode": "ro"},
                    str(folder.resolve()): {"bind": TRIAL_MOUNT, "mode": "rw"},
-                   **{str(d.resolve()): {"bind": str(d), "mode": "ro"} for d in data}}
+                   **{str(d.resolve()): {"bind": str(d), "mode": "ro"} for d in data},
+                   **({str(splits.resolve()): {"bind": SPLITS_MOUNT, "mode": "ro"}} if splits else {})}
+        environment = {**trial_env(request, data), **({SPLITS_ENV: SPLITS_MOUNT} if splits else {})}
         wall = int(limits.wall_limit(request.budget_s) + SELF_DESTRUCT_EXTRA_S)
         command = (f"exec >>{TRIAL_MOUNT}/log 2>&1; exec timeout -s KILL {wall} python -m harness.runner.worker "
-                   f"{TRIAL_MOUNT}/request.json {TRIAL_MOUNT}/heartbeat {TRIAL_MOUNT}/records")
+                   f"{TRIAL_MOUNT}/request.json {TRIAL_MOUNT}/heartbeat {TRIAL_MOUNT}/records"
+                   + (f" {TRIAL_MOUNT}/reply" if remote else ""))
         memory = limits.memory_bytes + MEMORY_HEADROOM
         cpus = request.cpu_affinity
         return self.client.containers.create(
             self.image.id, ["/bin/sh", "-c", command], name=f"podium-{_safe(request.trial_id)}-{secrets.token_hex(3)}",
             labels={"org.podium.trial": request.trial_id}, hostname="podium-trial", user=TRIAL_USER,
-            environment=trial_env(request, data), working_dir="/tmp", network_mode="none", read_only=True,
+            environment=environment, working_dir="/tmp", network_mode="none", read_only=True,
             tmpfs={"/tmp": f"rw,exec,nosuid,nodev,size={limits.scratch_bytes}"}, volumes=volumes, init=True,
             nano_cpus=int(request.threads * 1e9), cpuset_cpus=",".join(map(str, cpus)) if cpus else None,
             mem_limit=memory, memswap_limit=memory, pids_limit=PIDS_LIMIT, cap_drop=["ALL"],

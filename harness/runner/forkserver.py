@@ -78,7 +78,7 @@ class TrialOrder:
     file_bytes: int
 
 
-def _trial_child(order: dict, records_fd: int, output_fd: int, parent: int) -> None:
+def _trial_child(order: dict, records_fd: int, output_fd: int, parent: int, reply_fd: int | None = None) -> None:
     """In the forked trial: wait to be the supervisor's child, set up as a cold start would, run the worker."""
     deadline = time.monotonic() + REPARENT_TIMEOUT_S
     while os.getppid() != parent:  # the middle process is exiting; the kernel re-parents us to the supervisor
@@ -105,11 +105,13 @@ def _trial_child(order: dict, records_fd: int, output_fd: int, parent: int) -> N
     np.random.seed()  # a new interpreter seeds numpy's global generator from the OS; so does a warm start
     from harness.runner import worker
 
-    worker.main([*order["argv"], str(records_fd)])  # ends with os._exit
+    extra = [] if reply_fd is None else [str(reply_fd)]
+    worker.main([*order["argv"], str(records_fd), *extra])  # ends with os._exit
     os._exit(0)
 
 
-def _fork_trial(conn: socket.socket, order: dict, records_fd: int, output_fd: int) -> dict:
+def _fork_trial(conn: socket.socket, order: dict, records_fd: int, output_fd: int, reply_fd: int | None = None
+                ) -> dict:
     """Fork the middle process, which forks the trial and exits; return the trial's pid once it is re-parented."""
     read_pid, write_pid = os.pipe()
     middle = os.fork()
@@ -121,7 +123,7 @@ def _fork_trial(conn: socket.socket, order: dict, records_fd: int, output_fd: in
                 os.close(write_pid)
                 conn.close()
                 try:
-                    _trial_child(order, records_fd, output_fd, order["parent"])
+                    _trial_child(order, records_fd, output_fd, order["parent"], reply_fd)
                 except BaseException:  # noqa: BLE001 - set-up failed: say why on the trial's output, exit non-zero
                     traceback.print_exc()
                     os._exit(70)
@@ -130,6 +132,8 @@ def _fork_trial(conn: socket.socket, order: dict, records_fd: int, output_fd: in
             os._exit(0)
     os.close(write_pid)
     os.close(records_fd)
+    if reply_fd is not None:
+        os.close(reply_fd)
     os.close(output_fd)
     with os.fdopen(read_pid, "rb") as pipe:
         written = pipe.read()
@@ -167,7 +171,7 @@ def serve(fd: int) -> None:
     conn.send(b'{"ready": true}')
     while True:
         try:
-            data, fds, _, _ = socket.recv_fds(conn, MESSAGE_BYTES, 2)
+            data, fds, _, _ = socket.recv_fds(conn, MESSAGE_BYTES, 3)
         except OSError:
             return
         if not data:
@@ -223,10 +227,12 @@ class ForkServer:
         with self.lock:
             self._exchange(dict(builder=builder), [], FORK_TIMEOUT_S * 4)
 
-    def start_trial(self, order: TrialOrder, records_fd: int, output_fd: int) -> int:
-        """Fork one trial; returns its pid (a child of this process, to be reaped with ``wait4``)."""
+    def start_trial(self, order: TrialOrder, records_fd: int, output_fd: int, reply_fd: int | None = None) -> int:
+        """Fork one trial; returns its pid (a child of this process, to be reaped with ``wait4``). ``reply_fd``: the
+        read end of the evaluation answers (:mod:`harness.runner.evaluator`), where the trial is evaluated there."""
+        fds = [records_fd, output_fd] + ([] if reply_fd is None else [reply_fd])
         with self.lock:
-            reply = self._exchange(dict(asdict(order), parent=os.getpid()), [records_fd, output_fd], FORK_TIMEOUT_S)
+            reply = self._exchange(dict(asdict(order), parent=os.getpid()), fds, FORK_TIMEOUT_S)
         if "pid" not in reply:
             raise ForkServerError(reply.get("error", f"unexpected reply {reply}"))
         return reply["pid"]

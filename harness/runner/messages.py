@@ -131,6 +131,32 @@ class EvalRecord(BaseModel):
     logged: list[tuple[int, dict[str, float]]] = Field(default_factory=list)  # submission's metrics_logger rows
 
 
+class EvalRequest(BaseModel):
+    """The worker asks the evaluation server (through the supervisor) to evaluate the model it saved at ``path``.
+
+    Sent on the records channel; the answer comes back on the reply channel as one JSON line: ``{"metrics": {...}}``
+    (validation, and test in a target-setting run), ``{"withheld": true}`` (a scored trial's test split: its
+    metrics go to the record, never to the process that runs submission code) or ``{"error": "..."}``.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    type: Literal["evaluate"] = "evaluate"
+    trial_id: str
+    split: Literal["validation", "test"]
+    path: str
+
+
+class LoopStart(BaseModel):
+    """Sent when the timed loop starts: from here the supervisor counts the trial's wall time, less the waits for
+    evaluations it ran itself, as its own evidence of the submission time (see :mod:`harness.runner.evaluator`)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    type: Literal["loop"] = "loop"
+    trial_id: str
+
+
 class WorkerResult(BaseModel):
     """The worker's own account of a finished trial. The supervisor decides the final status."""
 

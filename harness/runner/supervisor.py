@@ -6,15 +6,20 @@ Like ``asv/runner.py``: every outcome maps to a status and a reason, and results
 * ``reached`` - the validation target was met within the budget;
 * ``missed``  - the budget was spent (or the submission declared itself done) without meeting it;
 * ``failed``  - with a reason: an exception in submission code, a non-finite loss, ``sys.exit``/``os._exit``, a
-  crash (signal), memory above the limit, an output flood, or clock tampering;
+  crash (signal), memory above the limit, an output flood, clock tampering, or a process the trial started that
+  outlived it;
 * ``timed_out`` - the process ran past a limit (submission code hanging past the budget, a slow start-up,
   an initialisation or evaluation that did not finish) and was killed.
 
 Every trial also gets its wall time accounted for (:func:`account`: start-up, loading, initialisation, submission,
 evaluation, overhead, tail) and its contention measured from outside (:mod:`harness.runner.contention`).
 
-The process runs in its own session; killing means ``SIGKILL`` to the whole process group, so anything the
-submission spawned dies too. If the supervisor itself dies, the kernel kills the worker (``PR_SET_PDEATHSIG``)
+The process runs in its own session; killing means ``SIGKILL`` to the whole process group. No process of a local
+trial survives it: the worker and this process are child subreapers, the supervisor follows the trial's process
+tree, and at the end kills and reaps whatever of it is left, in the group or not (a process that called
+``setsid``, a daemon); a trial that left a process running is ``failed`` ("a process the trial started outlived
+it (pid N: ..., its own session); killed"). The rules, and what they cannot see, are in
+:mod:`harness.runner.reaper`. If the supervisor itself dies, the kernel kills the worker (``PR_SET_PDEATHSIG``)
 and its next record write fails on the closed pipe.
 
 The watching and judging (:func:`supervise`) do not care how the trial was started: :func:`run_trial` starts a local
@@ -25,6 +30,7 @@ process, and :mod:`harness.executors.container` starts the same worker in a seal
 from __future__ import annotations
 
 import ctypes
+import json
 import os
 import resource
 import select
@@ -42,10 +48,11 @@ from typing import Protocol
 
 import psutil
 
-from harness.runner import forkserver
+from harness.runner import forkserver, reaper
 from harness.runner.clock import tree_rss
+from harness.runner.evaluator import Evaluations, server_for, uses_server
 from harness.runner.contention import ContentionRecord, CoreTimes, assess, read_cores, runnable_now, trial_cores
-from harness.runner.messages import EvalRecord, Heartbeat, Phase, TrialRequest, WorkerResult
+from harness.runner.messages import EvalRecord, EvalRequest, Heartbeat, Phase, TrialRequest, WorkerResult
 
 # The supervisor shares the trial's cores, and each time it wakes it takes one from a thread of the trial (which
 # the trial's other threads then wait for at their next barrier): `python benchmarks/step_overhead.py` measured the
@@ -79,6 +86,12 @@ class TrialOutcome:
     tail_s: float | None = None
     #: how the local process started: ``warm`` (forked by a fork server) or ``cold`` (a new interpreter)
     start: str = "cold"
+    #: where the evaluations ran in the evaluation server (:mod:`harness.runner.evaluator`): the waits' wall seconds
+    #: and the CPU seconds the trial's processes used during them (stopped: about zero)
+    evaluation_wait_s: float | None = None
+    evaluation_wait_cpu_s: float | None = None
+    #: processes of the trial seen running at the end of an evaluation (none: the whole trial was stopped)
+    running_during_evaluation: list[int] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -97,11 +110,13 @@ class TrialStart:
 
 
 def child_setup(file_bytes: int, cpus: list[int] | None) -> Callable[[], None]:
-    """Runs in the child between fork and exec: die with the parent, pin to its cores, cap the size of any file."""
+    """Runs in the child between fork and exec: die with the parent, pin to its cores, cap the size of any file,
+    and keep every process it starts below it (a subreaper: see :mod:`harness.runner.reaper`)."""
 
     def setup() -> None:
         libc = ctypes.CDLL("libc.so.6", use_errno=True)
         libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+        libc.prctl(reaper.PR_SET_CHILD_SUBREAPER, 1)  # kept across exec: the trial's orphans come to the worker
         if cpus is not None:
             os.sched_setaffinity(0, cpus)
         # No file may grow past the scratch limit (the backstop for a file written outside the scratch folder;
@@ -242,12 +257,12 @@ def _warm_server(request: TrialRequest) -> forkserver.ForkServer | None:
 
 
 def _start_warm(server: forkserver.ForkServer, request: TrialRequest, argv: list[str], records_fd: int,
-                output_fd: int, scratch: Path) -> _ForkedTrial | None:
+                output_fd: int, scratch: Path, reply_fd: int | None = None) -> _ForkedTrial | None:
     """Fork the trial from ``server``; None (start it cold) when that fails."""
     try:
         pid = server.start_trial(forkserver.TrialOrder(
             argv=argv, env=scratch_env(scratch), cwd=str(scratch), cpus=request.cpu_affinity,
-            file_bytes=request.limits.scratch_bytes), records_fd, output_fd)
+            file_bytes=request.limits.scratch_bytes), records_fd, output_fd, reply_fd)
     except forkserver.ForkServerError:
         return None
     trial = _ForkedTrial(pid)
@@ -275,9 +290,11 @@ class RecordReader(threading.Thread):
     """
 
     def __init__(self, lines: Callable[[threading.Event], Iterable[bytes]],
-                 on_eval: Callable[[EvalRecord], None]) -> None:
+                 on_eval: Callable[[EvalRecord], None], evaluations: Evaluations | None = None,
+                 reply_fd: int | None = None) -> None:
         super().__init__(daemon=True)
         self.lines, self.on_eval = lines, on_eval
+        self.evaluations, self.reply_fd = evaluations, reply_fd
         self.ended = threading.Event()
         self.evals: list[EvalRecord] = []
         self.result: WorkerResult | None = None
@@ -288,15 +305,34 @@ class RecordReader(threading.Thread):
             try:
                 self._handle(line)
             except Exception as exc:  # noqa: BLE001 - a garbled record fails the trial, not the run
-                self.error = f"unreadable record from the worker: {exc}"
+                self.error = self.error or f"unreadable record from the worker: {exc}"
 
     def _handle(self, line: bytes) -> None:
-        if b'"type":"eval"' in line:
+        kind = json.loads(line).get("type")
+        if self.result is not None:  # the worker sends nothing after its result: this line is not the harness's
+            self.error = self.error or f"forged records: a {kind!r} record after the trial's result"
+        elif kind == "eval":
             record = EvalRecord.model_validate_json(line)
             self.evals.append(record)
             self.on_eval(record)
-        else:
+        elif kind == "result":
             self.result = WorkerResult.model_validate_json(line)
+            if self.evaluations is not None:
+                self.evaluations.finish()
+        elif kind in ("evaluate", "loop") and self.evaluations is not None:
+            if kind == "loop":
+                self.evaluations.loop()
+                return
+            try:
+                reply = self.evaluations.answer(EvalRequest.model_validate_json(line))
+            except Exception as exc:  # noqa: BLE001 - the worker waits for an answer: it must get one
+                reply = {"error": f"the harness could not evaluate: {type(exc).__name__}: {exc}"}
+            try:
+                os.write(self.reply_fd, json.dumps(reply).encode() + b"\n")
+            except OSError:  # the worker is gone; its end is judged from its exit
+                pass
+        else:
+            raise ValueError(f"unknown record type {kind!r}")
 
 
 def resources_due(polls: int, last_rss: int, memory_bytes: float) -> bool:
@@ -321,6 +357,7 @@ class _Watch:
     def __init__(self, request: TrialRequest, heartbeat: Heartbeat, process: TrialProcess, log: Path,
                  started: float, scratch: Path | None = None) -> None:
         self.request, self.heartbeat, self.process, self.log = request, heartbeat, process, log
+        self.evaluations: Evaluations | None = None
         self.scratch = scratch
         self.limits = request.limits
         self.started = started
@@ -331,10 +368,18 @@ class _Watch:
         self._last = self.started
 
     def poll(self) -> tuple[str, str] | None:
-        """One look from outside; returns ``(status, reason)`` if the trial must be killed."""
+        """One look from outside; returns ``(status, reason)`` if the trial must be killed.
+
+        The estimate of the submission time is the supervisor's own where it runs the trial's evaluations (the
+        loop's wall time less their waits: :meth:`Evaluations.estimate`), else the time the heartbeat showed the
+        SUBMISSION phase (which the worker's process writes: see the README's guarantee table).
+        """
         t = time.monotonic()
         phase, since, submission_s, step = self.heartbeat.read()
-        if phase == Phase.SUBMISSION:
+        observed = self.evaluations.estimate(t) if self.evaluations is not None else None
+        if observed is not None:
+            self.estimated_submission_s = observed
+        elif phase == Phase.SUBMISSION and self.evaluations is None:
             self.estimated_submission_s += t - self._last
         self._last = t
         self._polls += 1
@@ -459,6 +504,11 @@ def _judge(watch: _Watch, reader: RecordReader, returncode: int, log: Path) -> t
         return _exit_reason(returncode, log)
     if result.status == "failed":
         return result.status, result.reason
+    if reader.evaluations is not None:
+        watch.estimated_submission_s = reader.evaluations.estimate(time.monotonic()) or 0.0
+        forged = reader.evaluations.check(reader.evals, result)
+        if forged is not None:
+            return "failed", forged
     low, slack = CLOCK_TOLERANCE
     if result.submission_time_s < low * watch.estimated_submission_s - slack:
         return "failed", (f"clock tampering: the worker reported {result.submission_time_s:.2f}s of submission time "
@@ -494,26 +544,43 @@ def run_trial(request: TrialRequest, workdir: Path, on_eval: Callable[[EvalRecor
     heartbeat = Heartbeat(workdir / f"{request.trial_id}.heartbeat", create=True)
     argv = [str(request_path), str(workdir / f"{request.trial_id}.heartbeat")]
     server = _warm_server(request)
+    evaluations = Evaluations(request, scratch) if uses_server(request) else None
+    if evaluations is not None:
+        server_for(request)  # started (imports, the workload's data) before the trial's clock and window open
     read_fd, write_fd = os.pipe()
     out_read, out_write = os.pipe()
+    reply_read, reply_write = os.pipe() if evaluations is not None else (None, None)
+    reaper.become_subreaper()  # every orphan of the trial comes to this process (see harness.runner.reaper)
+    tree = reaper.TrialTree(request.cpu_affinity, request.limits.scratch_bytes)
     start = TrialStart.now(request)
-    process: TrialProcess | None = server and _start_warm(server, request, argv, write_fd, out_write, scratch)
-    if process is None:
-        process = ProcessGroup(
-            [sys.executable, "-m", "harness.runner.worker", *argv, str(write_fd)],
-            stdin=subprocess.DEVNULL, stdout=out_write, stderr=subprocess.STDOUT, pass_fds=(write_fd,),
-            start_new_session=True, preexec_fn=child_setup(request.limits.scratch_bytes, request.cpu_affinity),
-            env={**_child_env(request), **scratch_env(scratch)}, cwd=scratch)
+    try:
+        process: TrialProcess | None = server and _start_warm(server, request, argv, write_fd, out_write, scratch,
+                                                              reply_read)
+        if process is None:
+            passed = (write_fd,) if reply_read is None else (write_fd, reply_read)
+            process = ProcessGroup(
+                [sys.executable, "-m", "harness.runner.worker", *argv, *map(str, passed)],
+                stdin=subprocess.DEVNULL, stdout=out_write, stderr=subprocess.STDOUT, pass_fds=passed,
+                start_new_session=True, preexec_fn=child_setup(request.limits.scratch_bytes, request.cpu_affinity),
+                env={**_child_env(request), **scratch_env(scratch)}, cwd=scratch)
+    except BaseException:
+        tree.close()  # no worker: this trial is no other trial's rival (harness.runner.reaper, rule 4)
+        raise
+    tree.adopt(process.pid)
     os.close(write_fd)
     os.close(out_write)
+    if reply_read is not None:
+        os.close(reply_read)
     pump = LogPump(out_read, log, request.limits.output_bytes)
     pump.start()
-    reader = RecordReader(lambda ended: pipe_lines(read_fd), on_eval)
+    reader = RecordReader(lambda ended: pipe_lines(read_fd), on_eval, evaluations, reply_write)
     reader.start()
     try:
-        outcome = supervise(request, process, heartbeat, reader, log, on_poll, cancel, start, scratch)
+        outcome = supervise(request, process, heartbeat, reader, log, on_poll, cancel, start, scratch, tree)
     finally:
         pump.join(timeout=2)  # a process that escaped the trial's group may hold the pipe: do not wait for it
+        if reply_write is not None:
+            os.close(reply_write)
         shutil.rmtree(scratch, ignore_errors=True)
     outcome.start = "warm" if isinstance(process, _ForkedTrial) else "cold"
     return outcome
@@ -552,15 +619,19 @@ class ExitWait:
 def supervise(request: TrialRequest, process: TrialProcess, heartbeat: Heartbeat, reader: RecordReader, log: Path,
               on_poll: Callable[[float, int], None] | None = None,
               cancel: threading.Event | None = None, start: TrialStart | None = None,
-              scratch: Path | None = None) -> TrialOutcome:
+              scratch: Path | None = None, tree: reaper.TrialTree | None = None) -> TrialOutcome:
     """Watch a started trial until it ends or must be killed, then decide its status (shared by every executor).
 
     The trial is always killed at the end (with everything it spawned), the heartbeat closed, and the records read
     to their end before the verdict. ``start`` is what :meth:`TrialStart.now` read before the process was created
-    (default: now); the wall time and the contention window run from it.
+    (default: now); the wall time and the contention window run from it. ``tree`` (a local trial's) follows the
+    trial's processes: one that outlives the trial is killed and fails it (:mod:`harness.runner.reaper`).
     """
     start = start or TrialStart.now(request)
     watch = _Watch(request, heartbeat, process, log, start.monotonic, scratch)
+    watch.evaluations = reader.evaluations
+    if reader.evaluations is not None:
+        reader.evaluations.pid = process.pid
     verdict, pause = None, ExitWait(process.pid)
     try:
         while process.poll() is None:
@@ -573,12 +644,14 @@ def supervise(request: TrialRequest, process: TrialProcess, heartbeat: Heartbeat
             if on_poll is not None and watch._polls % MEMORY_POLL_EVERY == 0:
                 _, _, submission_s, step = heartbeat.read()
                 on_poll(submission_s, step)
+            if tree is not None and resources_due(watch._polls, watch.last_rss, request.limits.memory_bytes):
+                tree.sample()
             pause.sleep(POLL_S)
     finally:
         pause.close()
         # On a verdict, Ctrl-C or any supervisor error: never leave a trial running. After a normal exit it still
         # kills the process group: whatever the submission spawned and left behind dies with the trial.
-        process.kill_all()
+        _kill_trial(process, tree)
         heartbeat.close()
         reader.ended.set()
     ended = time.monotonic()
@@ -587,23 +660,42 @@ def supervise(request: TrialRequest, process: TrialProcess, heartbeat: Heartbeat
     if verdict is None:
         verdict = watch.scratch_full("the trial's result is void")
     status, reason = verdict if verdict is not None else _judge(watch, reader, process.returncode, log)
+    status, reason = reaper.with_survivors(status, reason, tree)
     peak = max(watch.peak_rss, reader.result.peak_rss_bytes if reader.result else 0)
     outcome = TrialOutcome(status, reason, reader.result, ended - start.monotonic, peak, watch.estimated_submission_s,
                            log, reader.evals)
-    outcome.contention = _contention(start, counters, process, reader.result, watch.load_samples)
+    outcome.contention = _contention(start, counters, process, reader.result, watch.load_samples,
+                                     reader.evaluations.server_cpu_s if reader.evaluations is not None else 0.0)
     outcome.spawn_s, outcome.tail_s = account(start.monotonic, ended, reader.result)
+    if reader.evaluations is not None:
+        outcome.evaluation_wait_s = reader.evaluations.waited_s
+        outcome.evaluation_wait_cpu_s = reader.evaluations.wait_cpu_s
+        outcome.running_during_evaluation = list(reader.evaluations.running)
     return outcome
 
 
+def _kill_trial(process: TrialProcess, tree: reaper.TrialTree | None) -> None:
+    """Kill the trial's process group; with a ``tree``, first note what outlived a worker that ended by itself,
+    then kill and reap whatever of the trial the group kill missed."""
+    try:
+        if tree is not None:
+            tree.worker_ended(by_itself=process.returncode is not None)
+    finally:
+        process.kill_all()
+        if tree is not None:
+            tree.sweep()
+
+
 def _contention(start: TrialStart, counters: CoreTimes, process: TrialProcess, result: WorkerResult | None,
-                load_samples: list[int]) -> ContentionRecord:
+                load_samples: list[int], evaluation_cpu_s: float = 0.0) -> ContentionRecord:
     """The trial's CPU time from the kernel (``wait4``), or from the worker's own account where there is no local
-    process to reap (a container), set against its cores' counters."""
+    process to reap (a container), set against its cores' counters. The evaluation server's CPU for this trial
+    (``evaluation_cpu_s``) is the trial's own work on its cores, not a neighbour's."""
     usage = getattr(process, "rusage", None)
     if usage is not None:
-        cpu, involuntary = usage.ru_utime + usage.ru_stime, usage.ru_nivcsw
+        cpu, involuntary = usage.ru_utime + usage.ru_stime + evaluation_cpu_s, usage.ru_nivcsw
     elif result is not None and result.tree_cpu_s is not None:
-        cpu, involuntary = result.tree_cpu_s, result.involuntary_switches
+        cpu, involuntary = result.tree_cpu_s + evaluation_cpu_s, result.involuntary_switches
     else:
         cpu, involuntary = None, None
     return assess(start.cores, counters, cpu, involuntary, load_samples)

@@ -1,10 +1,15 @@
 """The trial worker: runs one trial in its own process. The only code in Podium that imports submission code.
 
-Started by the supervisor as ``python -m harness.runner.worker REQUEST.json HEARTBEAT RECORDS``. It reports
-every evaluation and the final result as JSON lines on RECORDS: a pipe's file descriptor number (a local trial), or
-the path of a records file the supervisor tails (a trial in a container, where no descriptor can cross); everything
-the submission prints goes to a log file the supervisor caps. The worker's account is advisory: the supervisor
-decides the final status.
+Started by the supervisor as ``python -m harness.runner.worker REQUEST.json HEARTBEAT RECORDS [REPLY]``. It
+reports every evaluation and the final result as JSON lines on RECORDS: a pipe's file descriptor number (a local
+trial), or the path of a records file the supervisor tails (a trial in a container, where no descriptor can cross);
+everything the submission prints goes to a log file the supervisor caps. The worker's account is advisory: the
+supervisor decides the final status.
+
+With REPLY (a pipe's descriptor: the supervisor's answers), a training-track trial is evaluated outside this
+process (:mod:`harness.runner.evaluator`): the worker withholds held-out data before it builds the workload, and
+each evaluation is a request on RECORDS answered on REPLY. Without it, evaluation runs here (PEFT, compression and
+container trials, for now).
 
 The loop (see :func:`train`): select a batch and update (timed) -> check the loss (untimed) -> when
 ``eval_period_s`` of submission time has passed: ``prepare_for_eval`` (timed) and evaluate (untimed) -> stop at the
@@ -17,6 +22,7 @@ from harness.runner import clock as _clock  # first: binds the time source befor
 
 import importlib
 import inspect
+import json
 import math
 import os
 import resource
@@ -29,8 +35,8 @@ from typing import Any
 
 import numpy as np
 
-from harness.runner.messages import EvalRecord, Heartbeat, Phase, TrialRequest, WorkerResult
-from workloads.common.pytorch import EvaluationError
+from harness.runner.messages import EvalRecord, EvalRequest, Heartbeat, LoopStart, Phase, TrialRequest, WorkerResult
+from workloads.common.pytorch import EvaluationError, SplitMetrics
 from harness.runner import distributed
 from harness.tracks import compression, peft
 from harness.tracks.training import (TrainingComplete, TrainState, as_hyperparameters, default_prepare_for_eval,
@@ -123,17 +129,62 @@ class StepRngs:
         return self._rows[i]
 
 
-def load(request: TrialRequest, heartbeat: Heartbeat, send: Any) -> Trial:
-    """Set threads and seeds, build the workload, import the submission (phase STARTING)."""
+class RemoteEvaluator:
+    """The worker's side of an evaluation in the evaluation server (:mod:`harness.runner.evaluator`): save the
+    model's ``state_dict`` in the scratch folder, ask on the records channel, read the answer on the reply channel.
+
+    A scored trial's test evaluation comes back withheld (``{}``): its metrics go to the record from the
+    supervisor's side only.
+    """
+
+    def __init__(self, trial_id: str, send: Any, reply_fd: int, folder: Path) -> None:
+        self.trial_id, self.send, self.reply_fd = trial_id, send, reply_fd
+        self.path = folder / "evaluate.pt"
+        self._buffer = b""
+
+    def evaluate(self, params: Any, model_state: Any, split: str) -> dict[str, float]:
+        import torch
+
+        if not isinstance(params, torch.nn.Module):
+            raise EvaluationError(f"the parameters to evaluate are a {type(params).__name__}, not the workload's "
+                                  "torch.nn.Module")
+        torch.save(params.state_dict(), self.path)
+        self.send(EvalRequest(trial_id=self.trial_id, split=split, path=str(self.path)))
+        answer = json.loads(self._line())
+        if "error" in answer:
+            raise EvaluationError(answer["error"])
+        return SplitMetrics(split, answer["metrics"]) if "metrics" in answer else {}
+
+    def _line(self) -> bytes:
+        while b"\n" not in self._buffer:
+            chunk = os.read(self.reply_fd, 1 << 16)
+            if not chunk:
+                raise EvaluationError("the supervisor closed the evaluation channel")
+            self._buffer += chunk
+        line, self._buffer = self._buffer.split(b"\n", 1)
+        return line
+
+
+def load(request: TrialRequest, heartbeat: Heartbeat, send: Any, reply_fd: int | None = None,
+         folder: Path | None = None) -> Trial:
+    """Set threads and seeds, build the workload, import the submission (phase STARTING). With ``reply_fd``, a
+    training-track workload is built without held-out data and evaluated remotely (see the module docs)."""
     import torch
+
+    from workloads.common import data
 
     torch.set_num_threads(request.threads)
     torch.manual_seed(request.seed)
     distributed.start(request.device)  # before the import: AlgoPerf code reads RANK and the group at import time
+    remote = reply_fd is not None and request.workload.track == "training"
+    if remote:
+        data.withhold_held_out()
     module_name, function = request.workload.builder.split(":")
     builder = getattr(importlib.import_module(module_name), function)
     workload, evaluator = builder(request.workload, request.hardware_class, torch.device(request.device),
                                   **request.workload.builder_kwargs)
+    if remote:
+        evaluator = RemoteEvaluator(request.trial_id, send, reply_fd, folder or Path.cwd())
     folder = Path(request.submission_dir).resolve()
     try:
         if request.workload.track == peft.TRACK and (folder / peft.ADAPTER_CONFIG_FILE).is_file():
@@ -260,6 +311,8 @@ def train(trial: Trial, model: Any, model_state: Any, optimizer_state: Any, batc
     """The timed loop. Ends at the target, at the budget, or when the submission raises TrainingComplete."""
     trial.loop_start = now()  # the set-up below is harness overhead of the loop
     request, sub, workload, clock = trial.request, trial.submission, trial.workload, trial.clock
+    if isinstance(trial.evaluator, RemoteEvaluator):
+        trial.send(LoopStart(trial_id=request.trial_id))
     clock.mark_children()
     hyperparameters = as_hyperparameters(request.hyperparameters)
     queue = workload.input_queue(batch_size, request.seed)
@@ -335,11 +388,14 @@ def test_evaluation(trial: Trial, model: Any, model_state: Any) -> tuple[dict[st
     started = now()
     metrics = trial.evaluator.evaluate(model, model_state, "test")
     trial.eval_time_s += now() - started
+    if not metrics:  # withheld: the supervisor records the test metrics (harness.runner.evaluator)
+        return {}, None
     target = trial.request.workload.targets_for(trial.request.hardware_class).test
     return metrics, trial.request.workload.meets(metrics[trial.request.workload.metric], target)
 
 
-def run(request: TrialRequest, heartbeat: Heartbeat, send: Any, process_start: float) -> WorkerResult:
+def run(request: TrialRequest, heartbeat: Heartbeat, send: Any, process_start: float, reply_fd: int | None = None,
+        folder: Path | None = None) -> WorkerResult:
     """load -> initialise -> train -> test evaluation, as a :class:`WorkerResult` (failures included)."""
     from harness.provenance import environment
 
@@ -349,7 +405,7 @@ def run(request: TrialRequest, heartbeat: Heartbeat, send: Any, process_start: f
     startup_s = init_s = 0.0
     batch_size = None
     try:
-        trial = load(request, heartbeat, send)
+        trial = load(request, heartbeat, send, reply_fd, folder)
         startup_s = now() - process_start
         if request.workload.track == compression.TRACK:
             init_s, test, test_met, status, reason, measurements = compress_trial(trial)
@@ -497,7 +553,12 @@ def accounting(trial: Trial | None) -> dict[str, Any]:
 
 def main(argv: list[str]) -> None:
     started_monotonic, process_start = _clock.monotonic(), now()
-    request_path, heartbeat_path, records = argv
+    request_path, heartbeat_path, records, *reply = argv
+    # REPLY: a pipe's descriptor (a local trial; the model is saved in the working folder, its scratch folder), or a
+    # FIFO's path (a container; the model is saved next to it, in the folder the supervisor sees). Read before any
+    # submission code can change the working folder.
+    folder = Path(reply[0]).parent if reply and not reply[0].isdigit() else Path.cwd()
+    reply_fd = (int(reply[0]) if reply[0].isdigit() else os.open(reply[0], os.O_RDONLY)) if reply else None
     request = TrialRequest.model_validate_json(Path(request_path).read_text())
     heartbeat = Heartbeat(Path(heartbeat_path))
     fd = int(records) if records.isdigit() else os.open(records, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
@@ -505,7 +566,7 @@ def main(argv: list[str]) -> None:
     def send(record: Any) -> None:
         os.write(fd, record.model_dump_json().encode() + b"\n")
 
-    result = run(request, heartbeat, send, process_start)
+    result = run(request, heartbeat, send, process_start, reply_fd, folder)
     result.worker_wall_s = now() - process_start
     result.started_monotonic = started_monotonic
     if result.ended_monotonic is None:  # no timed loop ran (a failure before it): the tail starts here

@@ -21,7 +21,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping, Sequence
 
-from harness.tuning.seeds import derive_seed
+from harness.tuning.seeds import derive_keyed_seed, derive_seed
 
 INF = math.inf
 R_MAX = 4.0  # AlgoPerf's r_max: beyond 4x the best time a workload counts as not solved
@@ -274,32 +274,45 @@ def apply_variant_rule(
 
 
 def choose_scoring_variants(
-    variants_by_base: Mapping[str, Sequence[str]], release: str, k: int = 1
+    variants_by_base: Mapping[str, Sequence[str]], release: str, k: int = 1, secret: str | None = None
 ) -> dict[str, list[str]]:
-    """Pick ``k`` held-out variants per base workload, reproducibly for a release and unpredictably before it.
+    """Pick ``k`` held-out variants per base workload, reproducibly for a release.
 
-    Each variant gets the stable hash ``derive_seed(release, "variant", base, variant)`` (blake2b, see
-    :mod:`harness.tuning.seeds`); the ``k`` smallest win. The choice depends only on the release name and the
-    variant names, not on their order, so anyone can re-derive it. Choosing ``k + 1`` extends the choice of ``k``.
+    Each variant gets a stable hash and the ``k`` smallest win. Without ``secret`` the hash is
+    ``derive_seed(release, "variant", base, variant)`` (blake2b, see :mod:`harness.tuning.seeds`): a function of
+    public names only, so anyone can compute the draw, also before submissions close. With ``secret`` (the
+    release's committed secret, see :mod:`harness.release`) it is ``derive_keyed_seed(secret, release, "variant",
+    base, variant)``, blake2b keyed with the secret: nobody can compute it before the secret is revealed, and
+    everybody can after. Either way the choice does not depend on the order of the variants, and choosing
+    ``k + 1`` extends the choice of ``k``.
 
     Args:
         variants_by_base: ``variants_by_base[base_workload]`` = its candidate variants (duplicates ignored).
         release: the benchmark release name, e.g. ``"2026.11"``.
         k: variants per base; a base with fewer candidates gets all of them.
+        secret: the release secret (hex), or ``None`` for the public, predictable draw.
 
     Returns:
         ``chosen[base]``: the chosen variants, in selection order.
 
     Raises:
-        ValueError: if ``k`` is negative.
+        ValueError: if ``k`` is negative or ``secret`` is not 1 to 64 bytes of hex.
 
     >>> choose_scoring_variants({"w": ["w_a", "w_b", "w_c"]}, "2026.11", k=2)
     {'w': ['w_c', 'w_b']}
+    >>> choose_scoring_variants({"w": ["w_a", "w_b", "w_c"]}, "2026.11", k=2, secret="00" * 32)
+    {'w': ['w_b', 'w_a']}
     """
     if k < 0:
         raise ValueError(f"k must be >= 0, got {k}")
+
+    def rank(base: str, variant: str) -> tuple[int, str]:
+        if secret is None:
+            return derive_seed(release, "variant", base, variant), variant
+        return derive_keyed_seed(secret, release, "variant", base, variant), variant
+
     return {
-        base: sorted(set(variants), key=lambda v, b=base: (derive_seed(release, "variant", b, v), v))[:k]
+        base: sorted(set(variants), key=lambda v, b=base: rank(b, v))[:k]
         for base, variants in variants_by_base.items()
     }
 

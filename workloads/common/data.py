@@ -32,9 +32,22 @@ class Splits:
     validation_y: np.ndarray
     test_x: np.ndarray
     test_y: np.ndarray
+    #: set on splits whose held-out examples were withheld (:func:`withhold_held_out`): how many there are
+    withheld: dict[str, int] | None = None
 
     def sizes(self) -> dict[str, int]:
+        if self.withheld is not None:
+            return {"train": len(self.train_y), **self.withheld}
         return {"train": len(self.train_y), "validation": len(self.validation_y), "test": len(self.test_y)}
+
+    def training_only(self) -> Splits:
+        """These splits without their validation and test examples (empty arrays of the same dtypes and example
+        shapes), keeping their sizes: what a process that runs submission code may hold."""
+        if self.withheld is not None:
+            return self
+        return Splits(self.train_x, self.train_y, self.validation_x[:0].copy(), self.validation_y[:0].copy(),
+                      self.test_x[:0].copy(), self.test_y[:0].copy(), withheld={
+                          "validation": len(self.validation_y), "test": len(self.test_y)})
 
 
 CACHE_ENV = "PODIUM_CACHE_DIR"
@@ -112,11 +125,73 @@ def carve_validation(
 _preloaded: dict[Callable[[], Splits], Splits] = {}
 
 
+#: whether this process may hold held-out examples (see :func:`withhold_held_out`)
+_held_out_withheld = False
+
+
+def withhold_held_out() -> None:
+    """From now on this process holds no validation or test examples: :func:`splits_from` returns training-only
+    splits (:meth:`Splits.training_only`), and splits already preloaded here lose theirs.
+
+    Called by the trial worker before it builds a workload whose evaluation runs in the evaluation server
+    (:mod:`harness.runner.evaluator`): nothing a submission can reach from Python (the workload object, the garbage
+    collector, module globals) then holds a held-out example or label. The loaders still read the whole dataset
+    file and drop the held-out part at once; what the file itself holds is the executor's business (README,
+    "What each executor guarantees").
+    """
+    global _held_out_withheld
+    _held_out_withheld = True
+    for loader, splits in list(_preloaded.items()):
+        _preloaded[loader] = splits.training_only()
+
+
+#: a folder of training-only splits exported by the host (:func:`export_training_splits`): a container trial reads its
+#: training data from there, and its mounts hold no dataset file with a held-out split in it
+SPLITS_ENV = "PODIUM_SPLITS_DIR"
+
+
+def loader_key(loader: Callable[[], Splits]) -> str:
+    return f"{loader.__module__}.{loader.__qualname__}"
+
+
+def export_training_splits(warm: Callable[[], None], folder: Path) -> list[Path]:
+    """Run a builder module's ``warm()`` (which preloads its loaders' splits) and write each newly preloaded loader's
+    training-only splits (:meth:`Splits.training_only`) to ``folder/<loader key>.npz``; the preloaded splits are then
+    dropped again. Returns the files written."""
+    before = set(_preloaded)
+    warm()
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for loader in [k for k in _preloaded if k not in before]:
+        splits = _preloaded.pop(loader).training_only()
+        path = folder / f"{loader_key(loader)}.npz"
+        np.savez(path, train_x=splits.train_x, train_y=splits.train_y, validation_x=splits.validation_x,
+                 validation_y=splits.validation_y, test_x=splits.test_x, test_y=splits.test_y,
+                 n_validation=splits.withheld["validation"], n_test=splits.withheld["test"])
+        written.append(path)
+    return written
+
+
+def _exported(loader: Callable[[], Splits]) -> Splits | None:
+    """The training-only splits the host exported for ``loader`` (None: this process reads the dataset itself)."""
+    root = os.environ.get(SPLITS_ENV)
+    if not root:
+        return None
+    path = Path(root) / f"{loader_key(loader)}.npz"
+    if not path.is_file():
+        raise DatasetMissingError(f"{SPLITS_ENV}={root} has no training splits for {loader_key(loader)} ({path.name})")
+    with np.load(path) as z:
+        arrays = [z[k] for k in ("train_x", "train_y", "validation_x", "validation_y", "test_x", "test_y")]
+        return Splits(*arrays, withheld={"validation": int(z["n_validation"]), "test": int(z["n_test"])})
+
+
 def preload(loader: Callable[[], Splits]) -> None:
     """Load (and verify) ``loader``'s splits now and keep them for :func:`splits_from` in this process."""
     _preloaded[loader] = loader()
 
 
 def splits_from(loader: Callable[[], Splits]) -> Splits:
-    """The preloaded splits of ``loader`` when this process has them, else ``loader()`` now."""
-    return _preloaded[loader] if loader in _preloaded else loader()
+    """The preloaded splits of ``loader`` when this process has them, else ``loader()`` now; training-only in a
+    process that withholds held-out data (:func:`withhold_held_out`)."""
+    splits = _preloaded[loader] if loader in _preloaded else _exported(loader) or loader()
+    return splits.training_only() if _held_out_withheld else splits

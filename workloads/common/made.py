@@ -106,13 +106,23 @@ def arrays(data: bytes) -> dict[str, np.ndarray]:
     return {k: np.array(v) for k, v in load(data).items()}
 
 
-def cached(path: Path, expected_sha256: str) -> dict[str, np.ndarray] | None:
-    """The weights at ``path`` when the file has the expected hash, else None. Builds nothing, warns of nothing."""
+#: one recorded hash, or the hashes a recipe is recorded to produce on each CPU kernel family it was made on (torch's
+#: CPU kernels round differently with AVX-512 than with AVX2, and MKL by vendor; each machine still reproduces its own
+#: bit for bit)
+Hashes = str | tuple[str, ...]
+
+
+def _accepted(expected: Hashes) -> tuple[str, ...]:
+    return (expected,) if isinstance(expected, str) else tuple(expected)
+
+
+def cached(path: Path, expected_sha256: Hashes) -> dict[str, np.ndarray] | None:
+    """The weights at ``path`` when the file has an expected hash, else None. Builds nothing, warns of nothing."""
     data, actual = read_file(path)
-    return arrays(data) if actual == expected_sha256 else None
+    return arrays(data) if actual in _accepted(expected_sha256) else None
 
 
-def verified_weights(path: Path, expected_sha256: str, make: Callable[[], tuple[bytes, dict[str, Any]]],
+def verified_weights(path: Path, expected_sha256: Hashes, make: Callable[[], tuple[bytes, dict[str, Any]]],
                      sidecar: dict[str, Any], what: str, mismatch: type[Exception] = MadeMismatchError,
                      warning: type[Warning] = MadeCacheWarning) -> dict[str, np.ndarray]:
     """The weights at ``path``, verified against ``expected_sha256``; made by ``make()`` (the safetensors bytes and a
@@ -121,22 +131,24 @@ def verified_weights(path: Path, expected_sha256: str, make: Callable[[], tuple[
     Raises:
         ``mismatch``: the rebuild did not reproduce the expected hash (no file is left behind).
     """
+    accepted = _accepted(expected_sha256)
+    recorded = " or ".join(accepted)
     data, actual = read_file(path)
-    if actual == expected_sha256:
+    if actual in accepted:
         return arrays(data)
     path.parent.mkdir(parents=True, exist_ok=True)
     with locked(path.with_suffix(".lock")):
         data, actual = read_file(path)  # another process may have built it while we waited
-        if actual == expected_sha256:
+        if actual in accepted:
             return arrays(data)
         if data is not None:
             warnings.warn(f"rejected the cached {what} {path}: sha256 {actual} is not the recorded "
-                          f"{expected_sha256} (corrupted or stale); making it again", warning, stacklevel=3)
+                          f"{recorded} (corrupted or stale); making it again", warning, stacklevel=3)
         data, report = make()
         actual = sha256_bytes(data)
-        if actual != expected_sha256:
+        if actual not in accepted:
             raise mismatch(
-                f"making {path.stem} produced weights with sha256 {actual}, not the recorded {expected_sha256}. The "
+                f"making {path.stem} produced weights with sha256 {actual}, not the recorded {recorded}. The "
                 f"recipe does not reproduce bit for bit on this machine (torch {torch.__version__}, "
                 f"{platform.machine()} {platform.processor() or ''}; the hash was recorded with torch 2.13 CPU on "
                 f"x86-64): a different torch, BLAS or CPU instruction set rounds differently. Copy {path.name} from a "

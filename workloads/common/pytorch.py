@@ -13,7 +13,7 @@ call (AlgoPerf today). At rate 0 a dropout site does nothing at all, so runs wit
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import numpy as np
@@ -392,11 +392,14 @@ class Evaluator:
         self._model = workload._model_factory().to(workload.device)
 
     def _load(self, params: Any) -> nn.Module:
-        if not isinstance(params, nn.Module):
+        """``params``: the submission's model, or its ``state_dict`` (what the evaluation server receives)."""
+        if isinstance(params, nn.Module):
+            params = params.state_dict()
+        if not isinstance(params, Mapping):
             raise EvaluationError(f"the parameters to evaluate are a {type(params).__name__}, not the workload's "
                                   "torch.nn.Module")
         try:
-            self._model.load_state_dict(params.state_dict(), strict=True)
+            self._model.load_state_dict(params, strict=True)
         except RuntimeError as exc:
             raise EvaluationError(f"the submission's parameters do not fit the workload's model: {exc}") from None
         return self._model
@@ -425,7 +428,7 @@ def build(spec: WorkloadSpec, hardware_class: str, splits: Splits, model_factory
                 torch.from_numpy(y.astype(np.int64)))
 
     train = tensors(splits.train_x, splits.train_y)
-    sizes = {"validation": len(splits.validation_y), "test": len(splits.test_y)}
+    sizes = {k: v for k, v in splits.sizes().items() if k != "train"}
     workload = TorchWorkload(spec, hardware_class, *train, model_factory=model_factory, device=device,
                              held_out_sizes=sizes)
     evaluator = Evaluator(workload, {"validation": tensors(splits.validation_x, splits.validation_y),

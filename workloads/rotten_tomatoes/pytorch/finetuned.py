@@ -39,6 +39,8 @@ def weights_path(recipe: FineTuneRecipe = DENSE, folder: Path | None = None) -> 
 
 
 def recorded_sha256(recipe: FineTuneRecipe = DENSE) -> str:
+    """The recorded hash (one so far: the recipe has been made on one CPU kernel family; see
+    ``workloads.fashion_transfer.recipe.OTHER_CPU_SHA256`` for a recipe with two)."""
     try:
         return WEIGHTS_SHA256[recipe.name]
     except KeyError:

@@ -1,0 +1,113 @@
+"""Hostile submissions against what the harness guarantees by construction (README, "What each executor
+guarantees"): evaluation data out of the submission's reach, a clock and records it cannot forge, nothing of it
+running while the harness evaluates.
+
+Each test runs real trials (supervisor -> worker process, evaluation in the evaluation server) of a fixture from
+``tests/fixtures/bad_submissions/`` on ``digits_mlp``; the ones that show what the server prevents run the same
+fixture again with evaluation in the trial's own process (``PODIUM_EVALUATION=worker``), where the attack works:
+so each test can fail.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from harness.runner import evaluator
+from harness.runner.messages import TrialLimits, TrialRequest
+from harness.runner.supervisor import TrialOutcome, run_trial
+from workloads import get_spec
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "bad_submissions"
+
+
+def run_fixture(name: str, workdir: Path, budget_s: float = 1.0, **limits: float) -> TrialOutcome:
+    request = TrialRequest(
+        trial_id=name, submission_dir=str(FIXTURES / name), workload=get_spec("digits_mlp"),
+        hardware_class="cpu-2core", budget_s=budget_s, hyperparameters={"learning_rate": 0.1}, seed=1, threads=1,
+        limits=TrialLimits(**limits))
+    return run_trial(request, workdir)
+
+
+@pytest.fixture
+def evaluation_in_worker(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(evaluator.EVALUATION_ENV, "worker")
+
+
+def test_held_out_data_is_not_reachable_from_the_submission(tmp_path: Path) -> None:
+    outcome = run_fixture("peek_held_out", tmp_path)
+
+    assert outcome.status in ("reached", "missed"), outcome.reason
+    assert outcome.result is not None and outcome.result.test  # the supervisor recorded the test metrics
+
+
+def test_with_evaluation_in_the_worker_the_same_search_finds_them(tmp_path: Path, evaluation_in_worker: None) -> None:
+    outcome = run_fixture("peek_held_out", tmp_path)
+
+    assert outcome.status == "failed" and "found held-out data" in outcome.reason, outcome.reason
+
+
+def test_a_scored_trials_test_metrics_never_reach_the_worker(tmp_path: Path) -> None:
+    """The healthy fixture's result: the test metrics are the server's, filled in by the supervisor."""
+    outcome = run_fixture("healthy", tmp_path)
+
+    assert outcome.status in ("reached", "missed"), outcome.reason
+    assert set(outcome.result.test) >= {"accuracy", "loss"}
+    assert outcome.result.test_target_met is not None
+    assert [e.metrics for e in outcome.evals][-1] == outcome.result.validation
+
+
+def test_forged_records_fail_the_trial(tmp_path: Path) -> None:
+    outcome = run_fixture("forge_records", tmp_path)
+
+    assert outcome.status == "failed", outcome.reason
+    assert "forged records" in outcome.reason
+
+
+def test_with_evaluation_in_the_worker_forged_records_would_stand(tmp_path: Path,
+                                                                 evaluation_in_worker: None) -> None:
+    """What the check above adds: without the server's own metrics there is nothing to hold the records against."""
+    outcome = run_fixture("forge_records", tmp_path)
+
+    assert outcome.status == "reached", outcome.reason
+
+
+def test_a_stopped_clock_with_a_hidden_phase_is_caught(tmp_path: Path) -> None:
+    """The heartbeat never shows the SUBMISSION phase and the harness clock stands still: only the supervisor's own
+    observation (the loop's wall time less the evaluations it ran) sees the time pass."""
+    outcome = run_fixture("hide_submission_phase", tmp_path, budget_s=0.5, hang_grace_s=0.5)
+
+    assert outcome.status == "failed", outcome.reason
+    assert "clock tampering" in outcome.reason
+    assert outcome.estimated_submission_s > 0.5
+
+
+def test_nothing_of_the_trial_runs_while_it_is_evaluated(tmp_path: Path) -> None:
+    """A thread that computes without end is stopped with the rest of the trial during each evaluation: the trial's
+    processes use no CPU while the server evaluates, and the trial ends normally."""
+    outcome = run_fixture("compute_during_eval", tmp_path, budget_s=2.0)
+
+    assert outcome.status in ("reached", "missed"), outcome.reason
+    assert outcome.result.n_evals >= 1 and outcome.evaluation_wait_s > 0
+    assert outcome.running_during_evaluation == []  # every process of the trial was stopped at each evaluation
+    low, per_s = evaluator.WAIT_CPU_ALLOWANCE
+    assert outcome.evaluation_wait_cpu_s <= low * outcome.result.n_evals + per_s * outcome.evaluation_wait_s
+
+
+def test_a_trial_that_is_not_stopped_during_evaluation_fails(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """What the test above rests on: without the stop, the busy thread is seen running and the trial fails."""
+    monkeypatch.setattr(evaluator, "_signal_tree", lambda *args: [])
+
+    outcome = run_fixture("compute_during_eval", tmp_path, budget_s=2.0)
+
+    assert outcome.status == "failed", outcome.reason
+    assert "ran while the harness evaluated it" in outcome.reason
+
+
+def test_locally_the_dataset_files_are_readable(tmp_path: Path) -> None:
+    """What the README's guarantee table says of the local executor: the trial runs as your user, who can read the
+    dataset; the Docker executor's trials cannot (tests/docker/test_sealed_trials.py)."""
+    outcome = run_fixture("read_dataset_files", tmp_path)
+
+    assert outcome.status == "failed" and "found a dataset file" in outcome.reason, outcome.reason
