@@ -286,7 +286,6 @@ class Evaluations:
         self.wait_cpu_s = 0.0  # the worker tree's CPU while it waited
         self.evaluations = 0
         self.running: list[int] = []  # processes of the trial seen running (not stopped) at an evaluation's end
-        self.errors: list[str] = []
 
     def loop(self) -> None:
         if self.loop_started is None:
@@ -314,8 +313,7 @@ class Evaluations:
             self.evaluations += 1
         self.server_cpu_s += reply.pop("cpu_s", 0.0)
         metrics = reply.get("metrics")
-        if metrics is None:
-            self.errors.append(reply.get("error", "no metrics"))
+        if metrics is None:  # the error goes to the worker, which fails the trial with it
             return reply
         if order.split == "validation":
             self.validation.append(metrics)
