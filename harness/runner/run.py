@@ -207,7 +207,8 @@ def _outcome_fields(outcome: TrialOutcome) -> dict[str, Any]:
                       validation_json=result.validation, test_json=result.test,
                       test_target_met=result.test_target_met,
                       measurements_json=result.measurements or None)
-    where = {"executor": outcome.executor, **({"image_digest": outcome.image_digest} if outcome.image_digest else {})}
+    where = {"executor": outcome.executor, **({"image_digest": outcome.image_digest} if outcome.image_digest else {}),
+             "evidence": evidence(outcome)}
     fields["provenance_json"] = {**(result.provenance if result is not None else {}), **where}
     fields["time_to_result_s"] = result.time_to_result_s if result and outcome.status == "reached" else None
     fields["cpu_time_to_result_s"] = result.cpu_time_to_result_s if result and outcome.status == "reached" else None
@@ -217,6 +218,17 @@ def _outcome_fields(outcome: TrialOutcome) -> dict[str, Any]:
         fields.update({k: v for k, v in outcome.contention.fields().items() if k != "cores"},
                       measured_cores=json.dumps(outcome.contention.cores))
     return fields
+
+
+def evidence(outcome: TrialOutcome) -> dict[str, Any]:
+    """What the supervisor itself observed of the trial, next to the worker's account (README, "What each executor
+    guarantees"): its estimate of the submission time, and where the trial was evaluated; for a trial evaluated by
+    the evaluation server, the waits and the CPU seconds the trial's processes used during them."""
+    out: dict[str, Any] = {"observed_submission_s": outcome.estimated_submission_s,
+                           "evaluated_by": "worker" if outcome.evaluation_wait_s is None else "server"}
+    if outcome.evaluation_wait_s is not None:
+        out.update(evaluation_wait_s=outcome.evaluation_wait_s, evaluation_wait_cpu_s=outcome.evaluation_wait_cpu_s)
+    return out
 
 
 #: the attempt summary kept in ``attempts_json`` for each attempt of a trial.

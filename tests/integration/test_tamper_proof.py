@@ -111,3 +111,25 @@ def test_locally_the_dataset_files_are_readable(tmp_path: Path) -> None:
     outcome = run_fixture("read_dataset_files", tmp_path)
 
     assert outcome.status == "failed" and "found a dataset file" in outcome.reason, outcome.reason
+
+
+def test_the_supervisors_evidence_is_stored_with_the_trial(tmp_path: Path) -> None:
+    """``podium run`` stores what the supervisor observed beside the worker's account: its own estimate of the
+    submission time (here close to the reported one: an honest trial) and where the trial was evaluated."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from harness.store import ResultsStore
+
+    db = tmp_path / "r.db"
+    adamw = Path(__file__).resolve().parents[2] / "submissions" / "training" / "adamw"
+    command = [sys.executable, "-m", "harness.cli", "run", str(adamw), "--workload", "digits_mlp", "--trials", "1",
+               "--scoring-seeds", "0", "--threads", "1", "--db", str(db)]
+    out = subprocess.run(command, capture_output=True, text=True, timeout=600, env={**os.environ, "COLUMNS": "200"})
+    assert out.returncode == 0, out.stderr
+    [trial] = ResultsStore(db).trials()
+    evidence = json.loads(trial["provenance_json"])["evidence"]
+    assert evidence["evaluated_by"] == "server" and evidence["evaluation_wait_s"] > 0
+    assert 0.5 * evidence["observed_submission_s"] <= trial["submission_time_s"] <= evidence["observed_submission_s"]
