@@ -44,7 +44,9 @@ import time
 import traceback
 from dataclasses import asdict, dataclass
 
-PR_SET_PDEATHSIG, PR_SET_CHILD_SUBREAPER = 1, 36
+from harness.runner import reaper
+
+PR_SET_PDEATHSIG = 1
 MESSAGE_BYTES = 1 << 16
 START_TIMEOUT_S = 120.0  # the server's own imports (torch) on a busy machine
 FORK_TIMEOUT_S = 30.0  # one fork, or one warm() (a dataset decode) on a busy machine
@@ -195,7 +197,7 @@ class ForkServer:
     """The supervisor's handle on one server; started with the environment its trials get."""
 
     def __init__(self, env: dict[str, str]) -> None:
-        _prctl(PR_SET_CHILD_SUBREAPER, 1)
+        reaper.become_subreaper()
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         self.lock = threading.Lock()
         self.socket = ours
