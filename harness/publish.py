@@ -68,11 +68,11 @@ def targets_version() -> str:
 def workload_specs(names: list[str]) -> dict[str, Any]:
     """What a reader of the bundle needs to know about each workload: metric and direction, targets, budgets."""
     from workloads import WORKLOADS
-    from workloads.spec import without_unset_compression
+    from workloads.spec import without_later_defaults
 
     keep = {"description", "base", "dataset", "data_revision", "model", "metric", "higher_is_better", "budget_s",
             "eval_period_s", "step_hint", "targets", "compression"}
-    return {n: without_unset_compression(WORKLOADS.get(n).model_dump(mode="json", include=keep))
+    return {n: without_later_defaults(WORKLOADS.get(n).model_dump(mode="json", include=keep))
             for n in names if n in WORKLOADS}
 
 

@@ -15,7 +15,8 @@ For each workload (base and variants) on one hardware class:
    split - cannot set a target.
 3. **Best baseline** = the one with the best median sustained level.
 4. **Validation target** = the level that at least ``SUCCESS_RATE`` (90%) of the best baseline's seeds sustained
-   (with 10 seeds: the second worst), rounded towards easier at 4 decimals.
+   (with 10 seeds: the second worst) times the workload's ``target_fraction`` (1 unless its spec says why not),
+   rounded towards easier at 4 decimals.
 5. **Budget** = ``BUDGET_FACTOR`` (3, as AlgoPerf: about three times what the reference needs) x the median number of
    updates the best baseline needed to first meet the target x its time per update. The time per update is measured
    apart from the curves, with the hardware class's threads, one run at a time on an idle machine: the *fastest* of
@@ -168,7 +169,7 @@ def derive_targets(spec: WorkloadSpec, curves_by_baseline: dict[str, list[Curve]
     levels = {b: [sustained_level([p.validation for p in c], higher_is_better=hib) for c in curves]
               for b, curves in curves_by_baseline.items()}
     best = max(levels, key=lambda b: sign * statistics.median(levels[b]))
-    validation = floor4(level_reached_by(levels[best], higher_is_better=hib), hib)
+    validation = quality_floor(level_reached_by(levels[best], higher_is_better=hib), spec.target_fraction, hib)
     hits = {b: [first_hit(c, validation, hib) for c in curves] for b, curves in curves_by_baseline.items()}
     steps = {b: [h.step if h else None for h in hs] for b, hs in hits.items()}
     budget, success = budget_and_success(steps, per_step, best)
@@ -237,7 +238,8 @@ def curves_dir() -> Path:
 
 def curve_key(request: TrialRequest) -> str:
     """What determines a curve (see "Resuming" above), hashed; the trial id and the workload's targets are not."""
-    spec = {k: v for k, v in request.workload.hash_payload().items() if k not in ("targets", "budget_s")}
+    spec = {k: v for k, v in request.workload.hash_payload().items()
+            if k not in ("targets", "budget_s", "target_fraction")}
     payload = {"workload": spec, "baseline": hash_tree(Path(request.submission_dir)),
                "hyperparameters": request.hyperparameters, "seed": request.seed, "max_steps": request.max_steps,
                "eval_every_steps": request.eval_every_steps, "hardware_class": request.hardware_class,
@@ -399,7 +401,7 @@ def run_compressions(spec: WorkloadSpec, baseline: Path, seeds: int, hardware_cl
 
 
 def quality_floor(dense: float, fraction: float, higher_is_better: bool = True) -> float:
-    """``fraction`` of the dense model's quality, rounded towards easier: ``fraction x dense`` for accuracy,
+    """``fraction`` of a reference quality (a dense model's; the best baseline's level), rounded towards easier: ``fraction x dense`` for accuracy,
     ``dense / fraction`` for a loss or perplexity.
 
     >>> quality_floor(0.8852, 0.99), quality_floor(20.0, 0.99, higher_is_better=False)
@@ -619,7 +621,7 @@ def _provenance(name: str, seeds: int, hardware_class: str, force: bool, load_be
         "procedure": "harness/targets.py (step-capped curves, sustained level, 90% success)",
         "budget_factor": BUDGET_FACTOR, "success_rate_goal": SUCCESS_RATE, "sustain_evals": SUSTAIN_EVALS,
         "seeds": seeds, "forced": force, "baselines": {b.name: setting_point(b, points.get(b.name, 1)) for b in baselines},
-        "points": chosen,
+        "points": chosen, **({"target_fraction": frac} if (frac := get_spec(name).target_fraction) != 1.0 else {}),
         "command": f"podium targets set --workload {name} --seeds {seeds} --hardware-class {hardware_class}"
                    + subset + (" --force" if force else ""),
         "load_average_1min": {"before": round(load_before, 2), "after": round(os.getloadavg()[0], 2)},

@@ -107,10 +107,11 @@ def training_splits(request: TrialRequest, workdir: Path) -> Path | None:
     """For a trial evaluated by the evaluation server: a folder of its workload's training-only splits, made on
     this machine once per run folder and builder module (:func:`workloads.common.data.export_training_splits`),
     which the container mounts instead of the dataset's own folder. None: the trial reads its dataset itself (the
-    PEFT and compression tracks, or a builder without ``warm()``)."""
+    PEFT track, whose reference samples its builders take from the loaders' held-out parts before the worker drops
+    them; the compression track; a builder without ``warm()``)."""
     from workloads.common.data import export_training_splits
 
-    if not uses_server(request):
+    if not uses_server(request) or request.workload.track != "training":
         return None
     name = request.workload.builder.split(":")[0]
     warm = getattr(importlib.import_module(name), "warm", None)

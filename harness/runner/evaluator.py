@@ -1,14 +1,16 @@
 """Evaluation outside the submission's process: the evaluation server, and the supervisor's account of a trial's
 evaluations.
 
-A training-track trial's worker holds training data only (:func:`workloads.common.data.withhold_held_out`). To
-evaluate, it saves the model's ``state_dict`` to a file in its scratch folder (untimed) and asks for an evaluation
+A training- or PEFT-track trial's worker holds training data only (:func:`workloads.common.data.withhold_held_out`).
+To evaluate, it saves the model's ``state_dict`` to a file in its scratch folder (untimed) and asks for an evaluation
 on the records channel (:class:`~harness.runner.messages.EvalRequest`); the supervisor has the *evaluation server*
 evaluate it and answers on a reply channel. The server is a process of the harness that never runs submission code:
 it builds the workload itself, loads the file with ``torch.load(weights_only=True)`` (tensors only: unpickling
-cannot run code) into its own instance of the workload's model (a ``strict`` load: the names and shapes must be
-the workload's) and evaluates it. One server per workload definition, hardware class, device and threads serves a
-whole run: nothing of a trial stays in it but the weights, which the next request replaces.
+cannot run code) and evaluates it. A training-track model is loaded into the server's own instance of the workload's
+model (a ``strict`` load: the names and shapes must be the workload's); a PEFT method's model, whose structure is the
+submission's, comes with the program the worker exported from it, a checked graph of PyTorch operators
+(:mod:`harness.runner.program`). One server per workload definition, hardware class, device and threads serves a
+whole run: nothing of a trial stays in it but the weights and the last few programs.
 
 What this gives (README, "What each executor guarantees"):
 
@@ -86,6 +88,9 @@ def serve(fd: int) -> None:
         conn.send(json.dumps({"error": f"the evaluation server could not build the workload: "
                                         f"{type(exc).__name__}: {exc}"}).encode())
         return
+    from harness.runner.program import Programs
+
+    programs = Programs()
     conn.send(b'{"ready": true}')
     while True:
         try:
@@ -96,12 +101,14 @@ def serve(fd: int) -> None:
             return
         order = json.loads(data)
         started = time.process_time()
-        conn.send(json.dumps({**_evaluate(evaluator, order, device),
+        conn.send(json.dumps({**_evaluate(evaluator, order, device, programs),
                               "cpu_s": time.process_time() - started}).encode())
 
 
-def _evaluate(evaluator: Any, order: dict[str, Any], device: Any) -> dict[str, Any]:
+def _evaluate(evaluator: Any, order: dict[str, Any], device: Any, programs: Any) -> dict[str, Any]:
     import torch
+
+    from harness.runner.program import ProgramError
 
     if order.get("cpus"):
         os.sched_setaffinity(0, order["cpus"])
@@ -111,7 +118,13 @@ def _evaluate(evaluator: Any, order: dict[str, Any], device: Any) -> dict[str, A
         return {"error": f"the saved model could not be read as a state_dict of tensors: {type(exc).__name__}: "
                          f"{exc}"}
     try:
+        if order.get("program"):  # a PEFT model: its exported program, with these weights
+            model = programs.get(order["program"], device)
+            model.load_weights(state)
+            state = model
         return {"metrics": dict(evaluator.evaluate(state, None, order["split"]))}
+    except ProgramError as exc:
+        return {"error": str(exc)}
     except Exception as exc:  # noqa: BLE001 - EvaluationError (names, shapes) or anything the weights cause
         return {"error": str(exc) if type(exc).__name__ == "EvaluationError" else f"{type(exc).__name__}: {exc}"}
 
@@ -156,9 +169,11 @@ class EvaluationServer:
             raise EvaluationServerError("the evaluation server exited")
         return json.loads(reply)
 
-    def evaluate(self, path: Path, split: str, cpus: list[int] | None, timeout: float) -> dict[str, Any]:
+    def evaluate(self, path: Path, split: str, cpus: list[int] | None, timeout: float,
+                 program: Path | None = None) -> dict[str, Any]:
         with self.lock:
-            return self._exchange(dict(path=str(path), split=split, cpus=cpus), timeout)
+            return self._exchange(dict(path=str(path), split=split, cpus=cpus,
+                                       program=None if program is None else str(program)), timeout)
 
     def alive(self) -> bool:
         return self.process.poll() is None
@@ -202,10 +217,15 @@ def close_all() -> None:
 EVALUATION_ENV = "PODIUM_EVALUATION"
 
 
+#: the tracks whose trials the evaluation server evaluates: the training track's (the workload's own model) and the
+#: PEFT track's (the submission's model as an exported program). A compressor's model is measured in a process of
+#: its own (:mod:`harness.tracks.compression`); see the README's guarantee table.
+REMOTE_TRACKS = frozenset({"training", "peft"})
+
+
 def uses_server(request: TrialRequest) -> bool:
-    """Whether the trial's evaluations run in the evaluation server: the training track's, whose model is the
-    workload's own (a PEFT method's or a compressor's model is the submission's; see the README's guarantee table)."""
-    return request.workload.track == "training" and os.environ.get(EVALUATION_ENV, "server") != "worker"
+    """Whether the trial's evaluations run in the evaluation server (:data:`REMOTE_TRACKS`)."""
+    return request.workload.track in REMOTE_TRACKS and os.environ.get(EVALUATION_ENV, "server") != "worker"
 
 
 def _signal_tree(pid: int | None, sig: int, pids: list[int] | None = None) -> list[int]:
@@ -335,15 +355,22 @@ class Evaluations:
         else:
             _signal_tree(self.pid, signal.SIGCONT, stopped)
 
-    def _evaluate(self, order: EvalRequest) -> dict[str, Any]:
-        path = Path(order.path)
+    def _here(self, given: str) -> Path | None:
+        """A path the worker gave, as this process sees it; None when it is outside the trial's scratch folder."""
+        path = Path(given)
         if self.inside is not None and path.is_relative_to(self.inside):
             path = self.scratch / path.relative_to(self.inside)
-        if not path.resolve().is_relative_to(self.scratch):
-            return {"error": f"the model to evaluate must be saved in the trial's scratch folder, not {order.path}"}
+        return path if path.resolve().is_relative_to(self.scratch) else None
+
+    def _evaluate(self, order: EvalRequest) -> dict[str, Any]:
+        path = self._here(order.path)
+        program = None if order.program is None else self._here(order.program)
+        if path is None or (order.program is not None and program is None):
+            return {"error": f"the model to evaluate must be saved in the trial's scratch folder, not "
+                             f"{order.path if path is None else order.program}"}
         try:
             return server_for(self.request).evaluate(path, order.split, self.request.cpu_affinity,
-                                                     self.request.limits.eval_s)
+                                                     self.request.limits.eval_s, program)
         except EvaluationServerError as exc:
             return {"error": str(exc)}
 

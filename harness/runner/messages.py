@@ -132,7 +132,9 @@ class EvalRecord(BaseModel):
 
 
 class EvalRequest(BaseModel):
-    """The worker asks the evaluation server (through the supervisor) to evaluate the model it saved at ``path``.
+    """The worker asks the evaluation server (through the supervisor) to evaluate the model it saved at ``path``
+    (a ``state_dict``); ``program``: the folder of the exported program those weights belong to (a PEFT model, see
+    :mod:`harness.runner.program`), None for the workload's own model.
 
     Sent on the records channel; the answer comes back on the reply channel as one JSON line: ``{"metrics": {...}}``
     (validation, and test in a target-setting run), ``{"withheld": true}`` (a scored trial's test split: its
@@ -145,6 +147,7 @@ class EvalRequest(BaseModel):
     trial_id: str
     split: Literal["validation", "test"]
     path: str
+    program: str | None = None
 
 
 class LoopStart(BaseModel):

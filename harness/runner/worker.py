@@ -6,10 +6,12 @@ trial), or the path of a records file the supervisor tails (a trial in a contain
 everything the submission prints goes to a log file the supervisor caps. The worker's account is advisory: the
 supervisor decides the final status.
 
-With REPLY (a pipe's descriptor: the supervisor's answers), a training-track trial is evaluated outside this
-process (:mod:`harness.runner.evaluator`): the worker withholds held-out data before it builds the workload, and
-each evaluation is a request on RECORDS answered on REPLY. Without it, evaluation runs here (PEFT, compression and
-container trials, for now).
+With REPLY (a pipe's descriptor or a FIFO: the supervisor's answers), a training- or PEFT-track trial is evaluated
+outside this process (:mod:`harness.runner.evaluator`): the worker holds no held-out data (a training workload is
+built without it; a PEFT workload, whose reference sample comes from its loaders, drops it right after it is
+built), and each evaluation is a request on RECORDS answered on REPLY. A PEFT model goes to the server as an
+exported program (:mod:`harness.runner.program`). Without REPLY, evaluation runs here (the compression track, and
+``PODIUM_EVALUATION=worker``).
 
 The loop (see :func:`train`): select a batch and update (timed) -> check the loss (untimed) -> when
 ``eval_period_s`` of submission time has passed: ``prepare_for_eval`` (timed) and evaluate (untimed) -> stop at the
@@ -38,6 +40,7 @@ import numpy as np
 from harness.runner.messages import EvalRecord, EvalRequest, Heartbeat, LoopStart, Phase, TrialRequest, WorkerResult
 from workloads.common.pytorch import EvaluationError, SplitMetrics
 from harness.runner import distributed
+from harness.runner.evaluator import REMOTE_TRACKS
 from harness.tracks import compression, peft
 from harness.tracks.training import (TrainingComplete, TrainState, as_hyperparameters, default_prepare_for_eval,
                                      init_model_kwargs)
@@ -73,6 +76,45 @@ def import_submission(folder: Path) -> ModuleType:
     return module
 
 
+class PeakMemory:
+    """This process's peak resident memory over everything but the harness's evaluations.
+
+    Linux keeps one high-water mark per process (``VmHWM``), and an evaluation in this process (exporting a PEFT
+    model and saving its weights; the whole evaluation under ``PODIUM_EVALUATION=worker``) can set it, which would
+    charge a method for the harness's memory (the PEFT track reports the peak). So the mark is read before each
+    evaluation and reset after it (``/proc/self/clear_refs``, value 5), and the peak is the largest reading. Where the
+    reset is refused the peak includes the evaluations.
+    """
+
+    def __init__(self) -> None:
+        self.highest = 0
+
+    @staticmethod
+    def mark() -> int:
+        """``VmHWM`` in bytes (``ru_maxrss`` where ``/proc`` has none)."""
+        try:
+            with open("/proc/self/status") as fh:
+                for line in fh:
+                    if line.startswith("VmHWM:"):
+                        return int(line.split()[1]) * 1024
+        except OSError:
+            pass
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+    def pause(self) -> None:
+        self.highest = max(self.highest, self.mark())
+
+    def resume(self) -> None:
+        try:
+            with open("/proc/self/clear_refs", "w") as fh:
+                fh.write("5")
+        except OSError:
+            pass
+
+    def peak(self) -> int:
+        return max(self.highest, self.mark())
+
+
 @dataclass
 class Trial:
     """Mutable state of one running trial (harness-side; the submission's own state is ``optimizer_state``)."""
@@ -95,6 +137,7 @@ class Trial:
     validation: dict[str, float] = field(default_factory=dict)
     adapt_s: float | None = None  # submission seconds of the PEFT track's adapt (part of the trial's time)
     cpu_final_s: float | None = None  # the compression track's CPU submission time, read before its measuring child
+    memory: PeakMemory = field(default_factory=PeakMemory)
 
     @property
     def target(self) -> float:
@@ -132,14 +175,20 @@ class StepRngs:
 class RemoteEvaluator:
     """The worker's side of an evaluation in the evaluation server (:mod:`harness.runner.evaluator`): save the
     model's ``state_dict`` in the scratch folder, ask on the records channel, read the answer on the reply channel.
+    With an ``example`` input (the PEFT track), the model is first exported as a program for the server
+    (:mod:`harness.runner.program`), again only when its signature changes.
 
     A scored trial's test evaluation comes back withheld (``{}``): its metrics go to the record from the
     supervisor's side only.
     """
 
-    def __init__(self, trial_id: str, send: Any, reply_fd: int, folder: Path) -> None:
+    def __init__(self, trial_id: str, send: Any, reply_fd: int, folder: Path, example: Any = None) -> None:
         self.trial_id, self.send, self.reply_fd = trial_id, send, reply_fd
-        self.path = folder / "evaluate.pt"
+        self.folder, self.path = folder, folder / "evaluate.pt"
+        self.example = example
+        self.exports = 0
+        self._signature: tuple | None = None
+        self._program: Path | None = None
         self._buffer = b""
 
     def evaluate(self, params: Any, model_state: Any, split: str) -> dict[str, float]:
@@ -148,12 +197,42 @@ class RemoteEvaluator:
         if not isinstance(params, torch.nn.Module):
             raise EvaluationError(f"the parameters to evaluate are a {type(params).__name__}, not the workload's "
                                   "torch.nn.Module")
-        torch.save(params.state_dict(), self.path)
-        self.send(EvalRequest(trial_id=self.trial_id, split=split, path=str(self.path)))
+        state = params.state_dict() if self.example is None else self._exported(params)
+        torch.save(state, self.path)
+        self.send(EvalRequest(trial_id=self.trial_id, split=split, path=str(self.path),
+                              program=None if self._program is None else str(self._program)))
         answer = json.loads(self._line())
         if "error" in answer:
             raise EvaluationError(answer["error"])
         return SplitMetrics(split, answer["metrics"]) if "metrics" in answer else {}
+
+    def _exported(self, model: Any) -> dict[str, Any]:
+        """The state to send for ``model``, exported first when its signature is new."""
+        from harness.runner import program
+
+        self.export(model)
+        return program.Logits(model).state_dict()
+
+    def export(self, model: Any) -> None:
+        """Export ``model`` for the server unless the last export has its signature (the old program removed).
+
+        Called once before the timed loop, so that the export is not inside the loop's wall time, which the
+        supervisor reads as submission time less its own evaluation waits (:meth:`Evaluations.estimate`)."""
+        import shutil
+
+        from harness.runner import program
+
+        current = program.signature(model)
+        if current != self._signature:
+            try:
+                exported = program.export(model, self.example)
+            except program.ProgramError as exc:
+                raise EvaluationError(str(exc)) from None
+            if self._program is not None:
+                shutil.rmtree(self._program, ignore_errors=True)
+            self.exports += 1
+            self._program = program.write(exported, self.folder / f"program-{self.exports}")
+            self._signature = current
 
     def _line(self) -> bytes:
         while b"\n" not in self._buffer:
@@ -168,7 +247,9 @@ class RemoteEvaluator:
 def load(request: TrialRequest, heartbeat: Heartbeat, send: Any, reply_fd: int | None = None,
          folder: Path | None = None) -> Trial:
     """Set threads and seeds, build the workload, import the submission (phase STARTING). With ``reply_fd``, a
-    training-track workload is built without held-out data and evaluated remotely (see the module docs)."""
+    training or PEFT workload's held-out data is withheld and it is evaluated remotely (see the module docs)."""
+    import gc
+
     import torch
 
     from workloads.common import data
@@ -176,15 +257,27 @@ def load(request: TrialRequest, heartbeat: Heartbeat, send: Any, reply_fd: int |
     torch.set_num_threads(request.threads)
     torch.manual_seed(request.seed)
     distributed.start(request.device)  # before the import: AlgoPerf code reads RANK and the group at import time
-    remote = reply_fd is not None and request.workload.track == "training"
-    if remote:
+    track = request.workload.track
+    remote = reply_fd is not None and track in REMOTE_TRACKS
+    if remote and track != peft.TRACK:
         data.withhold_held_out()
     module_name, function = request.workload.builder.split(":")
     builder = getattr(importlib.import_module(module_name), function)
     workload, evaluator = builder(request.workload, request.hardware_class, torch.device(request.device),
                                   **request.workload.builder_kwargs)
     if remote:
-        evaluator = RemoteEvaluator(request.trial_id, send, reply_fd, folder or Path.cwd())
+        example = None
+        if track == peft.TRACK:
+            from harness.runner.program import ProgramError, example_of
+
+            try:
+                example = example_of(workload.reference)
+            except ProgramError as exc:
+                raise EvaluationError(str(exc)) from None
+        evaluator = RemoteEvaluator(request.trial_id, send, reply_fd, folder or Path.cwd(), example)
+    if remote and track == peft.TRACK:  # the builder's evaluator, the only holder of the held-out splits, is gone
+        data.withhold_held_out()
+        gc.collect()
     folder = Path(request.submission_dir).resolve()
     try:
         if request.workload.track == peft.TRACK and (folder / peft.ADAPTER_CONFIG_FILE).is_file():
@@ -250,6 +343,10 @@ def initialise(trial: Trial) -> tuple[Any, Any, Any, int, float]:
         trial, "init_optimizer_state", sub.init_optimizer_state, workload=workload, model_params=model,
         model_state=model_state, hyperparameters=as_hyperparameters(trial.request.hyperparameters),
         rng=rng_for(seed, 1))
+    if isinstance(trial.evaluator, RemoteEvaluator) and trial.evaluator.example is not None:
+        trial.memory.pause()  # a PEFT model is exported for the server here, before the timed loop (which the
+        trial.evaluator.export(model)  # supervisor observes) starts; again in it only if its signature changes
+        trial.memory.resume()
     trial.clock.phase(Phase.HARNESS)
     return model, model_state, optimizer_state, batch_size, now() - started
 
@@ -259,10 +356,12 @@ def evaluate(trial: Trial, model: Any, model_state: Any) -> bool:
     trial.clock.phase(Phase.EVAL)
     started = now()
     cpu_s = trial.clock.cpu_submission_s()
+    trial.memory.pause()
     metrics = trial.evaluator.evaluate(model, model_state, "validation")
     if trial.request.mode == "target_setting" and is_new_best(trial, metrics):
         test = trial.evaluator.evaluate(model, model_state, "test")
         metrics.update({f"test_{k}": v for k, v in test.items()})
+    trial.memory.resume()
     elapsed = now() - started
     trial.eval_time_s += elapsed
     trial.clock.phase(Phase.HARNESS)
@@ -386,7 +485,9 @@ def prepare_and_evaluate(trial: Trial, prepare: Any, model: Any, model_state: An
 def test_evaluation(trial: Trial, model: Any, model_state: Any) -> tuple[dict[str, float], bool]:
     trial.clock.phase(Phase.EVAL)
     started = now()
+    trial.memory.pause()
     metrics = trial.evaluator.evaluate(model, model_state, "test")
+    trial.memory.resume()
     trial.eval_time_s += now() - started
     if not metrics:  # withheld: the supervisor records the test metrics (harness.runner.evaluator)
         return {}, None
@@ -425,7 +526,7 @@ def run(request: TrialRequest, heartbeat: Heartbeat, send: Any, process_start: f
     return WorkerResult(
         **base, status=status, reason=reason, startup_time_s=startup_s, init_time_s=init_s,
         batch_size=batch_size, test=test, test_target_met=test_met, measurements=measurements, **accounting(trial),
-        peak_rss_bytes=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
+        peak_rss_bytes=trial.memory.peak() if trial is not None else PeakMemory.mark())
 
 
 def judge_training(trial: Trial, model: Any, model_state: Any) -> tuple[dict[str, float], bool | None, str, str,
@@ -508,10 +609,11 @@ def compress_trial(trial: Trial) -> tuple[float, dict[str, float], bool | None, 
 
 
 def measure(trial: Trial, model: Any) -> dict[str, float]:
-    """The PEFT track's measurements of the adapted model against the base model it started from (untimed)."""
+    """The PEFT track's measurements of the adapted model against the base model it started from (untimed). The
+    peak memory is read first: the base model built here is the harness's."""
+    peak = trial.memory.peak()
     base, _ = trial.workload.init_model_fn(rng_for(trial.request.seed, 0),
                                            **init_model_kwargs(trial.request.hyperparameters))
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     return peft.measure(trial.workload, model, base, peak, trial.request.device)
 
 

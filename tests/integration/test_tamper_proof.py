@@ -133,3 +133,82 @@ def test_the_supervisors_evidence_is_stored_with_the_trial(tmp_path: Path) -> No
     evidence = json.loads(trial["provenance_json"])["evidence"]
     assert evidence["evaluated_by"] == "server" and evidence["evaluation_wait_s"] > 0
     assert 0.5 * evidence["observed_submission_s"] <= trial["submission_time_s"] <= evidence["observed_submission_s"]
+
+
+# --- The PEFT track: the submission's model reaches the server as an exported program (harness/runner/program.py).
+
+PEFT = Path(__file__).resolve().parents[2] / "submissions" / "peft"
+
+
+def run_peft(folder: Path, workdir: Path, steps: int = 4, trial_id: str = "peft") -> TrialOutcome:
+    request = TrialRequest(trial_id=trial_id, submission_dir=str(folder), workload=get_spec("fashion_cnn_transfer"),
+                           hardware_class="cpu-2core", budget_s=600.0, seed=3, threads=1, max_steps=steps,
+                           eval_every_steps=max(1, steps // 2), hyperparameters={"learning_rate": 0.003})
+    return run_trial(request, workdir)
+
+
+def test_a_peft_method_cannot_reach_the_held_out_data(tmp_path: Path) -> None:
+    """The worker built the PEFT workload (its reference sample comes from the loaders) and then dropped every
+    held-out example before the method's ``adapt`` ran."""
+    outcome = run_peft(FIXTURES / "peek_held_out_peft", tmp_path)
+
+    assert outcome.status in ("reached", "missed"), outcome.reason
+    assert outcome.evaluation_wait_s > 0 and set(outcome.result.test) >= {"accuracy", "loss"}
+
+
+def test_with_evaluation_in_the_worker_a_peft_method_finds_them(tmp_path: Path, evaluation_in_worker: None) -> None:
+    outcome = run_peft(FIXTURES / "peek_held_out_peft", tmp_path)
+
+    assert outcome.status == "failed" and "found held-out data" in outcome.reason, outcome.reason
+
+
+def test_a_peft_model_evaluated_as_its_program_scores_what_it_scores_in_the_worker(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """LoRA (a ``peft`` config) on the same seed, evaluated by the server from its exported program and then in the
+    trial's own process: the same validation metrics at every evaluation, and the same test metrics."""
+    served = run_peft(PEFT / "lora", tmp_path / "server", steps=20)
+    monkeypatch.setenv(evaluator.EVALUATION_ENV, "worker")
+    local = run_peft(PEFT / "lora", tmp_path / "worker", steps=20)
+
+    assert served.status == local.status and served.evaluation_wait_s > 0 and local.evaluation_wait_s is None
+    assert len(served.evals) == len(local.evals) >= 2
+    for a, b in [*zip(served.evals, local.evals), (served.result, local.result)]:
+        ours, theirs = (a.test, b.test) if a is served.result else (a.metrics, b.metrics)
+        assert ours["accuracy"] == theirs["accuracy"]
+        assert ours["loss"] == pytest.approx(theirs["loss"], rel=1e-5)
+
+
+@pytest.mark.parametrize("baseline", sorted(p.name for p in PEFT.iterdir() if p.is_dir()))
+def test_every_peft_baselines_model_is_evaluated_from_its_program(baseline: str, tmp_path: Path) -> None:
+    """LoRA, IA3 and AdaLoRA (``peft`` configs), BitFit, a linear probe, full and half fine-tuning and a ladder side
+    network (hand-written): each exports, and the server evaluates it."""
+    outcome = run_peft(PEFT / baseline, tmp_path, steps=2, trial_id=baseline)
+
+    assert outcome.status in ("reached", "missed"), outcome.reason
+    assert outcome.evaluation_wait_s > 0 and set(outcome.result.test) >= {"accuracy", "loss"}
+
+
+def test_a_peft_model_that_cannot_be_exported_fails_with_the_reason(tmp_path: Path) -> None:
+    folder = tmp_path / "branchy"
+    folder.mkdir()
+    (folder / "submission.py").write_text('''
+import torch
+
+
+class Branchy(torch.nn.Module):
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+
+    def forward(self, x):
+        out = self.model(x)
+        return out if out.sum() > 0 else -out  # Python control flow on a tensor's value
+
+
+def adapt(model, workload, hyperparameters, rng):
+    return Branchy(model)
+''')
+    outcome = run_peft(folder, tmp_path / "work")
+
+    assert outcome.status == "failed", outcome.reason
+    assert "could not be exported with torch.export" in outcome.reason

@@ -127,14 +127,27 @@ _preloaded: dict[Callable[[], Splits], Splits] = {}
 
 #: whether this process may hold held-out examples (see :func:`withhold_held_out`)
 _held_out_withheld = False
+#: what else drops held-out examples when they are withheld: the caches of loaders that keep their own (tokenized
+#: text), registered by :func:`on_withhold`
+_withholders: list[Callable[[], None]] = []
+
+
+def on_withhold(drop: Callable[[], None]) -> Callable[[], None]:
+    """Register ``drop``, which removes the held-out examples from a module's own cache, to run when this process
+    withholds them (at once if it already does). Usable as a decorator."""
+    _withholders.append(drop)
+    if _held_out_withheld:
+        drop()
+    return drop
 
 
 def withhold_held_out() -> None:
     """From now on this process holds no validation or test examples: :func:`splits_from` returns training-only
     splits (:meth:`Splits.training_only`), and splits already preloaded here lose theirs.
 
-    Called by the trial worker before it builds a workload whose evaluation runs in the evaluation server
-    (:mod:`harness.runner.evaluator`): nothing a submission can reach from Python (the workload object, the garbage
+    Called by the trial worker before it builds a training workload whose evaluation runs in the evaluation server
+    (:mod:`harness.runner.evaluator`), and right after it builds a PEFT workload (whose reference sample its
+    builder takes from the loaders): nothing a submission can reach from Python (the workload object, the garbage
     collector, module globals) then holds a held-out example or label. The loaders still read the whole dataset
     file and drop the held-out part at once; what the file itself holds is the executor's business (README,
     "What each executor guarantees").
@@ -143,6 +156,8 @@ def withhold_held_out() -> None:
     _held_out_withheld = True
     for loader, splits in list(_preloaded.items()):
         _preloaded[loader] = splits.training_only()
+    for drop in _withholders:
+        drop()
 
 
 #: a folder of training-only splits exported by the host (:func:`export_training_splits`): a container trial reads its

@@ -7,7 +7,7 @@ lost (:mod:`workloads.fashion_transfer.pytorch.models`).
 
 from workloads import register
 from workloads.fashion_mnist.data import CONTENT_SHA256
-from workloads.fashion_transfer.recipe import RECIPES, WEIGHTS_SHA256
+from workloads.fashion_transfer.recipe import DENSE_RECIPES, RECIPES, WEIGHTS_SHA256
 from workloads.spec import WorkloadSpec
 
 
@@ -50,4 +50,39 @@ register(WorkloadSpec(
     model=f"CNN conv16-conv32-fc128-fc128 + fresh fc5 head; pretrained {_pretrained((5, 6, 7, 8, 9))}",
     builder_kwargs={"source_classes": [5, 6, 7, 8, 9], "target_classes": [0, 1, 2, 3, 4]},
     **_COMMON,
+))
+
+
+# The regroup workloads: the ten-class CNN re-used for a new question about the same images. Where the transfer
+# workloads above ask a frozen backbone for classes it never saw (which caps a linear probe, BitFit, IA3 and a side
+# network well below full fine-tuning), here its features already separate every class, so the adaptation is all in
+# the head and a few scales or biases: the regime where the cheap methods are expected to match full fine-tuning
+# and the race is about how fast they get there. Measured (`podium targets set --workload fashion_cnn_regroup`,
+# 1,250-update curves): every baseline sustains 0.964-0.973 validation accuracy, full fine-tuning 0.973; so the
+# target is 99% of the best baseline's level (``target_fraction``, as a compression floor keeps 99% of the dense
+# model's): the question is how fast a method gets within 1% of the best quality, which a method that reaches
+# 0.97 in half a second should win, not how close it comes to the last 0.1%.
+_DENSE = DENSE_RECIPES[tuple(range(10))]
+_REGROUP = {**_COMMON, "builder": "workloads.fashion_transfer.pytorch.models:build_regroup",
+            "model": f"CNN conv16-conv32-fc128-fc128 + fresh head; pretrained on all ten classes, {_DENSE.name}, "
+                     f"weights sha256 {WEIGHTS_SHA256[_DENSE.name][:16]}"}
+
+register(WorkloadSpec(
+    name="fashion_cnn_regroup",
+    description="Fashion-MNIST regrouped: a CNN pretrained by Podium on all ten classes adapted with a fresh head to "
+                "four kinds of item: tops (T-shirt, pullover, coat, shirt), trousers and dresses, footwear (sandal, "
+                "sneaker, ankle boot), bags",
+    builder_kwargs={"groups": [[0, 2, 4, 6], [1, 3], [5, 7, 9], [8]]},
+    target_fraction=0.99,
+    **_REGROUP,
+))
+
+register(WorkloadSpec(
+    name="fashion_cnn_regroup_pairs",
+    base="fashion_cnn_regroup",
+    description="Variant of fashion_cnn_regroup with five pairs instead: T-shirt and shirt, pullover and coat, "
+                "trouser and dress, sandal and sneaker, bag and ankle boot",
+    builder_kwargs={"groups": [[0, 6], [2, 4], [1, 3], [5, 7], [8, 9]]},
+    target_fraction=0.99,
+    **_REGROUP,
 ))

@@ -36,7 +36,7 @@ from workloads.common.peft import ModelEvaluator, PeftWorkload, build_peft
 from workloads.common.pytorch import DropoutModel, dropout
 from workloads.fashion_mnist.data import load_splits
 from workloads.fashion_transfer.pytorch.pretrained import cached_weights, pretrained_weights
-from workloads.fashion_transfer.recipe import RECIPES, Recipe, recipe_for
+from workloads.fashion_transfer.recipe import DENSE_RECIPES, RECIPES, Recipe, recipe_for
 from workloads.spec import WorkloadSpec
 
 #: source-class validation images in the forgetting reference sample
@@ -82,10 +82,10 @@ def weights_for(recipe: Recipe) -> dict[str, np.ndarray]:
 
 
 def ensure_made() -> None:
-    """Make every recipe's pretrained CNN in this machine's cache when it lacks it, each in a child process (about
-    20 s each, once per machine). The Docker executor calls this on the host before a trial (a container mounts the
+    """Make every recipe's pretrained CNN (the two transfer sources and the ten-class one the regroup workloads
+    adapt) in this machine's cache when it lacks it, each in a child process (20-50 s each, once per machine). The Docker executor calls this on the host before a trial (a container mounts the
     cache read-only); a fork server's :func:`warm` calls it because it must run no torch operation before it forks."""
-    for recipe in RECIPES.values():
+    for recipe in (*RECIPES.values(), *DENSE_RECIPES.values()):
         made_in_child(lambda recipe=recipe: cached_weights(recipe), "workloads.fashion_transfer.pytorch.pretrained",
                       (",".join(map(str, recipe.source_classes)),), f"pretrained CNN ({recipe.name})", 600)
 
@@ -96,7 +96,7 @@ def warm() -> None:
     preload(load_splits)
     with contextlib.suppress(MadeMismatchError):
         ensure_made()
-    for recipe in RECIPES.values():
+    for recipe in (*RECIPES.values(), *DENSE_RECIPES.values()):
         weights = cached_weights(recipe)
         if weights is not None:
             _preloaded[recipe.name] = weights
@@ -189,6 +189,55 @@ def build(spec: WorkloadSpec, hardware_class: str, device: torch.device,
 
     def factory() -> nn.Module:
         model = TransferCNN(n_classes=len(target_classes))  # the head's init is drawn from the seeded torch RNG
+        missing, unexpected = model.load_state_dict(backbone, strict=False)
+        assert not unexpected and set(missing) == {f"{HEAD}.weight", f"{HEAD}.bias"}, (missing, unexpected)
+        return model
+
+    return build_peft(spec, hardware_class, device, splits=splits, model_factory=factory, head_modules=(HEAD,),
+                      reference=ref_x, forgetting=source_accuracy_drop(source_head, ref_y))
+
+
+def group_labels(y: np.ndarray, groups: tuple[tuple[int, ...], ...]) -> torch.Tensor:
+    """Fashion-MNIST labels ``y`` mapped to the index of the group that holds them, ``(N,)`` int64."""
+    remap = np.full(10, -1, dtype=np.int64)
+    for index, group in enumerate(groups):
+        remap[list(group)] = index
+    return torch.from_numpy(remap[y.astype(np.int64)])
+
+
+def build_regroup(spec: WorkloadSpec, hardware_class: str, device: torch.device,
+                  groups: tuple[tuple[int, ...], ...]) -> tuple[PeftWorkload, ModelEvaluator]:
+    """The regroup workload: the CNN Podium pretrained on all ten classes, adapted with a fresh head to a new
+    labelling of the same images, ``groups`` (each a tuple of Fashion-MNIST classes; together every class once).
+
+    Splits: every train / test image, labels mapped to their group. The validation split is Fashion-MNIST's minus
+    its first :data:`N_REFERENCE` images, which are the forgetting reference sample: forgetting is the ten-class
+    accuracy lost when the adapted backbone's features are read by the pretrained ten-class head (as for the
+    transfer workloads; the base model's own is about 0.89)."""
+    groups = tuple(tuple(map(int, group)) for group in groups)
+    flat = [c for group in groups for c in group]
+    if sorted(flat) != list(range(10)) or len(groups) < 2:
+        raise ValueError(f"groups {groups} must hold each Fashion-MNIST class (0-9) exactly once, in two groups or "
+                         "more")
+    recipe = recipe_for(tuple(range(10)))
+    weights = {k: torch.from_numpy(v) for k, v in weights_for(recipe).items()}
+    backbone = {k: v for k, v in weights.items() if not k.startswith(f"{HEAD}.")}
+    source_head = {"weight": weights[f"{HEAD}.weight"].clone(), "bias": weights[f"{HEAD}.bias"].clone()}
+
+    data = splits_from(load_splits)
+
+    def images(x: np.ndarray) -> torch.Tensor:
+        return torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)).reshape(-1, 1, 28, 28)
+
+    validation_x, validation_y = images(data.validation_x), data.validation_y
+    splits = {"train": (images(data.train_x), group_labels(data.train_y, groups)),
+              "validation": (validation_x[N_REFERENCE:], group_labels(validation_y[N_REFERENCE:], groups)),
+              "test": (images(data.test_x), group_labels(data.test_y, groups))}
+    ref_x = validation_x[:N_REFERENCE]
+    ref_y = torch.from_numpy(validation_y[:N_REFERENCE].astype(np.int64))
+
+    def factory() -> nn.Module:
+        model = TransferCNN(n_classes=len(groups))  # the head's init is drawn from the seeded torch RNG
         missing, unexpected = model.load_state_dict(backbone, strict=False)
         assert not unexpected and set(missing) == {f"{HEAD}.weight", f"{HEAD}.bias"}, (missing, unexpected)
         return model

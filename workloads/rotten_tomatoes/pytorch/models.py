@@ -26,7 +26,7 @@ import contextlib
 import importlib.util
 import logging
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -34,7 +34,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from workloads.common.data import DatasetMissingError
+from workloads.common.data import DatasetMissingError, on_withhold
 from workloads.common.peft import Inputs, ModelEvaluator, PeftWorkload, build_peft, take
 from workloads.rotten_tomatoes.data import corpus_file, load_splits, train_subset
 from workloads.spec import WorkloadSpec
@@ -95,6 +95,13 @@ class Tokenized:
 
 #: tokenized data of this process, by (data file, max length): :func:`warm` fills it in the fork server.
 _tokenized: dict[tuple[str, int], Tokenized] = {}
+
+
+@on_withhold
+def _withhold() -> None:
+    """Keep the training split and the reference sample only (:func:`workloads.common.data.withhold_held_out`)."""
+    for key, data in _tokenized.items():
+        _tokenized[key] = replace(data, splits={"train": data.splits["train"]})
 
 
 def tokenized(max_length: int = MAX_LENGTH) -> Tokenized:

@@ -43,7 +43,7 @@ import contextlib
 import copy
 import functools
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +52,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from workloads.common.data import on_withhold
 from workloads.common.peft import Inputs, ModelEvaluator, PeftWorkload, build_peft, take
 from workloads.rotten_tomatoes.data import corpus_file, load_splits
 from workloads.smollm2_sentiment.pretrained import gguf_path, verified_gguf_path
@@ -180,6 +181,13 @@ class Tokenized:
 
 #: tokenized data of this process, by (data file, max length): :func:`warm` fills it in the fork server.
 _tokenized: dict[tuple[str, int], Tokenized] = {}
+
+
+@on_withhold
+def _withhold() -> None:
+    """Keep the training split and the reference sample only (:func:`workloads.common.data.withhold_held_out`)."""
+    for key, data in _tokenized.items():
+        _tokenized[key] = replace(data, splits={"train": data.splits["train"]})
 
 
 def tokenized(max_length: int = MAX_LENGTH) -> Tokenized:
