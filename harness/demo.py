@@ -8,7 +8,8 @@ interval on every score), and every choice is printed when it runs:
   targets, but on Fashion-MNIST only 1 of its 40 target-setting seeds (`podium targets show`), so it runs nearly
   every Fashion-MNIST trial to its budget: its 12 took 321 s of trial wall time in a fresh-clone demo on
   2026-12-01, of a training part of ~14 minutes;
-* PEFT track: :data:`DEMO_PEFT_BASELINES` on :data:`DEMO_PEFT_WORKLOADS`, the lite suite's fast workloads.
+* PEFT track: :data:`DEMO_PEFT_BASELINES` on :data:`DEMO_PEFT_WORKLOADS`, the lite suite's fast workloads (the
+  regroup workload's trials are short: every baseline meets its target within a few seconds of updates).
   ``minilm_rotten_tomatoes`` is not one of them: a trial fine-tunes a 22M-parameter encoder for ~100 s of updates to
   its target (72-120 updates at ~1.4 s here), so its base and its variant take ~15 minutes with one baseline alone;
 * compression track: :data:`DEMO_COMPRESSION_BASELINES` on :data:`DEMO_COMPRESSION_WORKLOADS` (the Fashion-MNIST
@@ -42,7 +43,7 @@ DEMO_TRAINING_BASELINES = ("adamw", "nadamw")
 #: to its budget: ~190 s of a 15-minute demo (measured, 3 seeds); `--track peft` runs it.
 DEMO_PEFT_BASELINES = ("lora", "full_finetune")
 #: the PEFT lite suite's base workloads the default demo runs (with their scored variants); see the module docstring.
-DEMO_PEFT_WORKLOADS = ("fashion_cnn_transfer",)
+DEMO_PEFT_WORKLOADS = ("fashion_cnn_transfer", "fashion_cnn_regroup")
 #: the compression baselines of the default demo: the reference (PyTorch's own int8), under a second of compress time
 #: on the CNN. A trial costs its measurement, ~10 s (a fresh process: torch's import, the held-out data, quality on
 #: 15,000 images, latency against the dense model), so each baseline adds ~1 minute on 3 seeds; with `obs_prune` as

@@ -33,9 +33,11 @@ SUITES: Registry[tuple[str, ...]] = Registry("suite")
 SUITES.add("lite", ("digits_mlp", "fashion_mnist_mlp", "fashion_mnist_cnn"))
 # minilm_rotten_tomatoes and its low-data variant have cpu-2core targets (2026-12-01: `podium targets set --workload
 # NAME --baseline full_finetune [--baseline lora] --point full_finetune=2 --seeds 10 --workers 2`). The default
-# `podium demo` runs only fashion_cnn_transfer of this suite (harness/demo.py says why); `--track peft` runs it all.
-SUITES.add("peft/lite", ("fashion_cnn_transfer", "minilm_rotten_tomatoes"))
-SUITES.add("peft/full", ("minilm_rotten_tomatoes", "fashion_cnn_transfer", "smollm2_sentiment"))
+# fashion_cnn_regroup's: `podium targets set --workload fashion_cnn_regroup --workload fashion_cnn_regroup_pairs
+# --seeds 10 --workers 2` (2026-12-02, every PEFT baseline). The default `podium demo` runs the two Fashion-MNIST
+# workloads of this suite (harness/demo.py says why); `--track peft` runs it all.
+SUITES.add("peft/lite", ("fashion_cnn_transfer", "fashion_cnn_regroup", "minilm_rotten_tomatoes"))
+SUITES.add("peft/full", ("minilm_rotten_tomatoes", "fashion_cnn_transfer", "fashion_cnn_regroup", "smollm2_sentiment"))
 # minilm_sentiment_compress joins the compression lite suite once its cpu-2core targets are set (as the PEFT track's
 # MiniLM workload did): its target setting is about a minute a run on 2 cores, hours for every baseline's 10 seeds.
 # Each model has two base workloads, one per goal (bytes on disk, batch-1 latency): workloads.fashion_compress.spec

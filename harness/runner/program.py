@@ -246,17 +246,24 @@ def load(folder: Path, device: torch.device) -> Program:
 
 
 class Programs:
-    """The server's last few rebuilt programs, by folder (one per trial that is being evaluated)."""
+    """The server's last few rebuilt programs (one per trial being evaluated), by folder and the graph file's
+    modification time and size: a retried trial's new program in the same folder is rebuilt, not mistaken for the
+    last attempt's."""
 
     def __init__(self, keep: int = 4) -> None:
         self.keep = keep
-        self._programs: OrderedDict[str, Program] = OrderedDict()
+        self._programs: OrderedDict[tuple, Program] = OrderedDict()
 
     def get(self, folder: str, device: torch.device) -> Program:
-        if folder in self._programs:
-            self._programs.move_to_end(folder)
+        try:
+            stat = (Path(folder) / GRAPH).stat()
+        except OSError as exc:
+            raise ProgramError(f"the program's graph could not be read: {exc}") from None
+        key = (folder, stat.st_mtime_ns, stat.st_size)
+        if key in self._programs:
+            self._programs.move_to_end(key)
         else:
-            self._programs[folder] = load(Path(folder), device)
+            self._programs[key] = load(Path(folder), device)
             while len(self._programs) > self.keep:
                 self._programs.popitem(last=False)
-        return self._programs[folder]
+        return self._programs[key]

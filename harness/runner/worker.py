@@ -186,7 +186,7 @@ class RemoteEvaluator:
         self.trial_id, self.send, self.reply_fd = trial_id, send, reply_fd
         self.folder, self.path = folder, folder / "evaluate.pt"
         self.example = example
-        self.exports = 0
+        self._exports = 0
         self._signature: tuple | None = None
         self._program: Path | None = None
         self._buffer = b""
@@ -197,21 +197,18 @@ class RemoteEvaluator:
         if not isinstance(params, torch.nn.Module):
             raise EvaluationError(f"the parameters to evaluate are a {type(params).__name__}, not the workload's "
                                   "torch.nn.Module")
-        state = params.state_dict() if self.example is None else self._exported(params)
-        torch.save(state, self.path)
+        if self.example is not None:  # the PEFT track: the weights of the exported program's module
+            from harness.runner.program import Logits
+
+            self.export(params)
+            params = Logits(params)
+        torch.save(params.state_dict(), self.path)
         self.send(EvalRequest(trial_id=self.trial_id, split=split, path=str(self.path),
                               program=None if self._program is None else str(self._program)))
         answer = json.loads(self._line())
         if "error" in answer:
             raise EvaluationError(answer["error"])
         return SplitMetrics(split, answer["metrics"]) if "metrics" in answer else {}
-
-    def _exported(self, model: Any) -> dict[str, Any]:
-        """The state to send for ``model``, exported first when its signature is new."""
-        from harness.runner import program
-
-        self.export(model)
-        return program.Logits(model).state_dict()
 
     def export(self, model: Any) -> None:
         """Export ``model`` for the server unless the last export has its signature (the old program removed).
@@ -230,8 +227,8 @@ class RemoteEvaluator:
                 raise EvaluationError(str(exc)) from None
             if self._program is not None:
                 shutil.rmtree(self._program, ignore_errors=True)
-            self.exports += 1
-            self._program = program.write(exported, self.folder / f"program-{self.exports}")
+            self._exports += 1
+            self._program = program.write(exported, self.folder / f"program-{self._exports}")
             self._signature = current
 
     def _line(self) -> bytes:

@@ -34,11 +34,23 @@ update, so ``on_step`` sees them.
 wrapping the model. Tokenization is not: a workload tokenizes its text once when it is built, and batches arrive as
 token ids; a method that wants other inputs re-derives them inside ``data_selection``, on the clock.
 
+**Evaluation.** The model is evaluated outside the trial's process, by the harness's evaluation server, which runs
+no submission code: before the timed loop the worker exports the model ``adapt`` returned with ``torch.export``
+(non-strict, eval mode, batch and sequence dimensions free) and the server runs that graph of PyTorch operators with
+the weights of each evaluation (:mod:`harness.runner.program`). So the model's forward pass must be exportable:
+no Python branch on a tensor's value, no custom operator; a ``with torch.no_grad():`` inside it is fine. The graph
+is exported again when the model's parameters change name or shape; what its forward pass computes must live in
+registered parameters and buffers, not in Python attributes changed during training (those are fixed at the
+export). A model that cannot be exported fails its trial with ``torch.export``'s reason (``podium check`` runs one
+evaluation, so it shows there first).
+
 **Measured per trial** (untimed, after the test evaluation; see :func:`measure`):
 
 * ``trainable_params`` / ``total_params``: parameters with ``requires_grad`` at the end, and all parameters of the
   adapted model (shared tensors counted once).
-* ``peak_memory_bytes``: the trial process's peak resident memory on CPU; ``torch.cuda.max_memory_allocated`` on GPU.
+* ``peak_memory_bytes``: the trial process's peak resident memory on CPU, the harness's evaluations (exporting,
+  saving the weights) left out (:class:`harness.runner.worker.PeakMemory`); ``torch.cuda.max_memory_allocated`` on
+  GPU.
 * ``adapter_bytes``: the size of a safetensors file holding every tensor of the adapted model's state that is not
   bit-identical to a tensor of the base model (the pretrained model with the same seeded head). Renamed or wrapped
   base weights (``base_layer``, ``original_module``) are recognised by content, so only what differs is counted.

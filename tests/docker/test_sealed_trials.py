@@ -94,3 +94,17 @@ def test_a_compressor_is_measured_inside_the_container(scoring_image: Any, tmp_p
     assert json.loads(trial["validation_json"])["accuracy"] >= get_spec("fashion_cnn_compress").targets_for(
         "cpu-2core").validation
     assert list((tmp_path / "cache" / "pretrained").glob("fashion_cnn_src0123456789_*.safetensors"))
+
+
+def test_a_peft_model_in_a_container_is_evaluated_on_the_host(scoring_image: Any, tmp_path: Path) -> None:
+    """A PEFT method runs in the container, which drops the held-out splits after building the workload (the
+    fixture searches its memory for them); the model is exported there and the evaluation server on the host runs
+    the program (the path crosses the results folder's mount)."""
+    folder = tmp_path / "peek_held_out_peft"
+    shutil.copytree(ROOT / "tests" / "fixtures" / "bad_submissions" / "peek_held_out_peft", folder)
+    (folder / "search_space.json").write_text('[{"learning_rate": 0.01}]')
+    [trial] = run(folder, ("fashion_cnn_regroup",), tmp_path / "r.db")
+    assert trial["status"] in ("reached", "missed"), trial["reason"]
+    assert trial["executor"] == "docker" and json.loads(trial["test_json"] or "{}")
+    evidence = json.loads(trial["provenance_json"])["evidence"]
+    assert evidence["evaluated_by"] == "server" and evidence["evaluation_wait_s"] > 0

@@ -75,6 +75,21 @@ def test_new_weights_load_into_the_same_program(saved: tuple[nn.Module, Path]) -
         rebuilt.load_weights({"model.head.weight": torch.zeros(1)})
 
 
+def test_the_server_rebuilds_a_new_program_written_in_the_same_folder(tmp_path: Path) -> None:
+    """A retried trial starts from an empty scratch folder and writes its program under the same name."""
+    programs, folder, x = program.Programs(), tmp_path / "program-1", torch.randn(5, 1, 28, 28)
+    first, second = lora_cnn(), TransferCNN(5)
+    program.write(program.export(first, x), folder)
+    before = programs.get(str(folder), CPU)
+    shutil.rmtree(folder)
+    program.write(program.export(second, x), folder)
+    after = programs.get(str(folder), CPU)
+
+    with torch.no_grad():
+        assert torch.allclose(before(x), first.eval()(x), atol=1e-6)
+        assert torch.allclose(after(x), second.eval()(x), atol=1e-6)
+
+
 def test_a_text_model_exports_with_free_batch_and_sequence_dimensions() -> None:
     class Bag(nn.Module):  # a dict of token ids and a mask in, logits out: the shape of a Hugging Face classifier
         def __init__(self) -> None:
@@ -160,3 +175,31 @@ def test_node_metadata_is_dropped_before_the_graph_is_read(saved: tuple[nn.Modul
 
     assert all(n["metadata"] == {} for n in nodes(graph))
     program.load(folder, CPU)  # and the graph still rebuilds
+
+
+PEFT_METHODS = {  # peft's methods for a BERT classifier, as their docs configure them
+    "dora": lambda: peft.LoraConfig(r=8, target_modules=["query", "value"], use_dora=True, task_type="SEQ_CLS"),
+    "loha": lambda: peft.LoHaConfig(r=8, target_modules=["query", "value"], task_type="SEQ_CLS"),
+    "lokr": lambda: peft.LoKrConfig(r=8, target_modules=["query", "value"], task_type="SEQ_CLS"),
+    "vera": lambda: peft.VeraConfig(r=8, target_modules=["query", "value"], task_type="SEQ_CLS"),
+    "oft": lambda: peft.OFTConfig(oft_block_size=32, target_modules=["query", "value"], task_type="SEQ_CLS"),
+    "boft": lambda: peft.BOFTConfig(boft_block_size=4, target_modules=["query", "value"], task_type="SEQ_CLS"),
+    "fourierft": lambda: peft.FourierFTConfig(n_frequency=100, target_modules=["query", "value"], task_type="SEQ_CLS"),
+    "prompt_tuning": lambda: peft.PromptTuningConfig(num_virtual_tokens=8, task_type="SEQ_CLS"),
+    "p_tuning": lambda: peft.PromptEncoderConfig(num_virtual_tokens=8, encoder_hidden_size=64, task_type="SEQ_CLS"),
+}
+
+
+@pytest.mark.slow  # MiniLM-L6 loaded and exported once per method (4-16 s each here)
+@pytest.mark.parametrize("method", sorted(PEFT_METHODS))
+def test_peft_methods_on_minilm_export_and_compute_the_same_logits(method: str, tmp_path: Path) -> None:
+    from workloads.rotten_tomatoes.pytorch.models import encode, load_model
+
+    model = peft.get_peft_model(load_model(), PEFT_METHODS[method]()).eval()
+    texts = ["a fine movie", "terrible, awful acting and a dull plot overall", "x y z", "yy"]
+    example = {k: torch.from_numpy(v)[:, :24] for k, v in encode(texts).items()}
+    rebuilt = program.load(program.write(program.export(model, example), tmp_path / method), CPU)
+    batch = {k: v[:3, :9] for k, v in example.items()}  # fewer rows, a shorter trim
+
+    with torch.no_grad():
+        assert torch.allclose(rebuilt(**batch), model(**batch).logits, atol=1e-5)
