@@ -54,7 +54,11 @@ ALLOWED_TARGETS = frozenset({
                                    "_sym_sqrt")),
     *(f"math.{name}" for name in ("ceil", "floor", "trunc", "sqrt")),
 })
-ATEN = re.compile(r"torch\.ops\.aten\.[A-Za-z0-9_]+\.[A-Za-z0-9_]+")
+ATEN = re.compile(r"torch\.ops\.aten\.([A-Za-z0-9_]+)\.([A-Za-z0-9_]+)")
+#: string arguments an ATen operator may take: a mode's name. Any other (``from_file``'s and ``save``'s
+#: ``filename``) would let a graph reach the server's files, where the held-out data is.
+STRING_ARGUMENTS = frozenset({"approximate", "reduce", "padding", "rounding_mode", "mode", "padding_mode", "side",
+                              "indexing", "equation", "reduction", "interpolation", "pad_mode", "norm"})
 
 #: the names a shape expression may use: sympy's constructors as ``srepr`` writes them, torch's sympy functions
 #: (``torch.utils._sympy.functions``, as the deserializer offers them) and the keywords of a symbol's assumptions
@@ -154,6 +158,20 @@ def check_expression(text: str) -> None:
         position = match.end()
 
 
+def check_aten(target: str) -> None:
+    """Refuse a call target that is not an ATen operator of this PyTorch, or one that takes a string other than a
+    mode's name (:data:`STRING_ARGUMENTS`): ``aten.from_file`` and ``aten.save`` read and write files."""
+    match = ATEN.fullmatch(target)
+    operator = getattr(getattr(torch.ops.aten, match.group(1), None), match.group(2), None) if match else None
+    if operator is None:
+        raise ProgramError(f"the program calls {target[:200]!r}: the evaluation server runs only PyTorch's ATen "
+                           "operators (a custom operator or a Python function is not evaluated outside the trial)")
+    for argument in operator._schema.arguments:
+        if "str" in str(argument.type).lower() and argument.name not in STRING_ARGUMENTS:
+            raise ProgramError(f"the program calls {target}, whose {argument.name!r} argument names a file or "
+                               "another string: not evaluated outside the trial")
+
+
 def check_graph(graph: Any) -> None:
     """Walk the graph's JSON: every call target must be an ATen operator or in :data:`ALLOWED_TARGETS`, every shape
     expression must pass :func:`check_expression`. Raises :class:`ProgramError` naming the first that does not.
@@ -170,10 +188,8 @@ def check_graph(graph: Any) -> None:
         for key, value in list(item.items()):
             if key == "target" and isinstance(value, str) and "inputs" in item:
                 item["metadata"] = {}
-                if not (ATEN.fullmatch(value) or value in ALLOWED_TARGETS):
-                    raise ProgramError(f"the program calls {value[:200]!r}: the evaluation server runs only "
-                                       "PyTorch's ATen operators (a custom operator or a Python function is not "
-                                       "evaluated outside the trial)")
+                if value not in ALLOWED_TARGETS:
+                    check_aten(value)
             elif key == "expr_str":
                 if not isinstance(value, str):
                     raise ProgramError("the program's shape expression is not a string")

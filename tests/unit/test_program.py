@@ -125,12 +125,22 @@ def test_a_forward_pass_that_cannot_be_traced_is_a_clear_error() -> None:
 
 
 @pytest.mark.parametrize("target", ["torch.os.system", "builtins.exec", "torch.ops.mylib.custom.default",
-                                    "#some_extension"])
+                                    "#some_extension", "torch.ops.aten.no_such_op.default"])
 def test_a_graph_that_calls_anything_but_aten_is_refused(saved: tuple[nn.Module, Path], tmp_path: Path,
                                                          target: str) -> None:
     folder = tampered(saved[1], tmp_path, lambda g: nodes(g)[0].update(target=target))
 
     with pytest.raises(program.ProgramError, match="runs only PyTorch's ATen operators"):
+        program.load(folder, CPU)
+
+
+@pytest.mark.parametrize("target", ["torch.ops.aten.from_file.default", "torch.ops.aten.save.default"])
+def test_an_aten_operator_that_reaches_files_is_refused(saved: tuple[nn.Module, Path], tmp_path: Path,
+                                                        target: str) -> None:
+    """``from_file`` would read the server's dataset files (the held-out labels) into the model's answers."""
+    folder = tampered(saved[1], tmp_path, lambda g: nodes(g)[0].update(target=target))
+
+    with pytest.raises(program.ProgramError, match="names a file"):
         program.load(folder, CPU)
 
 
