@@ -51,6 +51,15 @@ def cpu_model() -> str:
     return platform.processor() or "unknown"
 
 
+def cpu_capability() -> str:
+    """The CPU kernels torch dispatches to here (``AVX512``, ``AVX2``, ``DEFAULT``...): machines with the same CPU
+    model name can differ in it, and torch's CPU kernels round differently on each, so a made model's bytes and a
+    compressed model's ratios can move between them."""
+    import torch
+
+    return torch.backends.cpu.get_cpu_capability()
+
+
 def environment(threads: int | None = None) -> dict[str, Any]:
     """Machine and software facts stored with every trial."""
     import torch
@@ -61,6 +70,7 @@ def environment(threads: int | None = None) -> dict[str, Any]:
         "python": platform.python_version(),
         "packages": package_versions(),
         "cpu_model": cpu_model(),
+        "cpu_capability": cpu_capability(),
         "cpu_count": os.cpu_count(),
         "affinity": sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
         "threads": threads if threads is not None else torch.get_num_threads(),

@@ -68,7 +68,7 @@ from typing import Any, TypeVar
 
 from rich.console import Console
 
-from harness.provenance import cpu_model, git_commit, hash_tree
+from harness.provenance import cpu_capability, cpu_model, git_commit, hash_tree
 from harness.runner.messages import TrialLimits, TrialRequest
 from harness.runner.run import BENCHMARK_RELEASE, first_point, search_space_of
 from harness.runner.supervisor import run_trial
@@ -616,7 +616,7 @@ def _provenance(name: str, seeds: int, hardware_class: str, force: bool, load_be
     subset += "".join(f" --point {b}={k}" for b, k in chosen.items())
     return {
         "date": datetime.now(UTC).isoformat(timespec="seconds"), "hardware_class": hardware_class,
-        "cpu_model": cpu_model(), "threads": CLASS_THREADS.get(hardware_class, 2),
+        "cpu_model": cpu_model(), "cpu_capability": cpu_capability(), "threads": CLASS_THREADS.get(hardware_class, 2),
         "curve_threads": CURVE_THREADS, "speed_runs": SPEED_RUNS, "speed_updates": SPEED_STEPS, "harness_commit": git_commit(), "release": BENCHMARK_RELEASE,
         "procedure": "harness/targets.py (step-capped curves, sustained level, 90% success)",
         "budget_factor": BUDGET_FACTOR, "success_rate_goal": SUCCESS_RATE, "sustain_evals": SUSTAIN_EVALS,

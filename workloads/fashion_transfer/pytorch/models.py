@@ -83,8 +83,9 @@ def weights_for(recipe: Recipe) -> dict[str, np.ndarray]:
 
 def ensure_made() -> None:
     """Make every recipe's pretrained CNN (the two transfer sources and the ten-class one the regroup workloads
-    adapt) in this machine's cache when it lacks it, each in a child process (20-50 s each, once per machine). The Docker executor calls this on the host before a trial (a container mounts the
-    cache read-only); a fork server's :func:`warm` calls it because it must run no torch operation before it forks."""
+    adapt) in this machine's cache when it lacks it, each in a child process (20-50 s each, once per machine). The
+    Docker executor calls this on the host before a trial (a container mounts the cache read-only); a fork server's
+    :func:`warm` calls it because it must run no torch operation before it forks."""
     for recipe in (*RECIPES.values(), *DENSE_RECIPES.values()):
         made_in_child(lambda recipe=recipe: cached_weights(recipe), "workloads.fashion_transfer.pytorch.pretrained",
                       (",".join(map(str, recipe.source_classes)),), f"pretrained CNN ({recipe.name})", 600)
