@@ -228,10 +228,9 @@ class Program(nn.Module):
 
     def forward(self, inputs: Inputs | None = None, **named: torch.Tensor) -> torch.Tensor:
         inputs = named if inputs is None else inputs
-        rows = len(next(iter(inputs.values()))) if isinstance(inputs, Mapping) else len(inputs)
-        if rows == 1:
-            index = torch.zeros(2, dtype=torch.long)
-            return self.module(take(inputs, index))[:1]
+        first = next(iter(inputs.values())) if isinstance(inputs, Mapping) else inputs
+        if len(first) == 1:
+            return self.module(take(inputs, torch.zeros(2, dtype=torch.long, device=first.device)))[:1]
         return self.module(inputs)
 
     def load_weights(self, state: dict[str, torch.Tensor]) -> None:
