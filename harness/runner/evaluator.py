@@ -24,10 +24,11 @@ What this gives (README, "What each executor guarantees"):
   (SIGSTOP) from the request to the answer, so a submission's thread or child cannot work during the untimed
   evaluation; the CPU time of the worker's process tree over the waits, read from ``/proc``, must stay near zero
   (:data:`WAIT_CPU_ALLOWANCE`), or the trial fails.
-* **Clock.** The supervisor sees the timed loop start (:class:`~harness.runner.messages.LoopStart`) and every wait
-  for an evaluation from its own side, so its estimate of the submission time is the loop's wall time less those
-  waits (:meth:`Evaluations.estimate`), not a figure the worker's heartbeat reports; the worker's account is
-  checked against it (:data:`harness.runner.supervisor.CLOCK_TOLERANCE`).
+* **Clock.** The supervisor sees the timed loop start (:class:`~harness.runner.messages.LoopStart`), every wait
+  for an evaluation and, in a scored trial, the loop's end (the test evaluation's request: no evaluation is answered
+  after it) from its own side, so its estimate of the submission time is the loop's wall time less those waits
+  (:meth:`Evaluations.estimate`), not a figure the worker's heartbeat reports; the worker's account is checked
+  against it (:data:`harness.runner.supervisor.CLOCK_TOLERANCE`).
 
 The cost: one ``torch.save`` in the worker, one ``torch.load`` in the server and two pipe messages per evaluation
 (``make bench``: benchmarks/trial_start.py's evaluation costs); the evaluation itself is the same code as before.
@@ -300,7 +301,8 @@ class Evaluations:
         self.test: dict[str, float] | None = None
         self.loop_started: float | None = None
         self.ended: float | None = None
-        self.waited_s = 0.0
+        self.waited_s = 0.0  # every evaluation's wait
+        self.loop_waited_s = 0.0  # the waits inside the timed loop (a scored trial's test evaluation ends it)
         self.waiting_since: float | None = None
         self.server_cpu_s = 0.0  # the server's CPU for this trial: the trial's own work on its cores
         self.wait_cpu_s = 0.0  # the worker tree's CPU while it waited
@@ -316,8 +318,16 @@ class Evaluations:
             self.ended = time.monotonic()
 
     def answer(self, order: EvalRequest) -> dict[str, Any]:
-        """Evaluate what the worker saved, with the worker's processes stopped; returns the reply line's content."""
+        """Evaluate what the worker saved, with the worker's processes stopped; returns the reply line's content.
+
+        A scored trial's test evaluation ends its timed loop, for the supervisor's estimate too: what the worker does
+        after it (the PEFT track's measurements) is the harness's, and no evaluation is answered after it."""
+        scored = self.request.mode != "target_setting"
+        if scored and self.test is not None:
+            return {"error": "an evaluation after the test evaluation: the trial's timed loop is over"}
         started = self.waiting_since = time.monotonic()
+        if scored and order.split == "test" and self.ended is None:
+            self.ended = started
         stopped = self._stop()
         cpu = tree_cpu_s(self.pid)
         try:
@@ -327,9 +337,11 @@ class Evaluations:
                 self.running += [p for p in _tree(self.pid) if _state(p) not in "TtZX"]
             self.wait_cpu_s += max(tree_cpu_s(self.pid) - cpu, 0.0)
             self._resume(stopped)
-            ended = time.monotonic()
+            finished = time.monotonic()
             self.waiting_since = None
-            self.waited_s += ended - started
+            self.waited_s += finished - started
+            if self.ended is None or started < self.ended:  # a wait inside the timed loop
+                self.loop_waited_s += finished - started
             self.evaluations += 1
         self.server_cpu_s += reply.pop("cpu_s", 0.0)
         metrics = reply.get("metrics")
@@ -380,7 +392,7 @@ class Evaluations:
             return None
         end = self.ended if self.ended is not None else now
         current = now - self.waiting_since if self.waiting_since is not None and self.ended is None else 0.0
-        return max(end - self.loop_started - self.waited_s - current, 0.0)
+        return max(end - self.loop_started - self.loop_waited_s - current, 0.0)
 
     def check(self, evals: list[EvalRecord], result: WorkerResult) -> str | None:
         """Why the worker's account cannot stand (``None``: it agrees with the server's metrics). On agreement the
