@@ -30,8 +30,10 @@ What this gives (README, "What each executor guarantees"):
   (:meth:`Evaluations.estimate`), not a figure the worker's heartbeat reports; the worker's account is checked
   against it (:data:`harness.runner.supervisor.CLOCK_TOLERANCE`).
 
-The cost: one ``torch.save`` in the worker, one ``torch.load`` in the server and two pipe messages per evaluation
-(``make bench``: benchmarks/trial_start.py's evaluation costs); the evaluation itself is the same code as before.
+The cost: one ``torch.save`` in the worker, one ``torch.load`` in the server and two pipe messages per evaluation,
+and for a PEFT model one export before the timed loop and one rebuild in the server (``make bench``:
+benchmarks/trial_start.py's evaluation costs, ``--part evaluation`` and ``--part peft``); the evaluation itself is
+the same code as before.
 """
 
 from __future__ import annotations
@@ -109,8 +111,6 @@ def serve(fd: int) -> None:
 def _evaluate(evaluator: Any, order: dict[str, Any], device: Any, programs: Any) -> dict[str, Any]:
     import torch
 
-    from harness.runner.program import ProgramError
-
     if order.get("cpus"):
         os.sched_setaffinity(0, order["cpus"])
     try:
@@ -124,10 +124,9 @@ def _evaluate(evaluator: Any, order: dict[str, Any], device: Any, programs: Any)
             model.load_weights(state)
             state = model
         return {"metrics": dict(evaluator.evaluate(state, None, order["split"]))}
-    except ProgramError as exc:
-        return {"error": str(exc)}
-    except Exception as exc:  # noqa: BLE001 - EvaluationError (names, shapes) or anything the weights cause
-        return {"error": str(exc) if type(exc).__name__ == "EvaluationError" else f"{type(exc).__name__}: {exc}"}
+    except Exception as exc:  # noqa: BLE001 - EvaluationError (names, shapes), ProgramError, or what the weights cause
+        ours = type(exc).__name__ in ("EvaluationError", "ProgramError")
+        return {"error": str(exc) if ours else f"{type(exc).__name__}: {exc}"}
 
 
 # ---------------------------------------------------------------------------------------------- the supervisor side

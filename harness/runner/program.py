@@ -22,7 +22,7 @@ what its forward pass computes in a Python attribute, not a registered parameter
 export (the contract says so: :mod:`harness.tracks.peft`). What the server evaluates is always a model the
 submission built from training data alone; exporting it only decides *how* it runs.
 
-What it costs, untimed, is in ``make bench`` (``benchmarks/evaluation_cost.py``): the first export and the server's
+What it costs, untimed, is in ``make bench`` (``benchmarks/trial_start.py --part peft``): the export and the server's
 rebuild, then the ``state_dict``'s save and load that later evaluations pay.
 """
 
