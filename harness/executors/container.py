@@ -101,6 +101,9 @@ def choose_image(client: Any, image: str | None, submission_dir: Path | None) ->
 
 
 SPLITS_MOUNT = "/podium/splits"
+#: where the made models' cache is mounted, and the cache root a trial in a container is given: not the host's path,
+#: which may lie under a home folder (``/root/.cache``) that the container's unprivileged user cannot enter
+CACHE_MOUNT = "/podium/cache"
 
 
 def training_splits(request: TrialRequest, workdir: Path) -> Path | None:
@@ -132,7 +135,7 @@ def dataset_dirs(request: TrialRequest, splits: Path | None = None) -> list[Path
     and the cache of the models Podium makes itself (:mod:`workloads.common.made`: pretrained and dense models,
     verified by their recorded hashes) when it exists, so that a trial does not make them again in its container.
 
-    Mounted read-only at the same path. A family whose data ships inside an installed package (digits) has none,
+    Mounted read-only at the same path (the made models' cache under :data:`CACHE_MOUNT`). A family whose data ships inside an installed package (digits) has none,
     and a trial with exported training ``splits`` (:func:`training_splits`) gets none: its held-out splits stay
     out of the container.
     """
@@ -185,14 +188,22 @@ def trial_env(request: TrialRequest, mounted: list[Path]) -> dict[str, str]:
     env = dict(PATH=PATH, HOME="/tmp", TMPDIR="/tmp", LANG="C.UTF-8", OMP_NUM_THREADS=threads,
                MKL_NUM_THREADS=threads, PYTHONHASHSEED="0", PYTHONUNBUFFERED="1", PYTHONDONTWRITEBYTECODE="1",
                HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1")
-    from workloads.common.data import CACHE_ENV, cache_root
+    from workloads.common.data import CACHE_ENV
     from workloads.common.made import cache_dir
 
     folders = {str(p) for p in mounted}
     env.update({k: v for k, v in os.environ.items() if k.startswith("PODIUM_") and v in folders})
-    if str(cache_dir()) in folders:  # the made models' cache, under the cache root (whose other folders are not)
-        env[CACHE_ENV] = str(cache_root())
+    if str(cache_dir()) in folders:  # the made models' cache, mounted under CACHE_MOUNT (the root's other folders
+        env[CACHE_ENV] = CACHE_MOUNT  # are not)
     return env
+
+
+def mount_point(folder: Path) -> str:
+    """Where a folder of :func:`dataset_dirs` is mounted in the container: the made models' cache under
+    :data:`CACHE_MOUNT`, a dataset folder at its own path."""
+    from workloads.common.made import cache_dir
+
+    return f"{CACHE_MOUNT}/{cache_dir().name}" if folder == cache_dir() else str(folder)
 
 
 def tail_lines(path: Path, ended: threading.Event) -> Iterator[bytes]:
@@ -352,7 +363,7 @@ class DockerRunner:
         remote = uses_server(request)
         volumes = {str(Path(request.submission_dir).resolve()): {"bind": SUBMISSION_MOUNT, "mode": "ro"},
                    str(folder.resolve()): {"bind": TRIAL_MOUNT, "mode": "rw"},
-                   **{str(d.resolve()): {"bind": str(d), "mode": "ro"} for d in data},
+                   **{str(d.resolve()): {"bind": mount_point(d), "mode": "ro"} for d in data},
                    **({str(splits.resolve()): {"bind": SPLITS_MOUNT, "mode": "ro"}} if splits else {})}
         environment = {**trial_env(request, data), **({SPLITS_ENV: SPLITS_MOUNT} if splits else {})}
         wall = int(limits.wall_limit(request.budget_s) + SELF_DESTRUCT_EXTRA_S)
