@@ -16,8 +16,8 @@ reported separately: it is in no trial's wall time. Goal (issue: trials that sta
 
 Then, per lite workload, the wall time of one validation evaluation of a freshly initialised model (median of 5),
 the cost every ``eval_period_s`` adds to a trial's wall time: in the trial's process, and through the evaluation
-server (``harness.runner.evaluator``), as training-track trials are evaluated. And per PEFT lite workload (and
-``fashion_cnn_regroup``), with the LoRA baseline's model: the export a trial does once before its timed loop
+server (``harness.runner.evaluator``), as training-track trials are evaluated. And per PEFT lite workload (with its
+scored variants), with the LoRA baseline's model: the export a trial does once before its timed loop
 (``harness.runner.program``), the server's rebuild of it, and one evaluation in the trial's process against one
 through the server (save the weights, request, load them into the program, evaluate, answer; median of 3).
 
@@ -136,6 +136,7 @@ def peft_evaluation_costs(threads: int, names: list[str], repeats: int = 3) -> l
     from harness.runner.evaluator import EvaluationServer
     from harness.runner.messages import TrialRequest
     from harness.tracks import peft
+    from harness.tracks.training import as_hyperparameters
     from workloads import get_spec
 
     torch.set_num_threads(threads)
@@ -151,7 +152,7 @@ def peft_evaluation_costs(threads: int, names: list[str], repeats: int = 3) -> l
             model, state = workload.init_model_fn(np.array([0, 0], dtype=np.uint32))
             hyperparameters = {"learning_rate": 0.003}
             method = peft.compose(peft.config_submission(lora), hyperparameters)
-            model = method.adapt(model=model, workload=workload, hyperparameters=hyperparameters,
+            model = method.adapt(model=model, workload=workload, hyperparameters=as_hyperparameters(hyperparameters),
                                  rng=np.array([0, 1], dtype=np.uint32))
             started = time.perf_counter()
             saved = program.write(program.export(model, program.example_of(workload.reference)),
@@ -235,7 +236,7 @@ def peft_report(threads: int) -> None:
     from harness.runner.run import BENCHMARK_RELEASE
     from workloads import scored_workloads
 
-    names = [*scored_workloads("lite", BENCHMARK_RELEASE, track="peft"), "fashion_cnn_regroup"]
+    names = scored_workloads("lite", BENCHMARK_RELEASE, track="peft")
     print(f"\nPEFT track, the LoRA baseline's model ({threads} threads): the export before the timed loop, the "
           f"server's rebuild, then one validation evaluation (median of 3) in the trial's process and through the "
           f"server (save, request, load into the program, evaluate, answer):")
