@@ -167,6 +167,25 @@ def class_subset(x: np.ndarray, y: np.ndarray, classes: tuple[int, ...]) -> tupl
     return images, torch.from_numpy(remap[y[mask].astype(np.int64)])
 
 
+def pretrained_workload(spec: WorkloadSpec, hardware_class: str, device: torch.device, recipe: Recipe,
+                        n_classes: int, splits: dict[str, tuple[torch.Tensor, torch.Tensor]],
+                        reference: torch.Tensor, reference_labels: torch.Tensor) -> tuple[PeftWorkload, ModelEvaluator]:
+    """The PEFT workload of ``recipe``'s pretrained CNN with a fresh ``n_classes`` head, on ``splits``; forgetting
+    is the source-task accuracy the adapted backbone loses on ``reference`` through the pretrained head."""
+    weights = {k: torch.from_numpy(v) for k, v in weights_for(recipe).items()}
+    backbone = {k: v for k, v in weights.items() if not k.startswith(f"{HEAD}.")}
+    source_head = {"weight": weights[f"{HEAD}.weight"].clone(), "bias": weights[f"{HEAD}.bias"].clone()}
+
+    def factory() -> nn.Module:
+        model = TransferCNN(n_classes=n_classes)  # the head's init is drawn from the seeded torch RNG
+        missing, unexpected = model.load_state_dict(backbone, strict=False)
+        assert not unexpected and set(missing) == {f"{HEAD}.weight", f"{HEAD}.bias"}, (missing, unexpected)
+        return model
+
+    return build_peft(spec, hardware_class, device, splits=splits, model_factory=factory, head_modules=(HEAD,),
+                      reference=reference, forgetting=source_accuracy_drop(source_head, reference_labels))
+
+
 def build(spec: WorkloadSpec, hardware_class: str, device: torch.device,
           source_classes: tuple[int, ...] = (0, 1, 2, 3, 4),
           target_classes: tuple[int, ...] = (5, 6, 7, 8, 9)) -> tuple[PeftWorkload, ModelEvaluator]:
@@ -177,9 +196,6 @@ def build(spec: WorkloadSpec, hardware_class: str, device: torch.device,
         raise ValueError(f"source {source_classes} and target {target_classes} must be disjoint Fashion-MNIST "
                          "classes (0-9), at least two targets")
     recipe = recipe_for(source_classes)
-    weights = {k: torch.from_numpy(v) for k, v in weights_for(recipe).items()}
-    backbone = {k: v for k, v in weights.items() if not k.startswith(f"{HEAD}.")}
-    source_head = {"weight": weights[f"{HEAD}.weight"].clone(), "bias": weights[f"{HEAD}.bias"].clone()}
 
     data = splits_from(load_splits)
     splits = {"train": class_subset(data.train_x, data.train_y, target_classes),
@@ -187,15 +203,7 @@ def build(spec: WorkloadSpec, hardware_class: str, device: torch.device,
               "test": class_subset(data.test_x, data.test_y, target_classes)}
     ref_x, ref_y = class_subset(data.validation_x, data.validation_y, source_classes)
     ref_x, ref_y = ref_x[:N_REFERENCE], ref_y[:N_REFERENCE]
-
-    def factory() -> nn.Module:
-        model = TransferCNN(n_classes=len(target_classes))  # the head's init is drawn from the seeded torch RNG
-        missing, unexpected = model.load_state_dict(backbone, strict=False)
-        assert not unexpected and set(missing) == {f"{HEAD}.weight", f"{HEAD}.bias"}, (missing, unexpected)
-        return model
-
-    return build_peft(spec, hardware_class, device, splits=splits, model_factory=factory, head_modules=(HEAD,),
-                      reference=ref_x, forgetting=source_accuracy_drop(source_head, ref_y))
+    return pretrained_workload(spec, hardware_class, device, recipe, len(target_classes), splits, ref_x, ref_y)
 
 
 def group_labels(y: np.ndarray, groups: tuple[tuple[int, ...], ...]) -> torch.Tensor:
@@ -221,9 +229,6 @@ def build_regroup(spec: WorkloadSpec, hardware_class: str, device: torch.device,
         raise ValueError(f"groups {groups} must hold each Fashion-MNIST class (0-9) exactly once, in two groups or "
                          "more")
     recipe = recipe_for(tuple(range(10)))
-    weights = {k: torch.from_numpy(v) for k, v in weights_for(recipe).items()}
-    backbone = {k: v for k, v in weights.items() if not k.startswith(f"{HEAD}.")}
-    source_head = {"weight": weights[f"{HEAD}.weight"].clone(), "bias": weights[f"{HEAD}.bias"].clone()}
 
     data = splits_from(load_splits)
 
@@ -236,12 +241,4 @@ def build_regroup(spec: WorkloadSpec, hardware_class: str, device: torch.device,
               "test": (images(data.test_x), group_labels(data.test_y, groups))}
     ref_x = validation_x[:N_REFERENCE]
     ref_y = torch.from_numpy(validation_y[:N_REFERENCE].astype(np.int64))
-
-    def factory() -> nn.Module:
-        model = TransferCNN(n_classes=len(groups))  # the head's init is drawn from the seeded torch RNG
-        missing, unexpected = model.load_state_dict(backbone, strict=False)
-        assert not unexpected and set(missing) == {f"{HEAD}.weight", f"{HEAD}.bias"}, (missing, unexpected)
-        return model
-
-    return build_peft(spec, hardware_class, device, splits=splits, model_factory=factory, head_modules=(HEAD,),
-                      reference=ref_x, forgetting=source_accuracy_drop(source_head, ref_y))
+    return pretrained_workload(spec, hardware_class, device, recipe, len(groups), splits, ref_x, ref_y)
