@@ -28,7 +28,7 @@ What this gives (README, "What each executor guarantees"):
   for an evaluation and, in a scored trial, the loop's end (the test evaluation's request: no evaluation is answered
   after it) from its own side, so its estimate of the submission time is the loop's wall time less those waits
   (:meth:`Evaluations.estimate`), not a figure the worker's heartbeat reports; the worker's account is checked
-  against it (:data:`harness.runner.supervisor.CLOCK_TOLERANCE`).
+  against it (:func:`harness.runner.supervisor.clock_allowance`).
 
 The cost: one ``torch.save`` in the worker, one ``torch.load`` in the server and two pipe messages per evaluation,
 and for a PEFT model one export before the timed loop and one rebuild in the server (``make bench``:
@@ -38,6 +38,7 @@ the same code as before.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import json
 import os
@@ -306,6 +307,7 @@ class Evaluations:
         self.server_cpu_s = 0.0  # the server's CPU for this trial: the trial's own work on its cores
         self.wait_cpu_s = 0.0  # the worker tree's CPU while it waited
         self.evaluations = 0
+        self.saved_bytes = 0  # the models the server read: the worker saved each untimed, inside the loop's time
         self.running: list[int] = []  # processes of the trial seen running (not stopped) at an evaluation's end
 
     def loop(self) -> None:
@@ -379,6 +381,8 @@ class Evaluations:
         if path is None or (order.program is not None and program is None):
             return {"error": f"the model to evaluate must be saved in the trial's scratch folder, not "
                              f"{order.path if path is None else order.program}"}
+        with contextlib.suppress(OSError):
+            self.saved_bytes += path.stat().st_size
         try:
             return server_for(self.request).evaluate(path, order.split, self.request.cpu_affinity,
                                                      self.request.limits.eval_s, program)

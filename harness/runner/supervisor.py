@@ -62,7 +62,18 @@ from harness.runner.messages import EvalRecord, EvalRequest, Heartbeat, Phase, T
 POLL_S = 0.1  # heartbeat sampling period; also the resolution of the supervisor's own submission-time estimate
 MEMORY_POLL_EVERY = 5  # memory, load and output every 5 polls (0.5 s) ...
 MEMORY_CLOSE = 0.5  # ... and at every poll once the trial holds more than this share of its memory limit
-CLOCK_TOLERANCE = (0.7, 2.0)  # reported submission time may not fall below 70% of the estimate minus 2 s
+#: How far a worker's reported submission time may fall below the supervisor's estimate before the trial fails as
+#: "clock tampering" (:func:`clock_allowance`): a constant, a share of the estimate, and per evaluation a constant
+#: plus the time to save the model the evaluation read. The supervisor's estimate of a trial evaluated by the
+#: evaluation server counts, as loop time, the worker's untimed work around each evaluation (saving the
+#: ``state_dict``, the request and the reply); the heartbeat's estimate is sampled every :data:`POLL_S`, so it may
+#: be a poll off at each phase change. Measured on three fresh-clone demo runs' 132 trials (the gap between estimate
+#: and report, ``provenance.evidence``): at most 1.21 s, on a 34.8 s trial with 17 evaluations at load 3.1 (the
+#: allowance there: 2.4 s); at most 3.5% of the estimate; about 0.01 s per evaluation (the README's "Clock").
+CLOCK_SLACK_S = 1.0
+CLOCK_SLACK_SHARE = 0.03
+CLOCK_SLACK_PER_EVALUATION_S = (0.01, 2 * POLL_S)  # the evaluation server's estimate, the heartbeat's
+SAVE_BYTES_PER_S = 100e6  # the slowest save of a state_dict allowed for (a busy disk); 90 MB of MiniLM: 0.9 s
 
 
 @dataclass
@@ -416,9 +427,9 @@ class _Watch:
         An honest worker reports at most ``budget + hang_grace_s`` (one call may overrun the budget by the grace);
         once this estimate is so far past that the end-of-trial check (:func:`_judge`) is bound to fail, stop now.
         """
-        low, slack = CLOCK_TOLERANCE
         most = self.request.budget_s + self.limits.hang_grace_s
-        if low * self.estimated_submission_s - slack > most:
+        observed = self.estimated_submission_s
+        if observed - clock_allowance(observed, self.evaluations) > most:
             return "failed", (f"clock tampering: the supervisor observed about {self.estimated_submission_s:.2f}s of "
                               f"submission time, but the worker never reached the {self.request.budget_s:.0f}s "
                               f"budget; killed")
@@ -487,6 +498,23 @@ def _log_tail(log: Path, lines: int = 3) -> str:
     return (" | last output: " + " / ".join(line.strip()[:200] for line in tail)) if tail else ""
 
 
+def clock_allowance(observed_s: float, evaluations: Evaluations | None, evaluated: int = 0) -> float:
+    """Seconds a worker's reported submission time may fall below the supervisor's estimate ``observed_s`` (see
+    :data:`CLOCK_SLACK_S`). ``evaluations``: the evaluation server's account (its count and the bytes it read) when
+    the trial used it; otherwise ``evaluated`` evaluations were timed by the heartbeat.
+
+    Example:
+        >>> round(clock_allowance(30.0, None, 10), 2)
+        3.9
+    """
+    if evaluations is not None:
+        count, saved = evaluations.evaluations, evaluations.saved_bytes
+        per = CLOCK_SLACK_PER_EVALUATION_S[0]
+    else:
+        count, saved, per = evaluated, 0, CLOCK_SLACK_PER_EVALUATION_S[1]
+    return CLOCK_SLACK_S + CLOCK_SLACK_SHARE * observed_s + count * per + saved / SAVE_BYTES_PER_S
+
+
 def _judge(watch: _Watch, reader: RecordReader, returncode: int, log: Path) -> tuple[str, str]:
     """The final status from everything the supervisor saw. The worker's account is checked, not trusted.
 
@@ -509,10 +537,11 @@ def _judge(watch: _Watch, reader: RecordReader, returncode: int, log: Path) -> t
         forged = reader.evaluations.check(reader.evals, result)
         if forged is not None:
             return "failed", forged
-    low, slack = CLOCK_TOLERANCE
-    if result.submission_time_s < low * watch.estimated_submission_s - slack:
+    observed = watch.estimated_submission_s
+    allowance = clock_allowance(observed, reader.evaluations, len(reader.evals))
+    if result.submission_time_s < observed - allowance:
         return "failed", (f"clock tampering: the worker reported {result.submission_time_s:.2f}s of submission time "
-                          f"but the supervisor observed about {watch.estimated_submission_s:.2f}s")
+                          f"but the supervisor observed about {observed:.2f}s (allowed: {allowance:.2f}s less)")
     return result.status, result.reason
 
 

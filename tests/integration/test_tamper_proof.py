@@ -83,6 +83,20 @@ def test_a_stopped_clock_with_a_hidden_phase_is_caught(tmp_path: Path) -> None:
     assert outcome.estimated_submission_s > 0.5
 
 
+def test_a_clock_that_runs_slow_is_caught(tmp_path: Path) -> None:
+    """A worker that reports 60% of its submission time: 6 s reported for about 10 s used, a gap of about 4 s where
+    about 2.5 s is allowed (:func:`harness.runner.supervisor.clock_allowance`: 1 s, 3% of 10 s, and 0.01 s for each
+    of its ~120 evaluations). The old rule (70% of the estimate minus 2 s: 5 s) let it through."""
+    request = TrialRequest(
+        trial_id="slow", submission_dir=str(FIXTURES / "slow_clock"), workload=get_spec("digits_mlp"),
+        hardware_class="cpu-2core", budget_s=6.0, hyperparameters={"learning_rate": 0.0}, seed=1, threads=1)
+    outcome = run_trial(request, tmp_path)
+
+    assert outcome.status == "failed" and "clock tampering" in outcome.reason, outcome.reason
+    assert outcome.result is not None and outcome.result.submission_time_s <= 6.5
+    assert outcome.estimated_submission_s > 8.0
+
+
 def test_nothing_of_the_trial_runs_while_it_is_evaluated(tmp_path: Path) -> None:
     """A thread that computes without end is stopped with the rest of the trial during each evaluation: the trial's
     processes use no CPU while the server evaluates, and the trial ends normally."""
