@@ -31,18 +31,18 @@ from workloads.common.made import (MadeMismatchError, cache_dir, cached, determi
 from workloads.common.peft import ModelEvaluator, forward, lengths, take, trim
 from workloads.rotten_tomatoes.data import CONTENT_SHA256, SPLIT_SHA256, load_splits
 from workloads.rotten_tomatoes.pytorch.models import encode, load_model
-from workloads.rotten_tomatoes.recipe import DENSE, WEIGHTS_SHA256, FineTuneRecipe
+from workloads.rotten_tomatoes.recipe import DENSE, OTHER_CPU_SHA256, WEIGHTS_SHA256, FineTuneRecipe
 
 
 def weights_path(recipe: FineTuneRecipe = DENSE, folder: Path | None = None) -> Path:
     return (folder or cache_dir()) / f"{recipe.name}.safetensors"
 
 
-def recorded_sha256(recipe: FineTuneRecipe = DENSE) -> str:
-    """The recorded hash (one so far: the recipe has been made on one CPU kernel family; see
-    ``workloads.fashion_transfer.recipe.OTHER_CPU_SHA256`` for a recipe with two)."""
+def recorded_sha256(recipe: FineTuneRecipe = DENSE) -> tuple[str, ...]:
+    """The hashes a rebuild of ``recipe`` may have: the release's recorded one first, then those of the other CPU
+    kernel families it was made on (:data:`~workloads.rotten_tomatoes.recipe.OTHER_CPU_SHA256`)."""
     try:
-        return WEIGHTS_SHA256[recipe.name]
+        return (WEIGHTS_SHA256[recipe.name], *OTHER_CPU_SHA256.get(recipe.name, ()))
     except KeyError:
         raise MadeMismatchError(f"recipe {recipe.name} has no recorded weights hash in "
                                 "workloads/rotten_tomatoes/recipe.py:WEIGHTS_SHA256") from None
