@@ -26,12 +26,15 @@ ends the trial at its wall limit.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib
+import json
 import os
 import re
 import secrets
 import shutil
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -41,7 +44,7 @@ from typing import Any
 
 from harness.executors import ExecutorError
 from harness.executors.engine import ImageInfo, connect, find_image
-from harness.runner.evaluator import Evaluations, server_for, uses_server
+from harness.runner.evaluator import Evaluations, server_for, supervised, uses_server
 from harness.runner.messages import EvalRecord, Heartbeat, TrialRequest
 from workloads.common.data import SPLITS_ENV
 from harness.runner.supervisor import POLL_S, RecordReader, TrialOutcome, supervise
@@ -328,8 +331,8 @@ class DockerRunner:
 
         ensure_made(request)
         folder = prepare_folder(workdir, request)
-        remote = uses_server(request)
-        if remote:
+        remote = supervised(request)
+        if uses_server(request):
             server_for(request)  # on this machine, with the data the container does not need
         heartbeat = Heartbeat(folder / "heartbeat")
         reply_fd = os.open(folder / "reply", os.O_RDWR)  # read-write: opening never waits for the worker
@@ -345,8 +348,8 @@ class DockerRunner:
             if isinstance(exc, docker.errors.DockerException):
                 raise ExecutorError(f"the Docker engine could not start trial {request.trial_id}: {exc}") from None
             raise
-        evaluations = Evaluations(request, folder, TRIAL_MOUNT, process.container.pause,
-                                  process.container.unpause) if remote else None
+        evaluations = Evaluations(request, folder, TRIAL_MOUNT, process.container.pause, process.container.unpause,
+                                  lambda model: self._measure(request, model, workdir)) if remote else None
         reader = RecordReader(lambda ended: tail_lines(folder / "records", ended), on_eval, evaluations, reply_fd)
         reader.start()
         try:
@@ -355,25 +358,71 @@ class DockerRunner:
             os.close(reply_fd)
         return self._account(outcome, process, request)
 
-    def _create(self, request: TrialRequest, folder: Path, splits: Path | None = None) -> Any:
+    def _measure(self, request: TrialRequest, model: Path, workdir: Path) -> tuple[dict[str, Any], float]:
+        """The compression track's measurement of a trial's saved model (:mod:`harness.tracks.compression`), in a
+        fresh container of its own, sealed as a trial's is, while the trial's container is paused: it gets a copy of
+        the model in a folder of its own (mounted where a trial's results folder is) and writes its numbers there.
+        Returns them and the CPU seconds the measuring process reported for itself (the contention account's)."""
+        import docker
+
+        from harness.tracks.compression import SAVED_MODEL, MeasurementError, log_tail
+
+        folder = Path(tempfile.mkdtemp(prefix=f"{_safe(request.trial_id)}-measure-", dir=workdir))
+        folder.chmod(0o777)
+        shutil.copyfile(model, folder / SAVED_MODEL)
+        inner = request.model_copy(update={"submission_dir": SUBMISSION_MOUNT})
+        (folder / "measure-request.json").write_text(inner.model_dump_json())
+        (folder / "measure.log").touch()
+        for path in folder.iterdir():
+            path.chmod(0o666)
+        limit = int(request.limits.eval_s)
+        command = (f"exec >>{TRIAL_MOUNT}/measure.log 2>&1; exec timeout -s KILL {limit} python -m "
+                   f"harness.tracks.compression {TRIAL_MOUNT}/measure-request.json {TRIAL_MOUNT}/{SAVED_MODEL} "
+                   f"{TRIAL_MOUNT}/measured.json")
+        container = None
+        try:
+            container = self._create(request, folder, command=command, name="measure")
+            container.start()
+            try:
+                code = int(container.wait(timeout=limit + SELF_DESTRUCT_EXTRA_S)["StatusCode"])
+            except Exception as exc:  # noqa: BLE001 - the engine's client times out with its HTTP library's error
+                raise MeasurementError(f"the measurement container did not end: {type(exc).__name__}: {exc}") from None
+            out = folder / "measured.json"
+            if code != 0 or not out.exists():
+                raise MeasurementError(f"the measurement container exited with code {code}: "
+                                       f"{log_tail(folder / 'measure.log')}")
+            measured = json.loads(out.read_text())
+            return measured, float(measured.get("cpu_s", 0.0))
+        except docker.errors.DockerException as exc:
+            raise MeasurementError(f"the Docker engine could not run the measurement: {exc}") from None
+        finally:
+            if container is not None:
+                with contextlib.suppress(docker.errors.APIError):
+                    container.remove(force=True)
+            shutil.rmtree(folder, ignore_errors=True)
+
+    def _create(self, request: TrialRequest, folder: Path, splits: Path | None = None, command: str | None = None,
+                name: str = "trial") -> Any:
+        """A sealed container for the trial (``command``: the worker) or for its measurement (``name``)."""
         from docker.types import DeviceRequest, Ulimit
 
         limits = request.limits
         data = dataset_dirs(request, splits)
-        remote = uses_server(request)
+        remote = supervised(request)
         volumes = {str(Path(request.submission_dir).resolve()): {"bind": SUBMISSION_MOUNT, "mode": "ro"},
                    str(folder.resolve()): {"bind": TRIAL_MOUNT, "mode": "rw"},
                    **{str(d.resolve()): {"bind": mount_point(d), "mode": "ro"} for d in data},
                    **({str(splits.resolve()): {"bind": SPLITS_MOUNT, "mode": "ro"}} if splits else {})}
         environment = {**trial_env(request, data), **({SPLITS_ENV: SPLITS_MOUNT} if splits else {})}
         wall = int(limits.wall_limit(request.budget_s) + SELF_DESTRUCT_EXTRA_S)
-        command = (f"exec >>{TRIAL_MOUNT}/log 2>&1; exec timeout -s KILL {wall} python -m harness.runner.worker "
-                   f"{TRIAL_MOUNT}/request.json {TRIAL_MOUNT}/heartbeat {TRIAL_MOUNT}/records"
-                   + (f" {TRIAL_MOUNT}/reply" if remote else ""))
+        command = command or (f"exec >>{TRIAL_MOUNT}/log 2>&1; exec timeout -s KILL {wall} python -m "
+                              f"harness.runner.worker {TRIAL_MOUNT}/request.json {TRIAL_MOUNT}/heartbeat "
+                              f"{TRIAL_MOUNT}/records" + (f" {TRIAL_MOUNT}/reply" if remote else ""))
         memory = limits.memory_bytes + MEMORY_HEADROOM
         cpus = request.cpu_affinity
         return self.client.containers.create(
-            self.image.id, ["/bin/sh", "-c", command], name=f"podium-{_safe(request.trial_id)}-{secrets.token_hex(3)}",
+            self.image.id, ["/bin/sh", "-c", command],
+            name=f"podium-{_safe(request.trial_id)}-{name}-{secrets.token_hex(3)}",
             labels={"org.podium.trial": request.trial_id}, hostname="podium-trial", user=TRIAL_USER,
             environment=environment, working_dir="/tmp", network_mode="none", read_only=True,
             tmpfs={"/tmp": f"rw,exec,nosuid,nodev,size={limits.scratch_bytes}"}, volumes=volumes, init=True,

@@ -224,9 +224,26 @@ EVALUATION_ENV = "PODIUM_EVALUATION"
 REMOTE_TRACKS = frozenset({"training", "peft"})
 
 
+#: the tracks whose evaluations the supervisor runs (:class:`Evaluations`): the evaluation server's, and the
+#: compression track's, whose one measurement runs in a fresh process the supervisor starts (the model is the
+#: submission's pickled module, which only a sandbox may load), never in the trial's own process
+SUPERVISED_TRACKS = REMOTE_TRACKS | {"compression"}
+
+
 def uses_server(request: TrialRequest) -> bool:
     """Whether the trial's evaluations run in the evaluation server (:data:`REMOTE_TRACKS`)."""
     return request.workload.track in REMOTE_TRACKS and os.environ.get(EVALUATION_ENV, "server") != "worker"
+
+
+def supervised(request: TrialRequest) -> bool:
+    """Whether the supervisor runs the trial's evaluations (:data:`SUPERVISED_TRACKS`): an :class:`Evaluations`
+    answers its requests."""
+    return request.workload.track in SUPERVISED_TRACKS and os.environ.get(EVALUATION_ENV, "server") != "worker"
+
+
+#: how a supervisor measures a compressed model saved at a path (as the supervisor sees it): the numbers of
+#: :func:`harness.tracks.compression.main` and the CPU seconds the measurement used
+Measure = Callable[[Path], tuple[dict[str, Any], float]]
 
 
 def _signal_tree(pid: int | None, sig: int, pids: list[int] | None = None) -> list[int]:
@@ -288,14 +305,18 @@ class Evaluations:
     returned, the waits and the CPU evidence, then checks the worker's records against them (:meth:`check`)."""
 
     def __init__(self, request: TrialRequest, scratch: Path, inside: str | None = None,
-                 freeze: Callable[[], None] | None = None, thaw: Callable[[], None] | None = None) -> None:
+                 freeze: Callable[[], None] | None = None, thaw: Callable[[], None] | None = None,
+                 measure: Measure | None = None) -> None:
         """``scratch``: the folder the worker saves the model in, as this process sees it; ``inside``: the same
         folder as the worker sees it, where that differs (a container's mount). ``freeze``/``thaw``: how to stop the
         trial while it is evaluated where signals cannot reach it (a container: the engine's pause); default
-        SIGSTOP/SIGCONT to the worker's process tree."""
+        SIGSTOP/SIGCONT to the worker's process tree. ``measure``: how a compressed model is measured (the
+        executor's sandbox)."""
         self.request, self.scratch = request, scratch.resolve()
         self.inside = inside
         self.freeze, self.thaw = freeze, thaw
+        self.measure = measure
+        self.measurements: dict[str, float] | None = None  # the compression track's, as the measurement gave them
         self.pid: int | None = None
         self.validation: list[dict[str, float]] = []
         self.test: dict[str, float] | None = None
@@ -327,7 +348,7 @@ class Evaluations:
         if scored and self.test is not None:
             return {"error": "an evaluation after the test evaluation: the trial's timed loop is over"}
         started = self.waiting_since = time.monotonic()
-        if scored and order.split == "test" and self.ended is None:
+        if (order.split == "measure" or scored and order.split == "test") and self.ended is None:
             self.ended = started
         stopped = self._stop()
         cpu = tree_cpu_s(self.pid)
@@ -351,6 +372,10 @@ class Evaluations:
         if order.split == "validation":
             self.validation.append(metrics)
             return reply
+        if order.split == "measure":
+            self.validation.append(metrics)
+            self.test, self.measurements = reply.pop("test"), reply["measurements"]
+            return reply if self.request.mode != "target_setting" else {**reply, "test": self.test}
         self.test = metrics
         return reply if self.request.mode == "target_setting" else REPLY_WITHHELD
 
@@ -381,6 +406,8 @@ class Evaluations:
         if path is None or (order.program is not None and program is None):
             return {"error": f"the model to evaluate must be saved in the trial's scratch folder, not "
                              f"{order.path if path is None else order.program}"}
+        if order.split == "measure":
+            return self._measure(order, path)
         with contextlib.suppress(OSError):
             self.saved_bytes += path.stat().st_size
         try:
@@ -388,6 +415,20 @@ class Evaluations:
                                                      self.request.limits.eval_s, program)
         except EvaluationServerError as exc:
             return {"error": str(exc)}
+
+    def _measure(self, order: EvalRequest, path: Path) -> dict[str, Any]:
+        """The compression track's measurement (:mod:`harness.tracks.compression`) of the model the worker saved, by
+        the executor's sandboxed process; its CPU is the trial's own work, as the server's is."""
+        from harness.tracks.compression import MeasurementError
+
+        if self.request.workload.track != "compression" or self.measure is None or self.measurements is not None:
+            return {"error": "a measurement is the compression track's, once per trial"}
+        try:
+            measured, cpu_s = self.measure(path)
+        except MeasurementError as exc:
+            return {"error": str(exc)}
+        return {"metrics": measured["validation"], "test": measured["test"],
+                "measurements": measured["measurements"], "cpu_s": cpu_s}
 
     def estimate(self, now: float) -> float | None:
         """The submission time the supervisor saw: the timed loop's wall time less the evaluations' waits."""
@@ -411,6 +452,8 @@ class Evaluations:
             return (f"forged records: the worker reported {len(evals)} evaluations, the evaluation server ran "
                     f"{len(self.validation)}")
         spec, request = self.request.workload, self.request
+        if spec.track == "compression":
+            return self._check_compression(evals, result)
         for record, metrics in zip(evals, self.validation):
             reported = {k: v for k, v in record.metrics.items() if not k.startswith("test_")}
             if reported != metrics:
@@ -431,6 +474,35 @@ class Evaluations:
                 "the worker ended without the test evaluation")
         result.test = self.test
         result.test_target_met = spec.meets(self.test[spec.metric], target.test)
+        return None
+
+    def _check_compression(self, evals: list[EvalRecord], result: WorkerResult) -> str | None:
+        """The compression track's :meth:`check`: the one record and the result must carry the measurement's
+        numbers, and the status is re-derived from them (:func:`harness.tracks.compression.verdict`)."""
+        from harness.tracks.compression import verdict
+
+        spec, request = self.request.workload, self.request
+        if self.measurements is None:
+            return "the worker ended without the measurement of its compressed model"
+        if len(evals) != 1 or evals[0].metrics != self.validation[0]:
+            return (f"forged records: the worker reported {[e.metrics for e in evals]}, the measurement gave "
+                    f"{self.validation[0]}")
+        if result.measurements != self.measurements:
+            return (f"forged records: the worker reports the measurements {result.measurements}, the measurement "
+                    f"gave {self.measurements}")
+        if request.mode == "target_setting":
+            return None
+        submission_s = evals[0].submission_time_s
+        why = verdict(spec, request.hardware_class, self.validation[0][spec.metric], self.measurements, submission_s,
+                      request.budget_s)
+        if (result.status == "reached") != (why is None) or (
+                why is None and result.time_to_result_s != submission_s):
+            return (f"forged records: the worker reports {result.status} at {result.time_to_result_s}, the "
+                    f"measurement says {'reached at %.2fs' % submission_s if why is None else why}")
+        if result.test:
+            return "forged records: the worker reported test metrics it was never given"
+        result.test = self.test or {}
+        result.test_target_met = spec.meets(result.test[spec.metric], spec.targets_for(request.hardware_class).test)
         return None
 
 

@@ -145,7 +145,9 @@ class EvalRequest(BaseModel):
 
     type: Literal["evaluate"] = "evaluate"
     trial_id: str
-    split: Literal["validation", "test"]
+    #: ``measure``: the compression track's one measurement of the model saved at ``path`` (a whole pickled module),
+    #: by a process the supervisor starts; the answer adds ``measurements`` (and ``test`` in a target-setting run)
+    split: Literal["validation", "test", "measure"]
     path: str
     program: str | None = None
 

@@ -222,8 +222,9 @@ def _outcome_fields(outcome: TrialOutcome) -> dict[str, Any]:
 
 def evidence(outcome: TrialOutcome) -> dict[str, Any]:
     """What the supervisor itself observed of the trial, next to the worker's account (README, "What each executor
-    guarantees"): its estimate of the submission time, and where the trial was evaluated; for a trial evaluated by
-    the evaluation server, the waits and the CPU seconds the trial's processes used during them."""
+    guarantees"): its estimate of the submission time, and where the trial was evaluated (``server``: outside the
+    trial's process, by the evaluation server or, for a compressor, the supervisor's measuring process); for those,
+    the waits and the CPU seconds the trial's processes used during them."""
     out: dict[str, Any] = {"observed_submission_s": outcome.estimated_submission_s,
                            "evaluated_by": "worker" if outcome.evaluation_wait_s is None else "server"}
     if outcome.evaluation_wait_s is not None:

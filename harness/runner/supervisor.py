@@ -50,7 +50,7 @@ import psutil
 
 from harness.runner import forkserver, reaper
 from harness.runner.clock import tree_rss
-from harness.runner.evaluator import Evaluations, server_for, uses_server
+from harness.runner.evaluator import Evaluations, Measure, server_for, supervised, uses_server
 from harness.runner.contention import ContentionRecord, CoreTimes, assess, read_cores, runnable_now, trial_cores
 from harness.runner.messages import EvalRecord, EvalRequest, Heartbeat, Phase, TrialRequest, WorkerResult
 
@@ -573,8 +573,8 @@ def run_trial(request: TrialRequest, workdir: Path, on_eval: Callable[[EvalRecor
     heartbeat = Heartbeat(workdir / f"{request.trial_id}.heartbeat", create=True)
     argv = [str(request_path), str(workdir / f"{request.trial_id}.heartbeat")]
     server = _warm_server(request)
-    evaluations = Evaluations(request, scratch) if uses_server(request) else None
-    if evaluations is not None:
+    evaluations = Evaluations(request, scratch, measure=local_measure(request)) if supervised(request) else None
+    if uses_server(request):
         server_for(request)  # started (imports, the workload's data) before the trial's clock and window open
     read_fd, write_fd = os.pipe()
     out_read, out_write = os.pipe()
@@ -613,6 +613,21 @@ def run_trial(request: TrialRequest, workdir: Path, on_eval: Callable[[EvalRecor
         shutil.rmtree(scratch, ignore_errors=True)
     outcome.start = "warm" if isinstance(process, _ForkedTrial) else "cold"
     return outcome
+
+
+def local_measure(request: TrialRequest) -> Measure:
+    """The compression track's measurement of a local trial: a fresh process on this machine, set up as the trial's
+    own (its environment, cores and file-size cap, a session of its own), in a folder of its own that the trial never
+    saw (made when the measurement starts, removed after it); its CPU is read by ``wait4``."""
+    from harness.tracks.compression import run_measurement
+
+    def measure(model: Path) -> tuple[dict, float]:
+        with tempfile.TemporaryDirectory(prefix="podium-measure-") as folder:
+            return run_measurement(request.model_dump_json(), model, Path(folder), request.limits.eval_s,
+                                   env={**_child_env(request), **scratch_env(Path(folder))},
+                                   preexec_fn=child_setup(request.limits.scratch_bytes, request.cpu_affinity))
+
+    return measure
 
 
 class ExitWait:

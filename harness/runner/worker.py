@@ -10,8 +10,9 @@ With REPLY (a pipe's descriptor or a FIFO: the supervisor's answers), a training
 outside this process (:mod:`harness.runner.evaluator`): the worker holds no held-out data (a training workload is
 built without it; a PEFT workload, whose reference sample comes from its loaders, drops it right after it is
 built), and each evaluation is a request on RECORDS answered on REPLY. A PEFT model goes to the server as an
-exported program (:mod:`harness.runner.program`). Without REPLY, evaluation runs here (the compression track, and
-``PODIUM_EVALUATION=worker``).
+exported program (:mod:`harness.runner.program`). A compression-track trial asks, after ``compress``, for the
+measurement of the model it saved, which the supervisor runs in a sandboxed process of its own. Without REPLY,
+evaluation and measurement run here (``PODIUM_EVALUATION=worker``).
 
 The loop (see :func:`train`): select a batch and update (timed) -> check the loss (untimed) -> when
 ``eval_period_s`` of submission time has passed: ``prepare_for_eval`` (timed) and evaluate (untimed) -> stop at the
@@ -40,7 +41,7 @@ import numpy as np
 from harness.runner.messages import EvalRecord, EvalRequest, Heartbeat, LoopStart, Phase, TrialRequest, WorkerResult
 from workloads.common.pytorch import EvaluationError, SplitMetrics
 from harness.runner import distributed
-from harness.runner.evaluator import REMOTE_TRACKS
+from harness.runner.evaluator import SUPERVISED_TRACKS
 from harness.tracks import compression, peft
 from harness.tracks.training import (TrainingComplete, TrainState, as_hyperparameters, default_prepare_for_eval,
                                      init_model_kwargs)
@@ -210,6 +211,15 @@ class RemoteEvaluator:
             raise EvaluationError(answer["error"])
         return SplitMetrics(split, answer["metrics"]) if "metrics" in answer else {}
 
+    def measure(self, path: Path) -> dict[str, Any]:
+        """The compression track: ask for the measurement of the model saved at ``path``; the answer's ``metrics``
+        (validation), ``measurements`` and, in a target-setting run, ``test``."""
+        self.send(EvalRequest(trial_id=self.trial_id, split="measure", path=str(path)))
+        answer = json.loads(self._line())
+        if "error" in answer:
+            raise EvaluationError(answer["error"])
+        return answer
+
     def export(self, model: Any) -> None:
         """Export ``model`` for the server unless the last export has its signature (the old program removed).
 
@@ -255,7 +265,7 @@ def load(request: TrialRequest, heartbeat: Heartbeat, send: Any, reply_fd: int |
     torch.manual_seed(request.seed)
     distributed.start(request.device)  # before the import: AlgoPerf code reads RANK and the group at import time
     track = request.workload.track
-    remote = reply_fd is not None and track in REMOTE_TRACKS
+    remote = reply_fd is not None and track in SUPERVISED_TRACKS
     if remote and track != peft.TRACK:
         data.withhold_held_out()
     module_name, function = request.workload.builder.split(":")
@@ -558,6 +568,9 @@ def compress_trial(trial: Trial) -> tuple[float, dict[str, float], bool | None, 
     queue = workload.input_queue(int(request.hyperparameters.get("batch_size", DEFAULT_BATCH_SIZE)), seed)
     trial.clock.phase(Phase.HARNESS)
     init_s = now() - started
+    remote = isinstance(trial.evaluator, RemoteEvaluator)
+    if remote:
+        trial.send(LoopStart(trial_id=request.trial_id))
     trial.loop_start = now()
     trial.clock.start(0)
     try:
@@ -574,18 +587,21 @@ def compress_trial(trial: Trial) -> tuple[float, dict[str, float], bool | None, 
                                 "torch.nn.Module)")
     trial.clock.phase(Phase.EVAL)
     started = now()
+    folder = trial.evaluator.folder if remote else Path(tempfile.mkdtemp(prefix="measure-"))
     try:
-        path = compression.save_model(compressed, Path(tempfile.mkdtemp(prefix="measure-")))
+        path = compression.save_model(compressed, folder)
     except Exception as exc:  # noqa: BLE001 - what cannot be saved cannot be measured: the submission's failure
         raise SubmissionFailure(f"the compressed model cannot be saved with torch.save (a lambda, a local class, an "
                                 f"open file?): {type(exc).__name__}: {exc}") from None
-    try:
-        measured = compression.measure_saved(request.model_dump_json(), path, request.limits.eval_s)
-    except compression.MeasurementError as exc:
+    try:  # by the supervisor (a scored trial), or here (PODIUM_EVALUATION=worker)
+        measured = (trial.evaluator.measure(path) if remote
+                    else compression.measure_saved(request.model_dump_json(), path, request.limits.eval_s))
+    except (compression.MeasurementError, EvaluationError) as exc:
         raise SubmissionFailure(f"the saved compressed model could not be measured: {exc}") from None
     trial.eval_time_s = now() - started
     trial.clock.phase(Phase.HARNESS)
-    validation, test, measurements = measured["validation"], measured["test"], measured["measurements"]
+    validation = measured["metrics"] if remote else measured["validation"]
+    test, measurements = measured.get("test", {}), measured["measurements"]
     trial.evals.append((0, validation))
     trial.eval_times.append(submission_s)
     trial.validation = validation
@@ -600,7 +616,7 @@ def compress_trial(trial: Trial) -> tuple[float, dict[str, float], bool | None, 
     if why is None:
         trial.reached_at, trial.cpu_reached_at = submission_s, cpu_s
     targets = spec.targets_for(request.hardware_class)
-    test_met = spec.meets(test[spec.metric], targets.test)
+    test_met = spec.meets(test[spec.metric], targets.test) if test else None  # a scored trial's: the supervisor's
     status, reason = ("reached", "") if why is None else ("missed", why)
     return init_s, test, test_met, status, reason, measurements
 

@@ -14,9 +14,13 @@ fine-tuning and distillation inside it count); a call that runs past the budget 
 **Evaluation data is out of reach.** The trial process that runs ``compress`` holds the dense model and the training
 split only (see :mod:`workloads.common.compression`): no validation or test example is loaded there. The returned
 model is saved (``torch.save`` of the module, untimed) and measured in a **separate, fresh process**
-(:func:`measure_saved`, ``python -m harness.tracks.compression``) that loads the saved file, the dense reference and
-the held-out splits, and never runs ``compress``. What it measures is what was saved, so the bytes counted, the
-accuracy and the latency all belong to the same model.
+(``python -m harness.tracks.compression``: :func:`main`) that loads the saved file, the dense reference and the
+held-out splits, and never runs ``compress``. What it measures is what was saved, so the bytes counted, the
+accuracy and the latency all belong to the same model. The *supervisor* starts that process and reads its numbers
+(:func:`run_measurement`; the worker asks for it on the records channel, and is stopped while it runs), in the
+sandbox the executor gives a trial (a local process with the trial's environment and cores; a fresh sealed
+container), so nothing the submission changes in its own process reaches the numbers; the worker's account is
+checked against them (:meth:`harness.runner.evaluator.Evaluations.check`).
 
 **Time-to-result** = the ``compress`` call's submission time when the validation metric meets the floor (the
 workload's validation target: ``floor_fraction`` of the dense model's quality, which for a lower-is-better metric
@@ -51,10 +55,13 @@ what is measured is what runs and what is saved.
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import io
 import json
 import os
+import resource
+import signal
 import statistics
 import subprocess
 import sys
@@ -312,22 +319,54 @@ def save_model(model: Any, folder: Path) -> Path:
 
 def measure_saved(request_json: str, model_path: Path, timeout_s: float) -> dict[str, Any]:
     """Measure the saved model in a fresh process (``python -m harness.tracks.compression``; see :func:`main`):
-    ``{"validation": {...}, "test": {...}, "measurements": {...}}``. Its output goes to ``measure.log`` beside the
-    model; a failure raises :class:`MeasurementError` with the log's last lines."""
-    folder = model_path.parent
+    ``{"validation": {...}, "test": {...}, "measurements": {...}}``. Its files (request, numbers, ``measure.log``)
+    go beside the model; a failure raises :class:`MeasurementError` with the log's last lines. What the trial's own
+    process calls when it measures itself (``PODIUM_EVALUATION=worker``); a scored trial is measured by the
+    supervisor instead (:func:`run_measurement`)."""
+    measured, _ = run_measurement(request_json, model_path, model_path.parent, timeout_s)
+    return measured
+
+
+def run_measurement(request_json: str, model_path: Path, folder: Path, timeout_s: float,
+                    env: dict[str, str] | None = None,
+                    preexec_fn: Callable[[], None] | None = None) -> tuple[dict[str, Any], float]:
+    """Measure the model saved at ``model_path`` in a fresh process whose files go to ``folder`` (the request, the
+    numbers, ``measure.log``), with ``env`` and ``preexec_fn`` (the sandbox a trial's process gets: see
+    :func:`harness.runner.supervisor.child_setup`). Returns the numbers and the process's CPU seconds (``wait4``).
+
+    Raises:
+        MeasurementError: the process failed, ran past ``timeout_s`` (killed) or wrote no numbers.
+    """
     request_path, out_path, log_path = folder / "measure-request.json", folder / "measured.json", folder / "measure.log"
     request_path.write_text(request_json)
+    out_path.unlink(missing_ok=True)
+    command = [sys.executable, "-m", "harness.tracks.compression", str(request_path), str(model_path), str(out_path)]
     with open(log_path, "wb") as log:
-        try:
-            done = subprocess.run([sys.executable, "-m", "harness.tracks.compression", str(request_path),
-                                   str(model_path), str(out_path)], stdin=subprocess.DEVNULL, stdout=log,
-                                  stderr=subprocess.STDOUT, timeout=timeout_s, check=False)
-        except subprocess.TimeoutExpired:
-            raise MeasurementError(f"measuring the compressed model took over {timeout_s:.0f}s") from None
-    if done.returncode != 0 or not out_path.exists():
-        tail = " / ".join(line.strip()[:300] for line in log_path.read_text(errors="replace").splitlines()[-3:])
-        raise MeasurementError(f"the measurement process exited with code {done.returncode}: {tail}")
-    return json.loads(out_path.read_text())
+        process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=env,
+                                   cwd=folder, preexec_fn=preexec_fn, start_new_session=preexec_fn is not None)
+    deadline, status, usage = time.monotonic() + timeout_s, None, None
+    while status is None:
+        pid, code, usage = os.wait4(process.pid, os.WNOHANG)
+        if pid:
+            status = os.waitstatus_to_exitcode(code)
+        elif time.monotonic() > deadline:
+            os.killpg(process.pid, signal.SIGKILL) if preexec_fn is not None else process.kill()
+            os.wait4(process.pid, 0)
+            raise MeasurementError(f"measuring the compressed model took over {timeout_s:.0f}s")
+        else:
+            time.sleep(0.05)
+    process.returncode = status  # reaped here: Popen must not wait for it again
+    if preexec_fn is not None:  # its own session: whatever it left running dies with it
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+    cpu_s = usage.ru_utime + usage.ru_stime
+    if status != 0 or not out_path.exists():
+        raise MeasurementError(f"the measurement process exited with code {status}: {log_tail(log_path)}")
+    return json.loads(out_path.read_text()), cpu_s
+
+
+def log_tail(log_path: Path, lines: int = 3) -> str:
+    return " / ".join(line.strip()[:300] for line in log_path.read_text(errors="replace").splitlines()[-lines:])
 
 
 def main(argv: list[str]) -> None:
@@ -367,7 +406,9 @@ def main(argv: list[str]) -> None:
     if request.mode == "target_setting":  # the floors are fractions of the dense model's own quality
         for split in ("validation", "test"):
             numbers[f"dense_{split}"] = float(evaluator.evaluate(held.dense, None, split)[spec.metric])
-    Path(out_path).write_text(json.dumps({**quality, "measurements": numbers}))
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    Path(out_path).write_text(json.dumps({**quality, "measurements": numbers,
+                                          "cpu_s": usage.ru_utime + usage.ru_stime}))
 
 
 if __name__ == "__main__":

@@ -96,7 +96,8 @@ def test_sealed_trial_fails_with_a_clear_reason(scoring_image: Any, tmp_path: Pa
 def test_a_compressor_is_measured_inside_the_container(scoring_image: Any, tmp_path: Path,
                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     """The compression track's trial in a sealed container: compress on the clock, the saved model measured by the
-    measuring process, which starts inside the same container (no network, read-only mounts). The made models' cache
+    measuring process, which the supervisor starts in a fresh container of its own (no network, read-only mounts),
+    while the trial's container is paused. The made models' cache
     starts empty, as on a fresh machine: the host makes the dense CNN first (the container mounts the cache
     read-only, so it could not make it there)."""
     monkeypatch.setenv("PODIUM_CACHE_DIR", str(tmp_path / "cache"))

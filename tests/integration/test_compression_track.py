@@ -58,6 +58,29 @@ def compress(model, workload, calibration_batches, train_queue, hyperparameters,
 '''
 
 
+#: returns the dense model untouched (bytes ratio 1.0, over any target) after replacing the measurement functions of
+#: the harness module in its own process with ones that report a perfect model: a tenth of the bytes, twice the speed
+FORGE = '''
+import sys
+
+PERFECT = {"bytes_ratio": 0.1, "latency_ratio": 0.5}
+
+def forged(*args, **kwargs):
+    quality = {"accuracy": 1.0, "loss": 0.0}
+    return {"validation": quality, "test": quality, "metrics": quality, "measurements": PERFECT}
+
+def compress(model, workload, calibration_batches, train_queue, hyperparameters, rng):
+    harness = sys.modules["harness.tracks.compression"]
+    harness.measure_saved = forged
+    harness.run_measurement = lambda *a, **k: (forged(), 0.0)
+    return model
+'''
+#: the same, and the worker's request for the measurement answered in the trial's process too
+FORGE_ALL = FORGE.replace("    return model", '''    worker = sys.modules.get("harness.runner.worker") or sys.modules["__main__"]
+    worker.RemoteEvaluator.measure = lambda self, path: forged()
+    return model''')
+
+
 def _folder(tmp_path: Path, source: str, name: str = "compressor") -> Path:
     folder = tmp_path / name
     folder.mkdir()
@@ -106,6 +129,27 @@ def test_a_miss_says_which_target_and_by_how_much(tmp_path: Path) -> None:
 def test_held_out_data_is_out_of_compress_reach(tmp_path: Path) -> None:
     outcome = _trial(_folder(tmp_path, SEARCH), tmp_path / "work", ratio=1.5)
     assert outcome.status == "reached", outcome.reason  # the search ran, found the training split, and nothing else
+
+
+def test_a_compressor_cannot_forge_its_measurement(tmp_path: Path) -> None:
+    """The measurement is started and read by the supervisor: what the submission patches in the trial's process
+    does not reach it (the dense model it returned is measured as it is), and a worker that answers its own request
+    is caught: the supervisor never measured anything."""
+    outcome = _trial(_folder(tmp_path, FORGE), tmp_path / "work")
+    assert outcome.status == "missed" and "bytes_ratio 1.0" in outcome.reason, outcome.reason
+    assert outcome.result.measurements["bytes_ratio"] > 0.99
+
+    outcome = _trial(_folder(tmp_path, FORGE_ALL, "all"), tmp_path / "work")
+    assert outcome.status == "failed" and "forged records" in outcome.reason, outcome.reason
+
+
+def test_with_measurement_in_the_worker_the_forgery_would_stand(tmp_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """What the check above adds: measured from the trial's own process, the patched functions' numbers stand."""
+    monkeypatch.setenv("PODIUM_EVALUATION", "worker")
+    outcome = _trial(_folder(tmp_path, FORGE), tmp_path / "work")
+    assert outcome.status == "reached", outcome.reason
+    assert outcome.result.measurements["bytes_ratio"] == 0.1
 
 
 @pytest.mark.parametrize(("body", "reason"), [
