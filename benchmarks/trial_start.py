@@ -198,7 +198,7 @@ def main() -> None:
               "process and through the evaluation server (save, request, load, evaluate, answer):")
         for name, n, local, remote in evaluation_costs(args.threads):
             print(f"  {name:<30}{local * 1e3:>8.1f} ms in process{remote * 1e3:>8.1f} ms via the server "
-                  f"(+{(remote - local) * 1e3:.1f} ms)  ({n} examples)")
+                  f"({(remote - local) * 1e3:+.1f} ms)  ({n} examples)")
     if args.part in ("all", "peft"):
         peft_report(args.threads)
     print(f"load average (1, 5, 15 min): {' '.join(f'{v:.2f}' for v in load_before)} before, "
@@ -242,7 +242,7 @@ def peft_report(threads: int) -> None:
           f"server (save, request, load into the program, evaluate, answer):")
     for name, n, exported, rebuilt, local, remote in peft_evaluation_costs(threads, names):
         print(f"  {name:<30} export {exported:5.2f} s, rebuild {rebuilt:5.2f} s; {local:7.2f} s in process, "
-              f"{remote:7.2f} s via the server (+{(remote - local) * 1e3:.0f} ms)  ({n} examples)")
+              f"{remote:7.2f} s via the server ({(remote - local) * 1e3:+.0f} ms)  ({n} examples)")
 
 
 if __name__ == "__main__":
