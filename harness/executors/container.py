@@ -365,7 +365,7 @@ class DockerRunner:
         Returns them and the CPU seconds the measuring process reported for itself (the contention account's)."""
         import docker
 
-        from harness.tracks.compression import SAVED_MODEL, MeasurementError, log_tail
+        from harness.tracks.compression import SAVED_MODEL, MeasurementError, log_tail, score_outputs
 
         folder = Path(tempfile.mkdtemp(prefix=f"{_safe(request.trial_id)}-measure-", dir=workdir))
         folder.chmod(0o777)
@@ -392,7 +392,9 @@ class DockerRunner:
                 raise MeasurementError(f"the measurement container exited with code {code}: "
                                        f"{log_tail(folder / 'measure.log')}")
             measured = json.loads(out.read_text())
-            return measured, float(measured.get("cpu_s", 0.0))
+            # the labels stay on this machine: the scorer turns the container's logits into metrics here
+            scored = score_outputs(measured, folder / "measure-request.json", folder, limit)
+            return scored, float(measured.get("cpu_s", 0.0))
         except docker.errors.DockerException as exc:
             raise MeasurementError(f"the Docker engine could not run the measurement: {exc}") from None
         finally:

@@ -362,53 +362,136 @@ def run_measurement(request_json: str, model_path: Path, folder: Path, timeout_s
     cpu_s = usage.ru_utime + usage.ru_stime
     if status != 0 or not out_path.exists():
         raise MeasurementError(f"the measurement process exited with code {status}: {log_tail(log_path)}")
-    return json.loads(out_path.read_text()), cpu_s
+    return score_outputs(json.loads(out_path.read_text()), request_path, folder, timeout_s), cpu_s
 
 
 def log_tail(log_path: Path, lines: int = 3) -> str:
     return " / ".join(line.strip()[:300] for line in log_path.read_text(errors="replace").splitlines()[-lines:])
 
 
-def main(argv: list[str]) -> None:
-    """The measurement process: ``REQUEST.json MODEL.pt OUT.json``.
+#: the measuring process's logits of a classifier's held-out splits, which the scorer turns into metrics
+OUTPUTS_FILE = "outputs.safetensors"
+SPLITS = ("validation", "test")
 
-    Imports the submission module under the worker's name for it (``podium_submission``), so classes it defined
-    unpickle; loads the saved model and the workload's held-out data and dense reference (the family module's
-    ``held_out``); evaluates validation and test with the held-out data's evaluator (a classifier's loss and accuracy,
-    a language model's loss and perplexity); measures bytes and latency against the dense model (:func:`measure`);
-    in a target-setting run also evaluates the dense model (``dense_validation``, ``dense_test``); writes the numbers
-    to OUT.json.
-    """
-    request_path, model_path, out_path = argv
+
+def _held_out(request: Any, device: Any) -> Any:
     import importlib
+
+    spec = request.workload
+    module_name, _ = spec.builder.split(":")
+    return importlib.import_module(module_name).held_out(spec, device, **spec.builder_kwargs)
+
+
+def main(argv: list[str]) -> None:
+    """The measuring process, ``REQUEST.json MODEL.pt OUT.json`` (``--score``: the scorer, :func:`score_main`).
+
+    Loads the workload's held-out data and dense reference (the family module's ``held_out``). For a classifier it
+    then keeps the held-out *inputs* only: the labels are dropped (with every loader's cache of them,
+    :func:`workloads.common.data.withhold_held_out`) before any code of the submission is imported or unpickled, so
+    nothing the compressed model runs can find one; its logits on validation and test (and the dense model's, in a
+    target-setting run) go to :data:`OUTPUTS_FILE` beside OUT.json, for the scorer. A language model's perplexity
+    needs its inputs' next tokens, which are its labels: that evaluator runs here, as before. Then it imports the
+    submission module under the worker's name for it (``podium_submission``), so classes it defined unpickle; loads
+    the saved model; measures bytes and latency against the dense model (:func:`measure`); writes the numbers to
+    OUT.json.
+    """
+    if argv and argv[0] == "--score":
+        score_main(argv[1:])
+        return
+    request_path, model_path, out_path = argv
+    import gc
 
     import torch
 
     from harness.runner.messages import TrialRequest
     from harness.runner.worker import import_submission
-    from workloads.common.peft import forward
+    from workloads.common import data
+    from workloads.common.peft import ModelEvaluator, forward
 
     request = TrialRequest.model_validate_json(Path(request_path).read_text())
     spec, device = request.workload, torch.device(request.device)
     torch.set_num_threads(request.threads)
+    held = _held_out(request, device)
+    labels_free = held.evaluator_factory is ModelEvaluator
+    if labels_free:
+        held.splits = {split: (x, None) for split, (x, _) in held.splits.items()}
+        data.withhold_held_out()
+        gc.collect()
+    evaluator = (ModelEvaluator(device, held.splits) if labels_free else held.evaluator(device))
     import_submission(Path(request.submission_dir).resolve())
-    module_name, _ = spec.builder.split(":")
-    held = importlib.import_module(module_name).held_out(spec, device, **spec.builder_kwargs)
     model = torch.load(model_path, weights_only=False, map_location=device)
     if not isinstance(model, torch.nn.Module):
         raise MeasurementError(f"compress returned a {type(model).__name__}, not a torch.nn.Module")
-    evaluator = held.evaluator(device)
-    quality = {split: dict(evaluator.evaluate(model, None, split)) for split in ("validation", "test")}
+    out: dict[str, Any] = {}
+    if labels_free:
+        from safetensors.torch import save_file
+
+        models = {"": model, **({"dense.": held.dense} if request.mode == "target_setting" else {})}
+        logits = {f"{prefix}{split}.{i}": batch.contiguous() for prefix, m in models.items() for split in SPLITS
+                  for i, batch in enumerate(evaluator.logits(m, split))}
+        save_file(logits, Path(out_path).parent / OUTPUTS_FILE)
+        out["outputs"] = OUTPUTS_FILE
+    else:
+        out.update({split: dict(evaluator.evaluate(model, None, split)) for split in SPLITS})
     single, batch = held.latency_inputs(THROUGHPUT_BATCH)
     measured = measure(model, held.dense, single, batch, forward, threads=request.threads,
                        runs=spec.compression.latency_runs)
     numbers = {k: float(v) for k, v in measured.items() if isinstance(v, (int, float))}
-    if request.mode == "target_setting":  # the floors are fractions of the dense model's own quality
-        for split in ("validation", "test"):
+    if request.mode == "target_setting" and not labels_free:  # the floors are fractions of the dense model's own
+        for split in SPLITS:
             numbers[f"dense_{split}"] = float(evaluator.evaluate(held.dense, None, split)[spec.metric])
     usage = resource.getrusage(resource.RUSAGE_SELF)
-    Path(out_path).write_text(json.dumps({**quality, "measurements": numbers,
-                                          "cpu_s": usage.ru_utime + usage.ru_stime}))
+    Path(out_path).write_text(json.dumps({**out, "measurements": numbers, "cpu_s": usage.ru_utime + usage.ru_stime}))
+
+
+def score_main(argv: list[str]) -> None:
+    """The scorer, ``--score REQUEST.json OUTPUTS.safetensors OUT.json``: a process of the harness alone (it imports
+    no submission code and reads the logits as tensors, never unpickling) that holds the labels and turns the
+    measuring process's logits into the splits' metrics (:meth:`workloads.common.peft.ModelEvaluator.score`, the
+    same sums as an evaluation in one process); in a target-setting run also the dense model's metric."""
+    request_path, outputs_path, out_path = argv
+    import torch
+    from safetensors.torch import load_file
+
+    from harness.runner.messages import TrialRequest
+
+    request = TrialRequest.model_validate_json(Path(request_path).read_text())
+    spec = request.workload
+    evaluator = _held_out(request, torch.device("cpu")).evaluator(torch.device("cpu"))
+    logits = load_file(outputs_path)
+
+    def batches(prefix: str, split: str) -> list[Any]:
+        return [logits[f"{prefix}{split}.{i}"] for i in range(sum(k.startswith(f"{prefix}{split}.") for k in logits))]
+
+    try:
+        out: dict[str, Any] = {split: dict(evaluator.score(batches("", split), split)) for split in SPLITS}
+        if request.mode == "target_setting":
+            out["dense"] = {f"dense_{split}": float(evaluator.score(batches("dense.", split), split)[spec.metric])
+                            for split in SPLITS}
+    except Exception as exc:  # noqa: BLE001 - what the measuring process wrote is the submission's model's output
+        raise MeasurementError(f"the compressed model's outputs cannot be scored: {exc}") from None
+    Path(out_path).write_text(json.dumps(out))
+
+
+def score_outputs(measured: dict[str, Any], request_path: Path, folder: Path, timeout_s: float) -> dict[str, Any]:
+    """``measured`` with its quality: when the measuring process wrote logits (:data:`OUTPUTS_FILE` in ``folder``),
+    the scorer (:func:`score_main`, a fresh process of the harness on this machine) turns them into metrics."""
+    if "outputs" not in measured:
+        return measured
+    out_path, log_path = folder / "scored.json", folder / "score.log"
+    command = [sys.executable, "-m", "harness.tracks.compression", "--score", str(request_path),
+               str(folder / OUTPUTS_FILE), str(out_path)]
+    with open(log_path, "wb") as log:
+        try:
+            done = subprocess.run(command, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                                  timeout=timeout_s, check=False)
+        except subprocess.TimeoutExpired:
+            raise MeasurementError(f"scoring the compressed model's outputs took over {timeout_s:.0f}s") from None
+    if done.returncode != 0 or not out_path.exists():
+        raise MeasurementError(f"the scorer exited with code {done.returncode}: {log_tail(log_path)}")
+    scored = json.loads(out_path.read_text())
+    numbers = {**measured["measurements"], **scored.pop("dense", {})}
+    return {**{k: v for k, v in measured.items() if k != "outputs"}, **scored, "measurements": numbers}
 
 
 if __name__ == "__main__":

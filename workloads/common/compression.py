@@ -28,7 +28,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from workloads.common.peft import Inputs, ModelEvaluator, forward, lengths, shuffled_batches, take, to_device
+from workloads.common.peft import (Inputs, ModelEvaluator, forward, lengths, rows_of, shuffled_batches, take,
+                                   to_device)
 from workloads.common.pytorch import TorchWorkload
 from workloads.spec import WorkloadSpec
 
@@ -80,7 +81,9 @@ class HeldOut:
     model is evaluated on them."""
 
     dense: nn.Module
-    splits: dict[str, tuple[Inputs, torch.Tensor]]
+    #: ``(inputs, labels)`` per split; the measuring process drops a classifier's labels (``None``) before it loads
+    #: the compressed model (:func:`harness.tracks.compression.main`)
+    splits: dict[str, tuple[Inputs, torch.Tensor | None]]
     #: ``make(device, splits)``: the evaluator whose ``evaluate(model, None, split)`` gives the split's metrics (the
     #: workload's ``metric`` among them); by default a classifier's loss and accuracy
     evaluator_factory: Callable[[torch.device, dict[str, tuple[Inputs, torch.Tensor]]], Any] = ModelEvaluator
@@ -95,7 +98,7 @@ class HeldOut:
         Tokenized rows are trimmed to the batch's longest row, as evaluation does."""
         x, _ = self.splits["validation"]
         row_lengths = lengths(x)
-        n = len(self.splits["validation"][1])
+        n = rows_of(x)
 
         def rows(start: int, count: int) -> Inputs:
             index = torch.arange(start, start + count) % n

@@ -147,44 +147,69 @@ def shuffled_batches(workload: TorchWorkload, inputs: Inputs, labels: torch.Tens
             yield {"inputs": batch, "targets": labels[idx]}
 
 
-class ModelEvaluator:
-    """Harness-side evaluation of the submitted model itself on held-out splits. Never handed to a submission."""
+def rows_of(inputs: Inputs) -> int:
+    """How many rows ``inputs`` has (a tensor's first dimension, or a dict's tensors')."""
+    return len(next(iter(inputs.values()))) if isinstance(inputs, Mapping) else len(inputs)
 
-    def __init__(self, device: torch.device, splits: dict[str, tuple[Inputs, torch.Tensor]],
+
+class ModelEvaluator:
+    """Harness-side evaluation of the submitted model itself on held-out splits. Never handed to a submission.
+
+    Two halves, which may run in different processes: :meth:`logits` needs the inputs only (an evaluator made with
+    ``None`` for a split's labels holds none), :meth:`score` the logits and the labels; :meth:`evaluate` is both."""
+
+    def __init__(self, device: torch.device, splits: dict[str, tuple[Inputs, torch.Tensor | None]],
                  batch_size: int = 256) -> None:
-        self._splits = {k: (to_device(x, device), y.to(device)) for k, (x, y) in splits.items()}
+        self._splits = {k: (to_device(x, device), None if y is None else y.to(device)) for k, (x, y) in splits.items()}
         self._batch_size = batch_size
         # Tokenized splits are evaluated in order of length, each batch trimmed to its longest row (see trim): the
         # sums below do not depend on the order, and a batch of short snippets no longer pays for 64 positions.
         self._batches: dict[str, list[tuple[torch.Tensor | slice, int | None]]] = {}
-        for name, (x, y) in splits.items():
-            row_lengths = lengths(x)
+        for name, (x, _) in splits.items():
+            row_lengths, n = lengths(x), rows_of(x)
             if row_lengths is None:
-                self._batches[name] = [(slice(s, s + batch_size), None) for s in range(0, len(y), batch_size)]
+                self._batches[name] = [(slice(s, s + batch_size), None) for s in range(0, n, batch_size)]
                 continue
             order = torch.sort(row_lengths, stable=True).indices
             chunks = order.split(batch_size)
             self._batches[name] = [(rows.to(device), max(1, int(row_lengths[rows].max()))) for rows in chunks]
 
     @torch.no_grad()
-    def evaluate(self, params: Any, model_state: Any, split: str) -> SplitMetrics:
-        """Mean loss and accuracy on ``split`` ("validation" or "test"), also under ``"<split>/<metric>"``."""
+    def logits(self, params: Any, split: str) -> list[torch.Tensor]:
+        """The model's logits on ``split``, one ``(B, n_classes)`` tensor per evaluation batch (in the batches'
+        order: :meth:`score` pairs them with the labels)."""
         if not isinstance(params, nn.Module):
             raise EvaluationError(f"the model to evaluate is a {type(params).__name__}, not a torch.nn.Module")
         model, was_training = params, params.training
         model.eval()
         try:
-            x, y = self._splits[split]
-            total_loss, correct = 0.0, 0
+            x, _ = self._splits[split]
+            out = []
             for rows, length in self._batches[split]:
                 inputs = take(x, rows)
-                logits = forward(model, inputs if length is None else trim(inputs, length))  # (B, n_classes)
-                targets = y[rows]
-                total_loss += float(F.cross_entropy(logits.float(), targets, reduction="sum"))
-                correct += int((logits.argmax(dim=-1) == targets).sum())
+                out.append(forward(model, inputs if length is None else trim(inputs, length)).float())
         finally:
             model.train(was_training)
+        return out
+
+    def score(self, logits: list[torch.Tensor], split: str) -> SplitMetrics:
+        """Mean loss and accuracy on ``split`` from :meth:`logits`' output, also under ``"<split>/<metric>"``."""
+        _, y = self._splits[split]
+        if y is None:
+            raise EvaluationError(f"this evaluator holds no labels for {split}")
+        batches = self._batches[split]
+        if len(logits) != len(batches) or any(len(out) != len(y[rows]) for out, (rows, _) in zip(logits, batches)):
+            raise EvaluationError(f"the logits do not match the {split} split's {len(batches)} batches")
+        total_loss, correct = 0.0, 0
+        for out, (rows, _) in zip(logits, batches):
+            targets = y[rows]
+            total_loss += float(F.cross_entropy(out, targets, reduction="sum"))
+            correct += int((out.argmax(dim=-1) == targets).sum())
         return SplitMetrics(split, {"loss": total_loss / len(y), "accuracy": correct / len(y)})
+
+    def evaluate(self, params: Any, model_state: Any, split: str) -> SplitMetrics:
+        """Mean loss and accuracy on ``split`` ("validation" or "test"), also under ``"<split>/<metric>"``."""
+        return self.score(self.logits(params, split), split)
 
 
 def build_peft(spec: WorkloadSpec, hardware_class: str, device: torch.device, *,
