@@ -142,9 +142,7 @@ def dataset_dirs(request: TrialRequest, splits: Path | None = None) -> list[Path
     and a trial with exported training ``splits`` (:func:`training_splits`) gets none: its held-out splits stay
     out of the container.
     """
-    from workloads.common.made import cache_dir
-
-    made = [cache_dir()] if cache_dir().is_dir() else []
+    made = made_cache()
     if splits is not None:
         return made
     try:
@@ -154,6 +152,30 @@ def dataset_dirs(request: TrialRequest, splits: Path | None = None) -> list[Path
     local_dir = getattr(module, "local_dir", None)
     folder = local_dir() if callable(local_dir) else None
     return ([Path(folder)] if folder is not None and Path(folder).is_dir() else []) + made
+
+
+def made_cache() -> list[Path]:
+    """The made models' cache (:mod:`workloads.common.made`) as a folder to mount, when it exists."""
+    from workloads.common.made import cache_dir
+
+    return [cache_dir()] if cache_dir().is_dir() else []
+
+
+def held_out_inputs(request: TrialRequest, workdir: Path) -> Path | None:
+    """The compression workload's held-out inputs without labels (:func:`harness.tracks.compression.export_inputs`),
+    written on this machine once per run folder and workload definition; None where its measurement needs the
+    dataset itself (a language model's perplexity reads its labels from its inputs)."""
+    from harness.tracks.compression import export_inputs
+
+    path = workdir / "held-out-inputs" / f"{request.workload.name}-{request.workload.spec_hash()}.safetensors"
+    none = path.with_suffix(".none")
+    if path.exists():
+        return path
+    if none.exists() or not export_inputs(request, path):
+        none.parent.mkdir(parents=True, exist_ok=True)
+        none.touch()
+        return None
+    return path
 
 
 #: (builder module, cache folder) pairs whose ``ensure_made()`` has succeeded in this process (checked once, not
@@ -365,11 +387,14 @@ class DockerRunner:
         Returns them and the CPU seconds the measuring process reported for itself (the contention account's)."""
         import docker
 
-        from harness.tracks.compression import SAVED_MODEL, MeasurementError, log_tail, score_outputs
+        from harness.tracks.compression import INPUTS_FILE, SAVED_MODEL, MeasurementError, log_tail, score_outputs
 
+        inputs = held_out_inputs(request, workdir)
         folder = Path(tempfile.mkdtemp(prefix=f"{_safe(request.trial_id)}-measure-", dir=workdir))
         folder.chmod(0o777)
         shutil.copyfile(model, folder / SAVED_MODEL)
+        if inputs is not None:
+            shutil.copyfile(inputs, folder / INPUTS_FILE)
         inner = request.model_copy(update={"submission_dir": SUBMISSION_MOUNT})
         (folder / "measure-request.json").write_text(inner.model_dump_json())
         (folder / "measure.log").touch()
@@ -378,10 +403,11 @@ class DockerRunner:
         limit = int(request.limits.eval_s)
         command = (f"exec >>{TRIAL_MOUNT}/measure.log 2>&1; exec timeout -s KILL {limit} python -m "
                    f"harness.tracks.compression {TRIAL_MOUNT}/measure-request.json {TRIAL_MOUNT}/{SAVED_MODEL} "
-                   f"{TRIAL_MOUNT}/measured.json")
+                   f"{TRIAL_MOUNT}/measured.json" + (f" {TRIAL_MOUNT}/{INPUTS_FILE}" if inputs is not None else ""))
         container = None
-        try:
-            container = self._create(request, folder, command=command, name="measure")
+        try:  # with the inputs in a file, no dataset folder is mounted: the labels never enter a container
+            container = self._create(request, folder, command=command, name="measure",
+                                     data=made_cache() if inputs is not None else None)
             container.start()
             try:
                 code = int(container.wait(timeout=limit + SELF_DESTRUCT_EXTRA_S)["StatusCode"])
@@ -404,12 +430,13 @@ class DockerRunner:
             shutil.rmtree(folder, ignore_errors=True)
 
     def _create(self, request: TrialRequest, folder: Path, splits: Path | None = None, command: str | None = None,
-                name: str = "trial") -> Any:
-        """A sealed container for the trial (``command``: the worker) or for its measurement (``name``)."""
+                name: str = "trial", data: list[Path] | None = None) -> Any:
+        """A sealed container for the trial (``command``: the worker) or for its measurement (``name``); ``data``:
+        the folders to mount read-only (default: :func:`dataset_dirs`)."""
         from docker.types import DeviceRequest, Ulimit
 
         limits = request.limits
-        data = dataset_dirs(request, splits)
+        data = dataset_dirs(request, splits) if data is None else data
         remote = supervised(request)
         volumes = {str(Path(request.submission_dir).resolve()): {"bind": SUBMISSION_MOUNT, "mode": "ro"},
                    str(folder.resolve()): {"bind": TRIAL_MOUNT, "mode": "rw"},

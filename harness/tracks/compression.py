@@ -374,18 +374,71 @@ OUTPUTS_FILE = "outputs.safetensors"
 SPLITS = ("validation", "test")
 
 
-def _held_out(request: Any, device: Any) -> Any:
+#: the held-out inputs of a classifier workload, without labels, as the harness writes them for a measuring process
+#: in a sealed container (:func:`export_inputs`): ``<split>`` (a tensor) or ``<split>/<key>`` (tokenized inputs)
+INPUTS_FILE = "inputs.safetensors"
+
+
+def _family(request: Any) -> Any:
     import importlib
 
+    return importlib.import_module(request.workload.builder.split(":")[0])
+
+
+def _held_out(request: Any, device: Any) -> Any:
     spec = request.workload
-    module_name, _ = spec.builder.split(":")
-    return importlib.import_module(module_name).held_out(spec, device, **spec.builder_kwargs)
+    return _family(request).held_out(spec, device, **spec.builder_kwargs)
+
+
+def export_inputs(request: Any, path: Path) -> bool:
+    """Write the workload's held-out *inputs* (no labels) to ``path`` (safetensors), for a measuring process that
+    gets no dataset folder; False (nothing written) where the measurement needs the labels (a language model's
+    perplexity) or the family has no ``dense()``. Run by the harness on its own machine."""
+    import torch
+    from safetensors.torch import save_file
+
+    from workloads.common.peft import ModelEvaluator
+
+    if not hasattr(_family(request), "dense"):
+        return False
+    held = _held_out(request, torch.device("cpu"))
+    if held.evaluator_factory is not ModelEvaluator:
+        return False
+    tensors = {}
+    for split, (x, _) in held.splits.items():
+        tensors.update({f"{split}/{k}": v.contiguous() for k, v in x.items()} if isinstance(x, dict)
+                       else {split: x.contiguous()})
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_suffix(f".{os.getpid()}.partial")
+    save_file(tensors, partial)
+    os.replace(partial, path)
+    return True
+
+
+def inputs_held_out(request: Any, device: Any, path: Path) -> Any:
+    """The :class:`~workloads.common.compression.HeldOut` of a measuring process given an :func:`export_inputs`
+    file: the dense model from the family's ``dense()``, the inputs from the file, no labels."""
+    from safetensors.torch import load_file
+
+    from workloads.common.compression import HeldOut
+
+    tensors = load_file(path, device=str(device))
+
+    def inputs(split: str) -> Any:
+        keyed = {k.split("/", 1)[1]: v for k, v in tensors.items() if k.startswith(f"{split}/")}
+        return tensors[split] if split in tensors else keyed
+
+    spec = request.workload
+    return HeldOut(dense=_family(request).dense(spec, device, **spec.builder_kwargs),
+                   splits={split: (inputs(split), None) for split in SPLITS})
 
 
 def main(argv: list[str]) -> None:
-    """The measuring process, ``REQUEST.json MODEL.pt OUT.json`` (``--score``: the scorer, :func:`score_main`).
+    """The measuring process, ``REQUEST.json MODEL.pt OUT.json [INPUTS.safetensors]`` (``--score``: the scorer,
+    :func:`score_main`).
 
-    Loads the workload's held-out data and dense reference (the family module's ``held_out``). For a classifier it
+    Loads the workload's held-out data and dense reference (the family module's ``held_out``; with INPUTS, the
+    inputs from that file, :func:`export_inputs`, and the family's ``dense()``: no dataset file is read). For a classifier it
     then keeps the held-out *inputs* only: the labels are dropped (with every loader's cache of them,
     :func:`workloads.common.data.withhold_held_out`) before any code of the submission is imported or unpickled, so
     nothing the compressed model runs can find one; its logits on validation and test (and the dense model's, in a
@@ -398,7 +451,7 @@ def main(argv: list[str]) -> None:
     if argv and argv[0] == "--score":
         score_main(argv[1:])
         return
-    request_path, model_path, out_path = argv
+    request_path, model_path, out_path, *inputs_path = argv
     import gc
 
     import torch
@@ -411,7 +464,7 @@ def main(argv: list[str]) -> None:
     request = TrialRequest.model_validate_json(Path(request_path).read_text())
     spec, device = request.workload, torch.device(request.device)
     torch.set_num_threads(request.threads)
-    held = _held_out(request, device)
+    held = inputs_held_out(request, device, Path(inputs_path[0])) if inputs_path else _held_out(request, device)
     labels_free = held.evaluator_factory is ModelEvaluator
     if labels_free:
         held.splits = {split: (x, None) for split, (x, _) in held.splits.items()}

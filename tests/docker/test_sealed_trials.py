@@ -113,6 +113,53 @@ def test_a_compressor_is_measured_inside_the_container(scoring_image: Any, tmp_p
     assert list((tmp_path / "cache" / "pretrained").glob("fashion_cnn_src0123456789_*.safetensors"))
 
 
+#: a compressed model that, when it first runs, looks for Fashion-MNIST's test files wherever they could be mounted
+#: (the read_dataset_files fixture's search) and fails naming the first it can read
+PEEK_FILES = """
+import importlib.util
+import sys
+from pathlib import Path
+
+from torch import nn
+
+FIXTURE = Path(__file__).resolve().parent / "read_dataset_files.py"
+
+class Peek(nn.Module):
+    def __init__(self, inner):
+        super().__init__()
+        self.inner = inner
+        self.searched = False
+
+    def forward(self, x):
+        if not self.searched:
+            self.searched = True
+            spec = importlib.util.spec_from_file_location("read_dataset_files", FIXTURE)
+            search = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(search)
+            found = search._dataset_files()
+            if found:
+                raise RuntimeError(f"found a dataset file with held-out examples: {found[0]}")
+        return self.inner(x)
+
+def compress(model, workload, calibration_batches, train_queue, hyperparameters, rng):
+    return Peek(model)
+"""
+
+
+def test_a_compressed_model_is_measured_where_no_dataset_file_is(scoring_image: Any, tmp_path: Path) -> None:
+    """The measuring container gets the held-out inputs in a file the host wrote, without labels, and no dataset
+    folder: a model that searches the mounts for the test split's files when it runs finds none (locally, where the
+    trial runs as your user, the same search finds them: the README's guarantee table)."""
+    folder = tmp_path / "peek_files"
+    folder.mkdir()
+    (folder / "submission.py").write_text(PEEK_FILES)
+    shutil.copyfile(ROOT / "tests" / "fixtures" / "bad_submissions" / "read_dataset_files" / "submission.py",
+                    folder / "read_dataset_files.py")
+    [trial] = run(folder, ("fashion_cnn_compress",), tmp_path / "r.db")
+    assert trial["status"] == "missed" and "bytes_ratio 1.0" in trial["reason"], trial["reason"]
+    assert json.loads(trial["validation_json"])["accuracy"] > 0.85  # scored on the host from the container's logits
+
+
 def test_a_peft_model_in_a_container_is_evaluated_on_the_host(scoring_image: Any, tmp_path: Path) -> None:
     """A PEFT method runs in the container, which drops the held-out splits after building the workload (the
     fixture searches its memory for them); the model is exported there and the evaluation server on the host runs

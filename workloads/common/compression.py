@@ -7,6 +7,9 @@ A compression workload's family module (the spec's ``builder`` path) defines two
   holds while ``compress`` runs: the dense model (a private copy per ``init_model_fn`` call) and the *training* split
   only. There is no evaluator: no validation or test example is ever loaded into that process, so no submission code
   can find one there (in memory; issue 14 takes the dataset files out of its reach as well).
+* ``dense(spec, device, **builder_kwargs) -> nn.Module`` (a classifier's family): the dense model alone, for a
+  measuring process that gets the held-out inputs from a file the harness wrote (a sealed container: no dataset
+  folder is mounted there; :func:`harness.tracks.compression.export_inputs`).
 * ``held_out(spec, device, **builder_kwargs) -> HeldOut``: the dense model and the validation and test splits, for
   the measurement process (:mod:`harness.tracks.compression`), a fresh process that loads the saved compressed model
   and never runs ``compress``. The splits are evaluated by the ``HeldOut``'s evaluator: a classifier's loss and

@@ -85,6 +85,11 @@ def build(spec: WorkloadSpec, hardware_class: str, device: torch.device) -> tupl
                                sizes), None
 
 
+def dense(spec: WorkloadSpec, device: torch.device) -> torch.nn.Module:
+    """The dense CNN alone, in eval mode (a measuring process given the held-out inputs in a file loads no data)."""
+    return _dense_factory().to(device).eval()
+
+
 def held_out(spec: WorkloadSpec, device: torch.device) -> HeldOut:
     """The measurement process's data: the dense CNN and the validation and test splits."""
     splits = load_splits()

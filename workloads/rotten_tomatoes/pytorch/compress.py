@@ -62,6 +62,12 @@ def build(spec: WorkloadSpec, hardware_class: str, device: torch.device) -> tupl
                                sizes), None
 
 
+def dense(spec: WorkloadSpec, device: torch.device) -> torch.nn.Module:
+    """The dense classifier alone, in eval mode (a measuring process given the held-out inputs in a file loads no
+    data)."""
+    return _dense_factory().to(device).eval()
+
+
 def held_out(spec: WorkloadSpec, device: torch.device) -> HeldOut:
     """The measurement process's data: the dense classifier and the tokenized validation and test splits."""
     text = load_splits()
