@@ -110,17 +110,20 @@ CACHE_MOUNT = "/podium/cache"
 
 
 def training_splits(request: TrialRequest, workdir: Path) -> Path | None:
-    """For a trial evaluated by the evaluation server: a folder of its workload's training-only splits, made on
-    this machine once per run folder and builder module (:func:`workloads.common.data.export_training_splits`),
-    which the container mounts instead of the dataset's own folder. None: the trial reads its dataset itself (the
-    PEFT track, whose reference samples its builders take from the loaders' held-out parts before the worker drops
-    them; the compression track; a builder without ``warm()``)."""
+    """For a trial evaluated outside its process: a folder of its workload's training-only splits, made on this
+    machine once per run folder and builder module (:func:`workloads.common.data.export_training_splits`), which the
+    container mounts instead of the dataset's own folder. The loaders are the builder module's ``warm()``'s (a
+    training workload's) or ``warm_splits()``'s (a compression workload's). None: the trial reads its dataset itself
+    (the PEFT track, whose reference samples its builders take from the loaders' held-out parts before the worker
+    drops them; a compression family without ``warm_splits()``, such as a text corpus; a builder without
+    ``warm()``)."""
     from workloads.common.data import export_training_splits
 
-    if not uses_server(request) or request.workload.track != "training":
+    track = request.workload.track
+    if not supervised(request) or track not in ("training", "compression"):
         return None
     name = request.workload.builder.split(":")[0]
-    warm = getattr(importlib.import_module(name), "warm", None)
+    warm = getattr(importlib.import_module(name), "warm" if track == "training" else "warm_splits", None)
     if warm is None:
         return None
     folder = workdir / "training-splits" / name

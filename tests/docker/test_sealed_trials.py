@@ -144,6 +144,9 @@ class Peek(nn.Module):
 def compress(model, workload, calibration_batches, train_queue, hyperparameters, rng):
     return Peek(model)
 """
+#: the same search, in ``compress`` itself
+PEEK_FILES_IN_COMPRESS = PEEK_FILES.replace("    return Peek(model)", """    Peek(model).forward(next(train_queue)["inputs"])
+    return model""")
 
 
 def test_a_compressed_model_is_measured_where_no_dataset_file_is(scoring_image: Any, tmp_path: Path) -> None:
@@ -158,6 +161,18 @@ def test_a_compressed_model_is_measured_where_no_dataset_file_is(scoring_image: 
     [trial] = run(folder, ("fashion_cnn_compress",), tmp_path / "r.db")
     assert trial["status"] == "missed" and "bytes_ratio 1.0" in trial["reason"], trial["reason"]
     assert json.loads(trial["validation_json"])["accuracy"] > 0.85  # scored on the host from the container's logits
+
+
+def test_compress_in_a_container_finds_no_dataset_file(scoring_image: Any, tmp_path: Path) -> None:
+    """``compress`` runs in a container that mounts a training-only export of Fashion-MNIST's splits, not the
+    dataset folder: the same search there finds no test file either."""
+    folder = tmp_path / "peek_files_in_compress"
+    folder.mkdir()
+    (folder / "submission.py").write_text(PEEK_FILES_IN_COMPRESS)
+    shutil.copyfile(ROOT / "tests" / "fixtures" / "bad_submissions" / "read_dataset_files" / "submission.py",
+                    folder / "read_dataset_files.py")
+    [trial] = run(folder, ("fashion_cnn_compress",), tmp_path / "r.db")
+    assert trial["status"] == "missed" and "bytes_ratio 1.0" in trial["reason"], trial["reason"]
 
 
 def test_a_peft_model_in_a_container_is_evaluated_on_the_host(scoring_image: Any, tmp_path: Path) -> None:

@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from workloads.common.compression import CompressionWorkload, HeldOut
+from workloads.common.data import preload, splits_from
 from workloads.common.made import made_in_child
 from workloads.fashion_mnist.data import load_splits
 from workloads.fashion_transfer.pytorch.models import TransferCNN
@@ -42,8 +43,10 @@ def _training_split() -> tuple[np.ndarray, np.ndarray, dict[str, int]]:
     """The training images and labels (numpy), and the held-out splits' sizes (their examples are not kept)."""
     if "train" in _preloaded:
         return _preloaded["train"]  # type: ignore[return-value]
-    splits = load_splits()  # decoded and verified; the held-out arrays go out of scope with it
-    return splits.train_x, splits.train_y, {"validation": len(splits.validation_y), "test": len(splits.test_y)}
+    # decoded and verified (or the training-only export a container mounts); the held-out arrays go out of scope
+    splits = splits_from(load_splits)
+    sizes = splits.sizes()
+    return splits.train_x, splits.train_y, {"validation": sizes["validation"], "test": sizes["test"]}
 
 
 def dense_weights() -> dict[str, np.ndarray]:
@@ -76,6 +79,13 @@ def warm() -> None:
     if weights is not None:  # a missing cache is built by the first trial (pretraining runs torch: not in a server)
         _preloaded["weights"] = weights
     _preloaded["train"] = _training_split()
+
+
+def warm_splits() -> None:
+    """Preload the dataset's splits (:func:`workloads.common.data.preload`): what the Docker executor exports, as
+    training-only splits, for a container that mounts no dataset folder
+    (:func:`harness.executors.container.training_splits`)."""
+    preload(load_splits)
 
 
 def build(spec: WorkloadSpec, hardware_class: str, device: torch.device) -> tuple[CompressionWorkload, None]:
