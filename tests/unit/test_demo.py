@@ -28,7 +28,9 @@ def test_the_default_demo_runs_what_fits_and_says_what_it_leaves_out() -> None:
     assert "linear_probe" in peft.left_out and "--track peft" in peft.left_out
     assert training.label == "lite" and (peft.label == "demo") == (peft.workloads != demo_plan("peft")[0].workloads)
     assert [p.name for p in compression.baselines] == sorted(DEMO_COMPRESSION_BASELINES)
-    assert compression.label == "lite" and "magnitude_prune" in compression.left_out
+    assert compression.label == "demo" and "magnitude_prune" in compression.left_out
+    assert "minilm_sentiment_compress" in compression.left_out
+    assert set(compression.workloads) < set(demo_plan("compression")[0].workloads)
 
 
 def test_a_track_runs_every_baseline_or_the_chosen_ones() -> None:
