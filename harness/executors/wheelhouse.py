@@ -52,11 +52,12 @@ class Wheelhouse:
     lock: tuple[str, ...]  # name==version, sorted
 
     def inputs(self) -> str:
-        """A hash of every byte an image's packages come from (lock, wheel names and sizes, Podium's source)."""
+        """A hash of what an image's packages come from: the lock, the dependencies' wheel names and sizes, and
+        Podium's wheel byte for byte (an image reused for the same inputs records the same ``pip freeze``)."""
         digest = hashlib.blake2b(digest_size=16)
-        for folder in (self.deps, self.podium.parent):
-            for path in sorted(folder.glob("*.whl")):
-                digest.update(f"{path.name}\0{path.stat().st_size}\0".encode())
+        for path in sorted(self.deps.glob("*.whl")):
+            digest.update(f"{path.name}\0{path.stat().st_size}\0".encode())
+        digest.update(self.podium.name.encode() + b"\0" + hashlib.sha256(self.podium.read_bytes()).digest())
         digest.update("\n".join(self.lock).encode() + source_hash().encode())
         return digest.hexdigest()
 
@@ -92,8 +93,14 @@ def source_hash() -> str:
     return digest.hexdigest()
 
 
+#: the timestamp of every file in Podium's wheel (1980-01-01, the earliest a zip entry holds): the same source makes
+#: the same wheel bytes, so two images built from it record the same ``pip freeze`` (its ``#sha256=`` of the wheel).
+WHEEL_EPOCH = "315532800"
+
+
 def build_podium_wheel(folder: Path, say: Say) -> Path:
-    """Podium's wheel, from a clean copy of the source (an in-tree build would reuse stale files in build/lib)."""
+    """Podium's wheel, from a clean copy of the source (an in-tree build would reuse stale files in build/lib):
+    byte for byte the same wheel from the same source (:data:`WHEEL_EPOCH`)."""
     stamp, key = folder / "source.hash", source_hash()
     wheels = sorted(folder.glob("podium-*.whl"))
     if stamp.exists() and stamp.read_text() == key and len(wheels) == 1:
@@ -109,7 +116,8 @@ def build_podium_wheel(folder: Path, say: Say) -> Path:
         for name in PROJECT_FILES:
             shutil.copy2(REPO_ROOT / name, Path(tmp) / name)
         isolation = [] if importlib.util.find_spec("setuptools") is None else ["--no-build-isolation"]
-        pip(["wheel", "--no-deps", *isolation, "--wheel-dir", str(folder), tmp], say, "build Podium's wheel")
+        pip(["wheel", "--no-deps", *isolation, "--wheel-dir", str(folder), tmp], say, "build Podium's wheel",
+            {"SOURCE_DATE_EPOCH": WHEEL_EPOCH})
     stamp.write_text(key)
     return next(folder.glob("podium-*.whl"))
 
