@@ -27,6 +27,7 @@ ends the trial at its wall limit.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import importlib
 import json
@@ -110,26 +111,33 @@ CACHE_MOUNT = "/podium/cache"
 
 
 def training_splits(request: TrialRequest, workdir: Path) -> Path | None:
-    """For a trial evaluated outside its process: a folder of its workload's training-only splits, made on this
-    machine once per run folder and builder module (:func:`workloads.common.data.export_training_splits`), which the
-    container mounts instead of the dataset's own folder. The loaders are the builder module's ``warm()``'s (a
-    training workload's) or ``warm_splits()``'s (a compression workload's). None: the trial reads its dataset itself
-    (the PEFT track, whose reference samples its builders take from the loaders' held-out parts before the worker
-    drops them; a compression family without ``warm_splits()``, such as a text corpus; a builder without
-    ``warm()``)."""
+    """For a trial evaluated outside its process: a folder of what its workload's trial may hold, made on this
+    machine once per run folder, which the container mounts instead of the dataset's own folder. From the builder
+    module's ``export_training(spec, folder)`` when it has one (the PEFT track's: the training split and the
+    forgetting reference sample; a text corpus's: the training snippets and the reference texts), once per workload
+    definition; else the training-only splits of what its ``warm()`` (a training workload's) or ``warm_splits()``
+    (a compression workload's) preloads (:func:`workloads.common.data.export_training_splits`), once per builder
+    module. None: the trial reads its dataset itself (a builder with neither)."""
     from workloads.common.data import export_training_splits
 
     track = request.workload.track
-    if not supervised(request) or track not in ("training", "compression"):
+    if not supervised(request):
         return None
     name = request.workload.builder.split(":")[0]
-    warm = getattr(importlib.import_module(name), "warm" if track == "training" else "warm_splits", None)
-    if warm is None:
-        return None
-    folder = workdir / "training-splits" / name
+    module = importlib.import_module(name)
+    export = getattr(module, "export_training", None)
+    if export is not None:
+        folder = workdir / "training-splits" / f"{request.workload.name}-{request.workload.spec_hash()}"
+        make = functools.partial(export, request.workload, folder)
+    else:
+        warm = getattr(module, {"training": "warm", "compression": "warm_splits"}.get(track, ""), None)
+        if warm is None:
+            return None
+        folder = workdir / "training-splits" / name
+        make = functools.partial(export_training_splits, warm, folder)
     if not (folder / "done").exists():
         shutil.rmtree(folder, ignore_errors=True)
-        export_training_splits(warm, folder)
+        make()
         (folder / "done").touch()
         for path in (folder, *folder.iterdir()):
             path.chmod(0o755 if path.is_dir() else 0o644)

@@ -27,8 +27,9 @@ What this gives (README, "What each executor guarantees"):
 * **Clock.** The supervisor sees the timed loop start (:class:`~harness.runner.messages.LoopStart`), every wait
   for an evaluation and, in a scored trial, the loop's end (the test evaluation's request: no evaluation is answered
   after it) from its own side, so its estimate of the submission time is the loop's wall time less those waits
-  (:meth:`Evaluations.estimate`), not a figure the worker's heartbeat reports; the worker's account is checked
-  against it (:func:`harness.runner.supervisor.clock_allowance`).
+  (:meth:`Evaluations.estimate`), plus a PEFT method's ``adapt`` (marked at its start and end), not a figure the
+  worker's heartbeat reports; the worker's account is checked against it
+  (:func:`harness.runner.supervisor.clock_allowance`).
 
 The cost: one ``torch.save`` in the worker, one ``torch.load`` in the server and two pipe messages per evaluation,
 and for a PEFT model one export before the timed loop and one rebuild in the server (``make bench``:
@@ -321,6 +322,8 @@ class Evaluations:
         self.validation: list[dict[str, float]] = []
         self.test: dict[str, float] | None = None
         self.loop_started: float | None = None
+        self.adapt_started: float | None = None  # a PEFT method's adapt: its first start mark, last end mark
+        self.adapt_ended: float | None = None
         self.ended: float | None = None
         self.waited_s = 0.0  # every evaluation's wait
         self.loop_waited_s = 0.0  # the waits inside the timed loop (a scored trial's test evaluation ends it)
@@ -331,9 +334,20 @@ class Evaluations:
         self.saved_bytes = 0  # the models the server read: the worker saved each untimed, inside the loop's time
         self.running: list[int] = []  # processes of the trial seen running (not stopped) at an evaluation's end
 
-    def loop(self) -> None:
-        if self.loop_started is None:
-            self.loop_started = time.monotonic()
+    def loop(self, part: str = "loop") -> None:
+        """A timed part starts (:class:`~harness.runner.messages.LoopStart`). Of ``adapt``'s marks before the loop
+        the first start and the last end count: a mark a submission writes early changes neither."""
+        now = time.monotonic()
+        if self.loop_started is not None:
+            return
+        if part == "adapt":
+            self.adapt_started = self.adapt_started if self.adapt_started is not None else now
+        elif part == "adapt_end":
+            self.adapt_ended = now if self.adapt_started is not None else None
+        else:
+            self.loop_started = now
+            if self.adapt_started is not None and self.adapt_ended is None:  # adapt ran until the loop
+                self.adapt_ended = now
 
     def finish(self) -> None:
         if self.ended is None:
@@ -431,12 +445,14 @@ class Evaluations:
                 "measurements": measured["measurements"], "cpu_s": cpu_s}
 
     def estimate(self, now: float) -> float | None:
-        """The submission time the supervisor saw: the timed loop's wall time less the evaluations' waits."""
+        """The submission time the supervisor saw: the timed loop's wall time less the evaluations' waits, and a
+        PEFT method's ``adapt`` (its wall time between the marks)."""
         if self.loop_started is None:
             return None
         end = self.ended if self.ended is not None else now
         current = now - self.waiting_since if self.waiting_since is not None and self.ended is None else 0.0
-        return max(end - self.loop_started - self.loop_waited_s - current, 0.0)
+        adapt = self.adapt_ended - self.adapt_started if None not in (self.adapt_started, self.adapt_ended) else 0.0
+        return max(end - self.loop_started - self.loop_waited_s - current, 0.0) + adapt  # type: ignore[operator]
 
     def check(self, evals: list[EvalRecord], result: WorkerResult) -> str | None:
         """Why the worker's account cannot stand (``None``: it agrees with the server's metrics). On agreement the

@@ -153,13 +153,16 @@ class EvalRequest(BaseModel):
 
 
 class LoopStart(BaseModel):
-    """Sent when the timed loop starts: from here the supervisor counts the trial's wall time, less the waits for
-    evaluations it ran itself, as its own evidence of the submission time (see :mod:`harness.runner.evaluator`)."""
+    """Sent when a timed part of the trial starts: ``loop``, the timed loop (or a compressor's ``compress``), from
+    which the supervisor counts the trial's wall time, less the waits for evaluations it ran itself, as its own
+    evidence of the submission time (see :mod:`harness.runner.evaluator`); ``adapt`` and ``adapt_end``, around a
+    PEFT method's ``adapt`` (timed, before the untimed set-up that precedes the loop), whose wall time it adds."""
 
     model_config = ConfigDict(extra="forbid")
 
     type: Literal["loop"] = "loop"
     trial_id: str
+    part: Literal["loop", "adapt", "adapt_end"] = "loop"
 
 
 class WorkerResult(BaseModel):

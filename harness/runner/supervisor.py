@@ -52,7 +52,7 @@ from harness.runner import forkserver, reaper
 from harness.runner.clock import tree_rss
 from harness.runner.evaluator import Evaluations, Measure, server_for, supervised, uses_server
 from harness.runner.contention import ContentionRecord, CoreTimes, assess, read_cores, runnable_now, trial_cores
-from harness.runner.messages import EvalRecord, EvalRequest, Heartbeat, Phase, TrialRequest, WorkerResult
+from harness.runner.messages import EvalRecord, EvalRequest, Heartbeat, LoopStart, Phase, TrialRequest, WorkerResult
 
 # The supervisor shares the trial's cores, and each time it wakes it takes one from a thread of the trial (which
 # the trial's other threads then wait for at their next barrier): `python benchmarks/step_overhead.py` measured the
@@ -332,7 +332,7 @@ class RecordReader(threading.Thread):
                 self.evaluations.finish()
         elif kind in ("evaluate", "loop") and self.evaluations is not None:
             if kind == "loop":
-                self.evaluations.loop()
+                self.evaluations.loop(LoopStart.model_validate_json(line).part)
                 return
             try:
                 reply = self.evaluations.answer(EvalRequest.model_validate_json(line))

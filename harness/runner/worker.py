@@ -333,6 +333,9 @@ def initialise(trial: Trial) -> tuple[Any, Any, Any, int, float]:
     model, model_state = workload.init_model_fn(rng_for(seed, 0), **init_model_kwargs(trial.request.hyperparameters))
     adapt = getattr(sub, "adapt", None)
     if adapt is not None:  # the PEFT track: the method wraps the pretrained model, on the clock
+        marked = isinstance(trial.evaluator, RemoteEvaluator)  # the supervisor times adapt too
+        if marked:
+            trial.send(LoopStart(trial_id=trial.request.trial_id, part="adapt"))
         trial.clock.start(0)
         try:
             model = call_submission(trial, "adapt", adapt, model=model, workload=workload,
@@ -341,6 +344,8 @@ def initialise(trial: Trial) -> tuple[Any, Any, Any, int, float]:
         finally:
             trial.clock.stop()
             trial.adapt_s = trial.clock.submission_s
+            if marked:
+                trial.send(LoopStart(trial_id=trial.request.trial_id, part="adapt_end"))
         trial.clock.phase(Phase.INIT)
         if model is None or not hasattr(model, "parameters"):
             raise SubmissionFailure(f"adapt returned {type(model).__name__}; expected the model to train "

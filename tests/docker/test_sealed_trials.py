@@ -175,15 +175,72 @@ def test_compress_in_a_container_finds_no_dataset_file(scoring_image: Any, tmp_p
     assert trial["status"] == "missed" and "bytes_ratio 1.0" in trial["reason"], trial["reason"]
 
 
+#: the read_dataset_files fixture's search at the start of a PEFT method's ``adapt`` or of a compressor
+SEARCH_FILES = """
+import importlib.util
+from pathlib import Path
+
+def search_files():
+    spec = importlib.util.spec_from_file_location(
+        "read_dataset_files", Path(__file__).resolve().parent / "read_dataset_files.py")
+    search = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(search)
+    found = search._dataset_files()
+    if found:
+        raise RuntimeError(f"found a dataset file with held-out examples: {found[0]}")
+"""
+
+
+def with_file_search(folder: Path) -> None:
+    shutil.copyfile(ROOT / "tests" / "fixtures" / "bad_submissions" / "read_dataset_files" / "submission.py",
+                    folder / "read_dataset_files.py")
+    (folder / "search_files.py").write_text(SEARCH_FILES)
+
+
 def test_a_peft_model_in_a_container_is_evaluated_on_the_host(scoring_image: Any, tmp_path: Path) -> None:
-    """A PEFT method runs in the container, which drops the held-out splits after building the workload (the
-    fixture searches its memory for them); the model is exported there and the evaluation server on the host runs
-    the program (the path crosses the results folder's mount)."""
+    """A PEFT method runs in the container, which mounts the host's export of the training split and the forgetting
+    reference sample (no dataset folder) and drops what is held out after building the workload: the fixture
+    searches its memory for held-out arrays and the mounts for the test split's files, and finds neither. The model
+    is exported there and the evaluation server on the host runs the program (the path crosses the results
+    folder's mount)."""
     folder = tmp_path / "peek_held_out_peft"
     shutil.copytree(ROOT / "tests" / "fixtures" / "bad_submissions" / "peek_held_out_peft", folder)
+    with_file_search(folder)
+    source = (folder / "submission.py").read_text()
+    assert "    found = _held_out_arrays(workload)" in source
+    (folder / "submission.py").write_text(source.replace(
+        "    found = _held_out_arrays(workload)", "    import search_files\n    search_files.search_files()\n"
+        "    found = _held_out_arrays(workload)"))
     (folder / "search_space.json").write_text('[{"learning_rate": 0.01}]')
     [trial] = run(folder, ("fashion_cnn_regroup",), tmp_path / "r.db")
     assert trial["status"] in ("reached", "missed"), trial["reason"]
     assert trial["executor"] == "docker" and json.loads(trial["test_json"] or "{}")
     evidence = json.loads(trial["provenance_json"])["evidence"]
     assert evidence["evaluated_by"] == "server" and evidence["evaluation_wait_s"] > 0
+
+
+MINILM_COMPRESS = """
+import search_files
+
+def compress(model, workload, calibration_batches, train_queue, hyperparameters, rng):
+    search_files.search_files()
+    return model
+"""
+
+
+def test_a_text_workload_in_a_container_reads_no_corpus(scoring_image: Any, tmp_path: Path) -> None:
+    """MiniLM's compression trial: ``compress`` runs on the host's export of the training snippets (the corpus file,
+    which holds every split, is not in the image or its mounts: the search finds nothing), and the measuring
+    container gets the held-out inputs without labels; the host scores its logits."""
+    from workloads.rotten_tomatoes.pytorch.finetuned import cached_weights
+
+    if cached_weights() is None:  # a fresh machine: making it here would take the system tests' whole time
+        pytest.skip("the dense MiniLM is not made on this machine (~15 minutes, once: python -m "
+                    "workloads.rotten_tomatoes.pytorch.finetuned)")
+    folder = tmp_path / "minilm_search"
+    folder.mkdir()
+    with_file_search(folder)
+    (folder / "submission.py").write_text(MINILM_COMPRESS)
+    [trial] = run(folder, ("minilm_sentiment_compress",), tmp_path / "r.db")
+    assert trial["status"] == "missed" and "bytes_ratio 1.0" in trial["reason"], trial["reason"]
+    assert json.loads(trial["validation_json"])["accuracy"] == pytest.approx(0.8392, abs=0.002)

@@ -170,6 +170,15 @@ def test_a_peft_method_cannot_reach_the_held_out_data(tmp_path: Path) -> None:
     assert outcome.evaluation_wait_s > 0 and set(outcome.result.test) >= {"accuracy", "loss"}
 
 
+def test_a_peft_method_that_hides_its_adapt_time_is_caught(tmp_path: Path) -> None:
+    """``adapt`` (timed, before the loop) works 4 s and sets the harness clock back by as much: the worker reports
+    about 0 s for it, and the supervisor, which timed ``adapt`` between the worker's marks, fails the trial."""
+    outcome = run_peft(FIXTURES / "adapt_clock_tamper", tmp_path)
+
+    assert outcome.status == "failed" and "clock tampering" in outcome.reason, outcome.reason
+    assert outcome.estimated_submission_s > 4.0 > outcome.result.submission_time_s + 2.0
+
+
 def test_with_evaluation_in_the_worker_a_peft_method_finds_them(tmp_path: Path, evaluation_in_worker: None) -> None:
     outcome = run_peft(FIXTURES / "peek_held_out_peft", tmp_path)
 

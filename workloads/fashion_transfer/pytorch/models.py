@@ -24,13 +24,14 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from workloads.common.data import preload, splits_from
+from workloads.common.data import export_splits, preload, splits_from
 from workloads.common.made import MadeMismatchError, made_in_child
 from workloads.common.peft import ModelEvaluator, PeftWorkload, build_peft
 from workloads.common.pytorch import DropoutModel, dropout
@@ -169,9 +170,12 @@ def class_subset(x: np.ndarray, y: np.ndarray, classes: tuple[int, ...]) -> tupl
 
 def pretrained_workload(spec: WorkloadSpec, hardware_class: str, device: torch.device, recipe: Recipe,
                         n_classes: int, splits: dict[str, tuple[torch.Tensor, torch.Tensor]],
-                        reference: torch.Tensor, reference_labels: torch.Tensor) -> tuple[PeftWorkload, ModelEvaluator]:
+                        reference: torch.Tensor, reference_labels: torch.Tensor,
+                        held_out_sizes: dict[str, int]) -> tuple[PeftWorkload, ModelEvaluator]:
     """The PEFT workload of ``recipe``'s pretrained CNN with a fresh ``n_classes`` head, on ``splits``; forgetting
-    is the source-task accuracy the adapted backbone loses on ``reference`` through the pretrained head."""
+    is the source-task accuracy the adapted backbone loses on ``reference`` through the pretrained head.
+    ``held_out_sizes``: the validation and test splits' sizes, which ``splits`` may not hold (a container's export
+    of the training data)."""
     weights = {k: torch.from_numpy(v) for k, v in weights_for(recipe).items()}
     backbone = {k: v for k, v in weights.items() if not k.startswith(f"{HEAD}.")}
     source_head = {"weight": weights[f"{HEAD}.weight"].clone(), "bias": weights[f"{HEAD}.bias"].clone()}
@@ -183,7 +187,8 @@ def pretrained_workload(spec: WorkloadSpec, hardware_class: str, device: torch.d
         return model
 
     return build_peft(spec, hardware_class, device, splits=splits, model_factory=factory, head_modules=(HEAD,),
-                      reference=reference, forgetting=source_accuracy_drop(source_head, reference_labels))
+                      reference=reference, forgetting=source_accuracy_drop(source_head, reference_labels),
+                      held_out_sizes=held_out_sizes)
 
 
 def build(spec: WorkloadSpec, hardware_class: str, device: torch.device,
@@ -201,9 +206,36 @@ def build(spec: WorkloadSpec, hardware_class: str, device: torch.device,
     splits = {"train": class_subset(data.train_x, data.train_y, target_classes),
               "validation": class_subset(data.validation_x, data.validation_y, target_classes),
               "test": class_subset(data.test_x, data.test_y, target_classes)}
-    ref_x, ref_y = class_subset(data.validation_x, data.validation_y, source_classes)
-    ref_x, ref_y = ref_x[:N_REFERENCE], ref_y[:N_REFERENCE]
-    return pretrained_workload(spec, hardware_class, device, recipe, len(target_classes), splits, ref_x, ref_y)
+    rows = transfer_reference_rows(data.validation_y, source_classes)
+    ref_x, ref_y = class_subset(data.validation_x[rows], data.validation_y[rows], source_classes)
+    sizes = {name: data.count(name, target_classes) for name in ("validation", "test")}
+    return pretrained_workload(spec, hardware_class, device, recipe, len(target_classes), splits, ref_x, ref_y,
+                               sizes)
+
+
+def transfer_reference_rows(validation_y: np.ndarray, source_classes: tuple[int, ...] = (0, 1, 2, 3, 4),
+                            **_: object) -> np.ndarray:
+    """Rows of the validation split in a transfer workload's forgetting reference sample: its first
+    :data:`N_REFERENCE` images of ``source_classes`` (none of them in a split the workload scores)."""
+    return np.flatnonzero(np.isin(validation_y, tuple(map(int, source_classes))))[:N_REFERENCE]
+
+
+def regroup_reference_rows(validation_y: np.ndarray, **_: object) -> np.ndarray:
+    """Rows of the validation split in a regroup workload's reference sample: the first :data:`N_REFERENCE` (its
+    scored validation split is the rest)."""
+    return np.arange(min(N_REFERENCE, len(validation_y)))
+
+
+#: each builder's reference rows, by the builder's name (``spec.builder``'s function)
+REFERENCE_ROWS = {"build": transfer_reference_rows, "build_regroup": regroup_reference_rows}
+
+
+def export_training(spec: WorkloadSpec, folder: Path) -> None:
+    """What a trial of ``spec`` may hold, for a container that mounts no dataset folder: Fashion-MNIST's training
+    split and, of its validation split, only the reference sample's rows (:meth:`Splits.with_reference`)."""
+    data = load_splits()
+    rows = REFERENCE_ROWS[spec.builder.split(":")[1]](data.validation_y, **spec.builder_kwargs)
+    export_splits(load_splits, data.with_reference(rows), folder)
 
 
 def group_labels(y: np.ndarray, groups: tuple[tuple[int, ...], ...]) -> torch.Tensor:
@@ -236,9 +268,11 @@ def build_regroup(spec: WorkloadSpec, hardware_class: str, device: torch.device,
         return torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)).reshape(-1, 1, 28, 28)
 
     validation_x, validation_y = images(data.validation_x), data.validation_y
+    n = len(regroup_reference_rows(validation_y))
     splits = {"train": (images(data.train_x), group_labels(data.train_y, groups)),
-              "validation": (validation_x[N_REFERENCE:], group_labels(validation_y[N_REFERENCE:], groups)),
+              "validation": (validation_x[n:], group_labels(validation_y[n:], groups)),
               "test": (images(data.test_x), group_labels(data.test_y, groups))}
-    ref_x = validation_x[:N_REFERENCE]
-    ref_y = torch.from_numpy(validation_y[:N_REFERENCE].astype(np.int64))
-    return pretrained_workload(spec, hardware_class, device, recipe, len(groups), splits, ref_x, ref_y)
+    ref_x = validation_x[:n]
+    ref_y = torch.from_numpy(validation_y[:n].astype(np.int64))
+    sizes = {"validation": data.count("validation") - n, "test": data.count("test")}
+    return pretrained_workload(spec, hardware_class, device, recipe, len(groups), splits, ref_x, ref_y, sizes)

@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 from workloads.common.compression import CompressionWorkload, HeldOut
+from workloads.rotten_tomatoes.data import export_training  # hook: a container trial's data
 from workloads.rotten_tomatoes.data import load_splits
 from workloads.rotten_tomatoes.pytorch.finetuned import cached_weights, ensure_cached
 from workloads.rotten_tomatoes.pytorch.models import encode, load_model
@@ -28,7 +29,8 @@ def _training_split() -> tuple[dict[str, np.ndarray], np.ndarray, dict[str, int]
     if "train" in _preloaded:
         return _preloaded["train"]  # type: ignore[return-value]
     text = load_splits()
-    return encode(text.train_texts), text.train_y, {"validation": len(text.validation_y), "test": len(text.test_y)}
+    sizes = text.sizes()
+    return encode(text.train_texts), text.train_y, {"validation": sizes["validation"], "test": sizes["test"]}
 
 
 def _dense_factory() -> torch.nn.Module:

