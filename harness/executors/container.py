@@ -398,8 +398,11 @@ class DockerRunner:
         Returns them and the CPU seconds the measuring process reported for itself (the contention account's)."""
         import docker
 
-        from harness.tracks.compression import INPUTS_FILE, SAVED_MODEL, MeasurementError, log_tail, score_outputs
+        from harness.tracks.compression import (
+            INPUTS_FILE, SAVED_MODEL, MeasurementError, log_tail, saved_bytes, score_outputs,
+        )
 
+        file_bytes = saved_bytes(model)  # read here, before the model's code runs in the measuring container
         inputs = held_out_inputs(request, workdir)
         folder = Path(tempfile.mkdtemp(prefix=f"{_safe(request.trial_id)}-measure-", dir=workdir))
         folder.chmod(0o777)
@@ -430,7 +433,7 @@ class DockerRunner:
                                        f"{log_tail(folder / 'measure.log')}")
             measured = json.loads(out.read_text())
             # the labels stay on this machine: the scorer turns the container's logits into metrics here
-            scored = score_outputs(measured, folder / "measure-request.json", folder, limit)
+            scored = score_outputs(measured, folder / "measure-request.json", folder, limit, file_bytes)
             return scored, float(measured.get("cpu_s", 0.0))
         except docker.errors.DockerException as exc:
             raise MeasurementError(f"the Docker engine could not run the measurement: {exc}") from None

@@ -39,6 +39,13 @@ what is measured is what runs and what is saved.
   in every Python, reproducible byte for byte). A model pruned to 90% zeros but stored densely shrinks here only as
   far as deflate can squeeze its zeros out; it does not count as 10x smaller because it says it is sparse.
   ``bytes_ratio`` is ``bytes`` over the dense model's.
+* ``file_bytes``: the saved model file (``torch.save`` of the whole module: every tensor it holds, parameters or
+  not, and its pickle) after deflate, entry by entry, read by the harness as the zip archive it is before the
+  measuring process starts, without unpickling anything (:func:`saved_bytes`). A ``state_dict`` that leaves out
+  more than half of it (``bytes`` under half of ``file_bytes``, less 64 KiB) fails the trial: a model cannot
+  measure small by hiding its tensors from ``state_dict``, nor by rewriting the measuring process's numbers. Honest
+  models stay well inside (a pruning mask left in place saves ``weight`` as a plain attribute besides
+  ``weight_orig`` and the mask: about 1.6x).
 * ``sparsity``: the share of exactly-zero elements over every weight tensor of the saved state (floating or
   quantized; integer index tensors and other bookkeeping are not weights), read from the tensors.
 * ``bits_per_weight``: the saved weights' storage bits per element, weighted by element count (32 for float32,
@@ -66,6 +73,7 @@ import statistics
 import subprocess
 import sys
 import time
+import zipfile
 import zlib
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -117,6 +125,39 @@ def deflated_bytes(data: bytes) -> int:
         True
     """
     return len(zlib.compress(data, DEFLATE_LEVEL))
+
+
+#: how much of the saved file's deflated bytes a ``state_dict`` may leave out (:func:`check_saved_bytes`)
+STATE_SHARE, STATE_SLACK_BYTES = 0.5, 64 * 1024
+
+
+def saved_bytes(model_path: Path) -> int:
+    """Deflated bytes of everything a ``torch.save`` file holds (its pickle and every tensor storage, entry by
+    entry), read as the zip archive it is: nothing is unpickled, so no code of the model runs.
+
+    Raises:
+        MeasurementError: the file is not such an archive.
+    """
+    try:
+        with zipfile.ZipFile(model_path) as archive:
+            return sum(deflated_bytes(archive.read(info)) for info in archive.infolist())
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise MeasurementError(f"the saved model is not a torch.save archive: {exc}") from None
+
+
+def check_saved_bytes(measurements: dict[str, Any], file_bytes: int) -> None:
+    """Fail a measurement whose ``bytes`` (the model's ``state_dict``, measured where the model's code runs) leave
+    out more than :data:`STATE_SHARE` of what its saved file holds (``file_bytes``, read by the harness).
+
+    Raises:
+        MeasurementError: with both numbers.
+    """
+    state = float(measurements.get("bytes", 0.0))
+    if state < STATE_SHARE * file_bytes - STATE_SLACK_BYTES:
+        raise MeasurementError(
+            f"the model's state_dict holds {state:,.0f} bytes after deflate, but its saved file holds "
+            f"{file_bytes:,} bytes: a state_dict that leaves out more than half of what the model saves is not "
+            "measured (tensors kept outside the state_dict, or numbers rewritten where the model ran)")
 
 
 # --- Facts read from the tensors. ----------------------------------------------------------------------------------
@@ -338,6 +379,7 @@ def run_measurement(request_json: str, model_path: Path, folder: Path, timeout_s
         MeasurementError: the process failed, ran past ``timeout_s`` (killed) or wrote no numbers.
     """
     request_path, out_path, log_path = folder / "measure-request.json", folder / "measured.json", folder / "measure.log"
+    file_bytes = saved_bytes(model_path)  # before the model's code can run anywhere
     request_path.write_text(request_json)
     out_path.unlink(missing_ok=True)
     command = [sys.executable, "-m", "harness.tracks.compression", str(request_path), str(model_path), str(out_path)]
@@ -362,7 +404,7 @@ def run_measurement(request_json: str, model_path: Path, folder: Path, timeout_s
     cpu_s = usage.ru_utime + usage.ru_stime
     if status != 0 or not out_path.exists():
         raise MeasurementError(f"the measurement process exited with code {status}: {log_tail(log_path)}")
-    return score_outputs(json.loads(out_path.read_text()), request_path, folder, timeout_s), cpu_s
+    return score_outputs(json.loads(out_path.read_text()), request_path, folder, timeout_s, file_bytes), cpu_s
 
 
 def log_tail(log_path: Path, lines: int = 3) -> str:
@@ -526,9 +568,17 @@ def score_main(argv: list[str]) -> None:
     Path(out_path).write_text(json.dumps(out))
 
 
-def score_outputs(measured: dict[str, Any], request_path: Path, folder: Path, timeout_s: float) -> dict[str, Any]:
+def score_outputs(measured: dict[str, Any], request_path: Path, folder: Path, timeout_s: float,
+                  file_bytes: int) -> dict[str, Any]:
     """``measured`` with its quality: when the measuring process wrote logits (:data:`OUTPUTS_FILE` in ``folder``),
-    the scorer (:func:`score_main`, a fresh process of the harness on this machine) turns them into metrics."""
+    the scorer (:func:`score_main`, a fresh process of the harness on this machine) turns them into metrics. Its
+    bytes are checked against ``file_bytes``, the saved file's (:func:`check_saved_bytes`), which join its numbers.
+
+    Raises:
+        MeasurementError: the numbers cannot stand, or the scorer failed.
+    """
+    check_saved_bytes(measured.get("measurements", {}), file_bytes)
+    measured = {**measured, "measurements": {**measured.get("measurements", {}), "file_bytes": float(file_bytes)}}
     if "outputs" not in measured:
         return measured
     out_path, log_path = folder / "scored.json", folder / "score.log"

@@ -193,6 +193,61 @@ def test_a_compressor_cannot_forge_its_measurement(tmp_path: Path) -> None:
     assert outcome.status == "failed" and "forged records" in outcome.reason, outcome.reason
 
 
+#: a model whose state_dict hides its tensors (saved whole, as every compressed model is, they are still in the file)
+HIDE_STATE = '''
+from torch import nn
+
+class Hidden(nn.Module):
+    def __init__(self, inner):
+        super().__init__()
+        self.inner = inner
+
+    def forward(self, x):
+        return self.inner(x)
+
+    def state_dict(self, *args, **kwargs):
+        return {"scale": next(self.inner.parameters()).flatten()[:1].clone()}
+
+def compress(model, workload, calibration_batches, train_queue, hyperparameters, rng):
+    return Hidden(model)
+'''
+#: a module that, in the measuring process (which imports it to unpickle the model), rewrites the numbers at exit
+REWRITE_NUMBERS = '''
+import atexit
+import json
+import sys
+from pathlib import Path
+
+def _rewrite():
+    out = Path(sys.argv[3]) if len(sys.argv) == 4 and sys.argv[0].endswith("compression.py") else None
+    if out is not None and out.exists():
+        numbers = json.loads(out.read_text())
+        numbers["measurements"].update(bytes=1000.0, bytes_ratio=0.01)
+        out.write_text(json.dumps(numbers))
+
+atexit.register(_rewrite)
+
+def compress(model, workload, calibration_batches, train_queue, hyperparameters, rng):
+    return model
+'''
+
+
+@pytest.mark.parametrize("source", [HIDE_STATE, REWRITE_NUMBERS], ids=["hidden_state", "rewritten_numbers"])
+def test_a_model_cannot_measure_smaller_than_its_saved_file(tmp_path: Path, source: str) -> None:
+    """Bytes are the state_dict's, measured where the model's code runs; the harness reads the saved file's bytes
+    itself (as a zip archive, unpickling nothing) before that process starts, and fails a state_dict that leaves out
+    more than half of them, whether hidden by the model's class or rewritten in the measuring process."""
+    outcome = _trial(_folder(tmp_path, source), tmp_path / "work")
+    assert outcome.status == "failed" and "leaves out more than half" in outcome.reason, outcome.reason
+
+
+def test_an_honest_model_measures_its_file_bytes(tmp_path: Path) -> None:
+    outcome = _trial(_folder(tmp_path, INT8), tmp_path / "work")
+    measurements = outcome.result.measurements
+    assert outcome.status in ("reached", "missed"), outcome.reason
+    assert 0.5 * measurements["file_bytes"] <= measurements["bytes"] <= measurements["file_bytes"] * 1.01
+
+
 def test_with_measurement_in_the_worker_the_forgery_would_stand(tmp_path: Path,
                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     """What the check above adds: measured from the trial's own process, the patched functions' numbers stand."""
