@@ -135,12 +135,22 @@ def training_splits(request: TrialRequest, workdir: Path) -> Path | None:
             return None
         folder = workdir / "training-splits" / name
         make = functools.partial(export_training_splits, warm, folder)
-    if not (folder / "done").exists():
-        shutil.rmtree(folder, ignore_errors=True)
-        make()
-        (folder / "done").touch()
-        for path in (folder, *folder.iterdir()):
-            path.chmod(0o755 if path.is_dir() else 0o644)
+    return made_once(folder, make)
+
+
+_MAKING = threading.Lock()  # trials started in parallel threads make an export once
+
+
+def made_once(folder: Path, make: Callable[[], object]) -> Path:
+    """``folder``, filled by ``make()`` unless an earlier call finished it (its ``done`` mark), readable by a
+    container's unprivileged user."""
+    with _MAKING:
+        if not (folder / "done").exists():
+            shutil.rmtree(folder, ignore_errors=True)
+            make()
+            (folder / "done").touch()
+            for path in (folder, *folder.iterdir()):
+                path.chmod(0o755 if path.is_dir() else 0o644)
     return folder
 
 
@@ -187,6 +197,18 @@ def held_out_inputs(request: TrialRequest, workdir: Path) -> Path | None:
         none.touch()
         return None
     return path
+
+
+def held_out_texts(request: TrialRequest, workdir: Path) -> Path | None:
+    """For a measurement that needs its held-out data itself (a language model's perplexity, whose labels are its
+    inputs): a folder holding the builder module's ``export_held_out(spec, folder)`` (the held-out texts without
+    their labels and without the training split), made once per run folder and workload definition, which the
+    measuring container mounts as its splits. None: the module has no such export."""
+    export = getattr(importlib.import_module(request.workload.builder.split(":")[0]), "export_held_out", None)
+    if export is None:
+        return None
+    folder = workdir / "held-out-texts" / f"{request.workload.name}-{request.workload.spec_hash()}"
+    return made_once(folder, functools.partial(export, request.workload, folder))
 
 
 #: (builder module, cache folder) pairs whose ``ensure_made()`` has succeeded in this process (checked once, not
@@ -418,10 +440,11 @@ class DockerRunner:
         command = (f"exec >>{TRIAL_MOUNT}/measure.log 2>&1; exec timeout -s KILL {limit} python -m "
                    f"harness.tracks.compression {TRIAL_MOUNT}/measure-request.json {TRIAL_MOUNT}/{SAVED_MODEL} "
                    f"{TRIAL_MOUNT}/measured.json" + (f" {TRIAL_MOUNT}/{INPUTS_FILE}" if inputs is not None else ""))
+        texts = held_out_texts(request, workdir) if inputs is None else None
         container = None
-        try:  # with the inputs in a file, no dataset folder is mounted: the labels never enter a container
-            container = self._create(request, folder, command=command, name="measure",
-                                     data=made_cache() if inputs is not None else None)
+        try:  # with the inputs in a file (or a language model's held-out texts), no dataset folder is mounted
+            container = self._create(request, folder, texts, command=command, name="measure",
+                                     data=made_cache() if inputs is not None or texts is not None else None)
             container.start()
             try:
                 code = int(container.wait(timeout=limit + SELF_DESTRUCT_EXTRA_S)["StatusCode"])

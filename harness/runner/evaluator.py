@@ -420,10 +420,10 @@ class Evaluations:
         if path is None or (order.program is not None and program is None):
             return {"error": f"the model to evaluate must be saved in the trial's scratch folder, not "
                              f"{order.path if path is None else order.program}"}
+        with contextlib.suppress(OSError):  # a compressed model too: saved untimed between compress and the request
+            self.saved_bytes += path.stat().st_size
         if order.split == "measure":
             return self._measure(order, path)
-        with contextlib.suppress(OSError):
-            self.saved_bytes += path.stat().st_size
         try:
             return server_for(self.request).evaluate(path, order.split, self.request.cpu_affinity,
                                                      self.request.limits.eval_s, program)

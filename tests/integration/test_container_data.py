@@ -83,3 +83,40 @@ def test_the_dataset_is_out_of_reach_in_the_probe(tmp_path: Path) -> None:
         done = subprocess.run([sys.executable, "-c", PROBE, workload], capture_output=True, text=True, cwd=ROOT,
                               env={**os.environ, **UNREACHABLE}, timeout=600)
         assert done.returncode != 0 and "DatasetMissingError" in done.stderr, done.stderr[-2000:]
+
+
+#: a language model's measuring process: the held-out texts (what its perplexity reads) and what else it holds
+TEXTS_PROBE = """
+import hashlib, json
+from workloads.rotten_tomatoes.data import load_splits
+from workloads.smollm2_compress.data import split_texts
+
+texts = split_texts(("validation", "test"))
+splits = load_splits()
+print(json.dumps({"texts": {k: hashlib.sha256(v.encode()).hexdigest() for k, v in texts.items()},
+                  "train": len(splits.train_texts), "labels": len(splits.validation_y) + len(splits.test_y),
+                  "sizes": splits.sizes()}))
+"""
+
+
+def test_a_language_models_measurement_gets_the_held_out_texts_without_labels(tmp_path: Path) -> None:
+    """SmolLM2's measuring container mounts the host's export of the held-out texts (its perplexity's inputs and
+    labels at once): the same texts as from the corpus, no sentiment label, no training snippet."""
+    import os
+
+    from harness.executors.container import held_out_texts
+
+    request = TrialRequest(trial_id="t", submission_dir=str(tmp_path), workload=get_spec("smollm2_compress"),
+                           hardware_class="cpu-2core", budget_s=1.0, seed=0)
+    folder = held_out_texts(request, tmp_path)
+    assert folder is not None
+
+    def run(env: dict[str, str]) -> dict:
+        done = subprocess.run([sys.executable, "-c", TEXTS_PROBE], capture_output=True, text=True, cwd=ROOT,
+                              env={**os.environ, **env}, timeout=600)
+        assert done.returncode == 0, done.stderr[-3000:]
+        return json.loads(done.stdout.strip().splitlines()[-1])
+
+    full, exported = run({}), run({"PODIUM_SPLITS_DIR": str(folder), **UNREACHABLE})
+    assert exported["texts"] == full["texts"] and exported["sizes"] == {**full["sizes"], "train": 0}
+    assert exported["train"] == 0 and exported["labels"] == 0 and full["labels"] > 0

@@ -32,7 +32,9 @@ The low-data variant trains on a fixed 10% of the training split: :func:`train_s
 
 A trial in a container mounts no copy of the file (it holds every split): the host writes the training split and the
 reference texts alone (:func:`export_training`, a JSON file in the folder ``$PODIUM_SPLITS_DIR`` names), and
-:func:`load_splits` there returns them with the held-out splits' sizes and no held-out text.
+:func:`load_splits` there returns them with the held-out splits' sizes and no held-out text. A language model's
+measuring container gets the held-out texts without their labels and without the training split
+(:func:`export_held_out`): its perplexity reads its labels from its inputs.
 """
 
 from __future__ import annotations
@@ -261,18 +263,34 @@ def export_training(spec: WorkloadSpec | None, folder: Path) -> Path:
     gets ``folder`` as ``$PODIUM_SPLITS_DIR`` (a container trial of any workload on this corpus: ``spec`` does not
     change what it holds). Returns the file."""
     text = load_splits(corpus_file()).training_only()
+    return _write_export(folder, {"train_texts": text.train_texts, "train_y": text.train_y.tolist(),
+                                  "reference_texts": text.reference_texts, "withheld": text.withheld})
+
+
+def export_held_out(spec: WorkloadSpec | None, folder: Path) -> Path:
+    """Write the validation and test texts, without their labels, and nothing of the training split, for a
+    language model's measuring process (``$PODIUM_SPLITS_DIR``). Returns the file."""
+    text = load_splits(corpus_file())
+    return _write_export(folder, {"train_texts": [], "train_y": [], "reference_texts": [],
+                                  "validation_texts": text.validation_texts, "test_texts": text.test_texts,
+                                  "withheld": {"validation": len(text.validation_y), "test": len(text.test_y)}})
+
+
+def _write_export(folder: Path, content: dict[str, object]) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / EXPORT_FILE
-    path.write_text(json.dumps({"train_texts": text.train_texts, "train_y": text.train_y.tolist(),
-                                "reference_texts": text.reference_texts, "withheld": text.withheld}))
+    path.write_text(json.dumps(content))
     return path
 
 
 def _read_export(path: Path) -> TextSplits:
+    """An export's splits: the training split's texts and labels, the held-out texts when it has them (never their
+    labels: empty arrays) and the held-out sizes."""
     raw = json.loads(path.read_text())
     empty = np.zeros(0, dtype=np.int64)
-    return TextSplits(raw["train_texts"], np.asarray(raw["train_y"], dtype=np.int64), [], empty, [], empty.copy(),
-                      raw["reference_texts"], withheld={k: int(v) for k, v in raw["withheld"].items()})
+    return TextSplits(raw["train_texts"], np.asarray(raw["train_y"], dtype=np.int64), raw.get("validation_texts", []),
+                      empty, raw.get("test_texts", []), empty.copy(), raw["reference_texts"],
+                      withheld={k: int(v) for k, v in raw["withheld"].items()})
 
 
 def load_splits(path: Path | None = None) -> TextSplits:
@@ -308,4 +326,4 @@ def train_subset(n_train: int, fraction: float, seed: int = SUBSET_SEED) -> np.n
 
 
 __all__ = ["load_splits", "load_corpus", "assign_splits", "reference_rows", "split_hash", "train_subset", "corpus_file",
-           "export_training", "exported_file", "source", "TextSplits", "Corpus", "MISSING_MESSAGE"]
+           "export_held_out", "export_training", "exported_file", "source", "TextSplits", "Corpus", "MISSING_MESSAGE"]

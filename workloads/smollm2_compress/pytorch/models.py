@@ -37,7 +37,7 @@ import torch
 
 from workloads.common.causal_lm import NextTokenLM, PerplexityEvaluator, TokenBlockWorkload, block_tensors
 from workloads.common.compression import HeldOut
-from workloads.rotten_tomatoes.data import export_training  # hook: a container trial's data
+from workloads.rotten_tomatoes.data import export_held_out, export_training  # hooks: a container's data
 from workloads.smollm2_compress.data import SIZES, blocks
 from workloads.smollm2_sentiment.pytorch.models import load_pretrained
 from workloads.spec import WorkloadSpec
