@@ -6,9 +6,10 @@ What a trial container gets, and nothing else:
 * ``--network none``; a read-only root filesystem; a private ``/tmp`` (tmpfs of the trial's ``scratch_bytes``,
   discarded): its scratch folder, where temporary files and compile caches go (``exec``: torch.compile loads the
   kernels it builds there);
-* the submission folder read-only at ``/podium/submission``, each dataset folder the workload reads read-only at
-  its own path, and one writable results folder at ``/podium/trial``: the request, the heartbeat, the records file
-  and the log;
+* the submission folder read-only at ``/podium/submission``, the host's export of what the trial may hold
+  read-only at ``/podium/splits`` (:func:`training_splits`: no dataset folder, so no held-out example), the made
+  models' cache read-only, and one writable results folder at ``/podium/trial``: the request, the heartbeat, the
+  records file and the log;
 * ``--cpus`` = the trial's threads (and ``--cpuset-cpus`` when the run pins trials), a memory cap a little above
   the trial's limit (the supervisor's own check fires first and names the reason), a process cap, the scratch limit as
   a file-size limit (the log's cap is the supervisor's: it polls the log's size);
@@ -70,7 +71,7 @@ SEALED_HINTS = (
     (re.compile(r"Errno 30\]|Read-only file system"),
      "a sealed trial can write only to /tmp and its results folder"),
     (re.compile(r"FileNotFoundError|Errno 2\]"),
-     "a sealed trial sees only its submission folder, the dataset folders and its results folder"),
+     "a sealed trial sees only its submission folder, its training data and its results folder"),
 )
 
 
