@@ -60,6 +60,23 @@ def test_a_pruning_mask_left_in_place_makes_the_model_larger_not_smaller(dense: 
     assert sizes(masked)[0] > 1.9 * sizes(dense)[0]
 
 
+@pytest.mark.parametrize(("amount", "low", "high"), [(0.5, 1.4, 1.7), (0.9, 1.1, 1.3)])
+def test_a_masked_model_file_holds_more_than_its_state_dict_within_the_check(
+        dense: nn.Module, tmp_path, amount: float, low: float, high: float) -> None:
+    """The saved file of a model with its pruning masks in place also holds ``weight`` (a plain attribute the
+    state_dict leaves out): more than the state_dict's bytes, but well inside the factor 2 the measurement allows."""
+    masked = copy.deepcopy(dense)
+    for module in masked:
+        if isinstance(module, nn.Linear):
+            prune.l1_unstructured(module, "weight", amount)
+    torch.save(masked, tmp_path / "masked.pt")
+    ratio = compression.saved_bytes(tmp_path / "masked.pt") / sizes(masked)[1]
+    assert low < ratio < high < 1 / compression.STATE_SHARE
+    compression.check_saved_bytes({"bytes": sizes(masked)[1]}, compression.saved_bytes(tmp_path / "masked.pt"))
+    with pytest.raises(compression.MeasurementError, match="leaves out more than half"):
+        compression.check_saved_bytes({"bytes": sizes(masked)[1] / 3}, compression.saved_bytes(tmp_path / "masked.pt"))
+
+
 def test_what_a_model_says_about_itself_is_not_read(dense: nn.Module) -> None:
     dense.sparsity, dense.bits_per_weight, dense.nbytes = 0.99, 1, 10  # claims, in attributes and methods' names
     facts = compression.tensor_facts(dense)
