@@ -114,12 +114,15 @@ class TextSplits:
             return {"train": len(self.train_y), **self.withheld}
         return {"train": len(self.train_y), "validation": len(self.validation_y), "test": len(self.test_y)}
 
+    def held_out_sizes(self) -> dict[str, int]:
+        """The validation and test splits' sizes, whether or not these splits hold their texts."""
+        sizes = self.sizes()
+        return {"validation": sizes["validation"], "test": sizes["test"]}
+
     def training_only(self) -> TextSplits:
         """The training split and the reference texts; of the held-out splits, their sizes alone."""
-        sizes = self.sizes()
         return TextSplits(self.train_texts, self.train_y, [], self.validation_y[:0].copy(), [],
-                          self.test_y[:0].copy(), self.reference_texts,
-                          withheld={"validation": sizes["validation"], "test": sizes["test"]})
+                          self.test_y[:0].copy(), self.reference_texts, withheld=self.held_out_sizes())
 
 
 def corpus_file() -> Path:

@@ -29,8 +29,7 @@ def _training_split() -> tuple[dict[str, np.ndarray], np.ndarray, dict[str, int]
     if "train" in _preloaded:
         return _preloaded["train"]  # type: ignore[return-value]
     text = load_splits()
-    sizes = text.sizes()
-    return encode(text.train_texts), text.train_y, {"validation": sizes["validation"], "test": sizes["test"]}
+    return encode(text.train_texts), text.train_y, text.held_out_sizes()
 
 
 def _dense_factory() -> torch.nn.Module:

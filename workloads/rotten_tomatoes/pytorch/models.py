@@ -116,7 +116,7 @@ def tokenized(max_length: int = MAX_LENGTH) -> Tokenized:
                     "validation": (encode(text.validation_texts, max_length), text.validation_y),
                     "test": (encode(text.test_texts, max_length), text.test_y)},
             reference=encode(text.reference_texts, max_length),
-            held_out_sizes={k: v for k, v in text.sizes().items() if k != "train"})
+            held_out_sizes=text.held_out_sizes())
     return _tokenized[key]
 
 

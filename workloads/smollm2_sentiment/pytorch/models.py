@@ -204,7 +204,7 @@ def tokenized(max_length: int = MAX_LENGTH) -> Tokenized:
                     "test": (encode_prompts(tokenizer, text.test_texts, max_length), text.test_y)},
             reference=encode_plain(tokenizer, text.reference_texts, max_length),
             verbalizer=verbalizer_ids(tokenizer),
-            held_out_sizes={k: v for k, v in text.sizes().items() if k != "train"})
+            held_out_sizes=text.held_out_sizes())
     return _tokenized[key]
 
 
