@@ -72,6 +72,7 @@ from harness.provenance import cpu_capability, cpu_model, git_commit, hash_tree
 from harness.runner.messages import TrialLimits, TrialRequest
 from harness.runner.run import BENCHMARK_RELEASE, first_point, search_space_of
 from harness.runner.supervisor import run_trial
+from harness.tracks.compression import MEASUREMENT_PROTOCOL
 from harness.tuning.seeds import derive_seed
 from workloads import TARGETS_FILE, WORKLOADS, get_spec
 from workloads.common.data import cache_root
@@ -244,6 +245,8 @@ def curve_key(request: TrialRequest) -> str:
                "hyperparameters": request.hyperparameters, "seed": request.seed, "max_steps": request.max_steps,
                "eval_every_steps": request.eval_every_steps, "hardware_class": request.hardware_class,
                "threads": request.threads, "release": BENCHMARK_RELEASE}
+    if request.workload.compression is not None:  # a kept compression run holds the measurement's numbers too
+        payload["measurement"] = MEASUREMENT_PROTOCOL
     text = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
 
