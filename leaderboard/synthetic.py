@@ -366,7 +366,7 @@ class _Writer:
                     latency_p50_ms=dense_ms * ratio, latency_p90_ms=dense_ms * ratio * 1.15,
                     dense_latency_p50_ms=dense_ms, latency_ratio=ratio,
                     throughput=dense_throughput / ratio / float(self.rng.lognormal(0, 0.03)),
-                    dense_throughput=dense_throughput)
+                    dense_throughput=dense_throughput, latency_spread=1.03)  # no draw: the stream stays as it was
 
     def measure(self, w: str, method: PeftMethod) -> dict[str, float]:
         """One trial's measurements (the keys of ``harness.tracks.peft.MEASUREMENTS``)."""

@@ -60,7 +60,8 @@ TRACK = "compression"
 #: The float keys of ``harness.tracks.compression.measure``'s result, repeated so the app does not import the
 #: harness (a test checks they agree).
 MEASUREMENTS = ("raw_bytes", "bytes", "dense_bytes", "bytes_ratio", "sparsity", "bits_per_weight", "latency_p50_ms",
-                "latency_p90_ms", "dense_latency_p50_ms", "latency_ratio", "throughput", "dense_throughput")
+                "latency_p90_ms", "dense_latency_p50_ms", "latency_ratio", "throughput", "dense_throughput",
+                "latency_spread")
 #: The two ratios a compression target may bound (``compression.measure`` of a workload spec), with their words.
 RATIOS = {"bytes_ratio": "bytes", "latency_ratio": "latency"}
 
