@@ -29,6 +29,7 @@ from harness.runner.messages import TrialRequest
 from harness.runner.run import first_point
 from harness.runner.supervisor import run_trial
 from harness.store import ResultsStore
+from harness.tracks.training import submission_framework
 from workloads import get_spec
 
 THREADS = 2
@@ -101,7 +102,8 @@ def calibrate(workload: str, submission: Path, repeats: int, db: Path, hardware_
     cores = sorted(os.sched_getaffinity(0))[:THREADS]
     request = TrialRequest(trial_id="calibrate", submission_dir=str(submission.resolve()), workload=spec,
                            hardware_class=hardware_class, budget_s=BUDGET_FACTOR * spec.budget_for(hardware_class),
-                           hyperparameters=point, seed=seed, threads=len(cores), cpu_affinity=cores)
+                           hyperparameters=point, seed=seed, threads=len(cores), cpu_affinity=cores,
+                           framework=submission_framework(spec, submission))
     base = dict(hardware_class=hardware_class, workload=workload, submission_name=submission.resolve().name,
                 provenance_json={"cpu_model": cpu_model(), "git_commit": git_commit(), "seed": seed,
                                  "hyperparameters": point, "cores": cores, "budget_factor": BUDGET_FACTOR,

@@ -16,6 +16,7 @@ from pathlib import Path
 from harness.runner.messages import TrialLimits, TrialRequest
 from harness.runner.run import first_point
 from harness.runner.supervisor import TrialOutcome, run_trial
+from harness.tracks.training import submission_framework
 from workloads import get_spec
 from workloads.spec import DEFAULT_HARDWARE_CLASS, Targets, WorkloadSpec
 
@@ -72,7 +73,7 @@ def smoke_run(folder: Path, workload: str = "digits_mlp", seconds: float = 2.0) 
     point = first_point(folder)
     request = TrialRequest(trial_id="check", submission_dir=str(folder.resolve()), workload=spec,
                            hardware_class=DEFAULT_HARDWARE_CLASS, budget_s=seconds, hyperparameters=point, seed=0,
-                           max_steps=SMOKE_STEPS, eval_every_steps=1,
+                           max_steps=SMOKE_STEPS, eval_every_steps=1, framework=submission_framework(spec, folder),
                            limits=TrialLimits(hang_grace_s=max(FIRST_STEP_ALLOWANCE_S, seconds)))
     with tempfile.TemporaryDirectory(prefix="podium-check-") as workdir:
         return run_trial(request, Path(workdir))

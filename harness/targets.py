@@ -73,6 +73,7 @@ from harness.runner.messages import TrialLimits, TrialRequest
 from harness.runner.run import BENCHMARK_RELEASE, first_point, search_space_of
 from harness.runner.supervisor import run_trial
 from harness.tracks.compression import MEASUREMENT_PROTOCOL
+from harness.tracks.training import submission_framework
 from harness.tuning.seeds import derive_seed
 from workloads import TARGETS_FILE, WORKLOADS, get_spec
 from workloads.common.data import cache_root
@@ -229,7 +230,7 @@ def setting_request(spec: WorkloadSpec, baseline: Path, seed_index: int, hardwar
         max_steps=steps, eval_every_steps=max(1, spec.step_hint // EVALS_PER_HINT),
         hyperparameters=setting_point(baseline, point),
         seed=derive_seed(BENCHMARK_RELEASE, baseline.name, spec.name, "target-setting", seed_index),
-        threads=threads, limits=TrialLimits(wall_factor=1.5))
+        threads=threads, limits=TrialLimits(wall_factor=1.5), framework=submission_framework(spec, baseline))
 
 
 def curves_dir() -> Path:
@@ -245,6 +246,8 @@ def curve_key(request: TrialRequest) -> str:
                "hyperparameters": request.hyperparameters, "seed": request.seed, "max_steps": request.max_steps,
                "eval_every_steps": request.eval_every_steps, "hardware_class": request.hardware_class,
                "threads": request.threads, "release": BENCHMARK_RELEASE}
+    if request.framework != "pytorch":  # a JAX baseline's curve is its own (PyTorch keys stay what they were)
+        payload["framework"] = request.framework
     if request.workload.compression is not None:  # a kept compression run holds the measurement's numbers too
         payload["measurement"] = MEASUREMENT_PROTOCOL
     text = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str)

@@ -65,6 +65,11 @@ class WorkloadSpec(BaseModel):
         base: for a variant, the name of the base workload it stands in for when scoring; None for a base workload.
         builder: ``module:function`` returning ``(TorchWorkload, Evaluator)``; imported only inside a trial worker.
         builder_kwargs: arguments for the builder (what makes a variant different: activation, init, norm...).
+        jax_builder: ``module:function`` returning the workload's JAX twin (:class:`workloads.common.jax.JaxWorkload`)
+            from the same arguments, for a workload offered in JAX too (:attr:`frameworks`). The twin computes what
+            the PyTorch model computes (``tests/unit/test_jax_parity.py``), and both are evaluated by the PyTorch
+            builder's evaluator, so it is a second implementation of the same definition: it is not part of the
+            spec's hash, and the results of both frameworks share a pool (each trial records its framework).
         data_revision: content hash of the dataset files (checksum-verified at load time).
         metric: name of the validation/test metric; ``higher_is_better`` says which way is good.
         budget_s: runtime budget (submission seconds) per hardware class.
@@ -87,6 +92,7 @@ class WorkloadSpec(BaseModel):
     base: str | None = None
     builder: str
     builder_kwargs: dict[str, Any] = Field(default_factory=dict)
+    jax_builder: str | None = None
     dataset: str
     data_revision: str
     model: str
@@ -102,6 +108,11 @@ class WorkloadSpec(BaseModel):
     @property
     def is_variant(self) -> bool:
         return self.base is not None
+
+    @property
+    def frameworks(self) -> tuple[str, ...]:
+        """The frameworks a submission may be written in for this workload."""
+        return ("pytorch", "jax") if self.jax_builder else ("pytorch",)
 
     def budget_for(self, hardware_class: str) -> float:
         try:
@@ -150,6 +161,7 @@ def without_later_defaults(spec: dict[str, Any]) -> dict[str, Any]:
         del spec["compression"]
     if spec.get("target_fraction", 0) == 1.0:
         del spec["target_fraction"]
+    spec.pop("jax_builder", None)  # a second implementation of the same definition (see WorkloadSpec)
     for targets in spec.get("targets", {}).values():
         if targets.get("compression_ratio", 0) is None:
             del targets["compression_ratio"]

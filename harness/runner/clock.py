@@ -88,13 +88,27 @@ def children_cpu_s() -> float:
     return usage.ru_utime + usage.ru_stime + sum(_process_cpu(pid) for pid in _descendants(_getpid()))
 
 
-def device_sync(device: str) -> Callable[[], None]:
-    """The sync to run before reading the clock: CUDA work must finish before its time is read."""
+def device_sync(device: str, framework: str = "pytorch") -> Callable[..., None]:
+    """The sync to run before reading the clock, given what the timed call returned: work it queued must finish
+    before its time is read. PyTorch on CUDA: ``torch.cuda.synchronize()``. JAX, on any device (its CPU backend
+    dispatches asynchronously too): ``jax.block_until_ready`` on everything the call returned, so a jitted update's
+    compilation and computation are charged to the call that started them (AlgoPerf's JAX runner reads the clock
+    without waiting)."""
+    if framework == "jax":
+        import jax
+
+        def block(outputs: object = None) -> None:
+            jax.block_until_ready(outputs)
+
+        return block
     if device == "cuda":
         import torch
 
-        return torch.cuda.synchronize
-    return lambda: None
+        def synchronize(outputs: object = None) -> None:
+            torch.cuda.synchronize()
+
+        return synchronize
+    return lambda outputs=None: None
 
 
 class SubmissionClock:
@@ -106,7 +120,7 @@ class SubmissionClock:
         True
     """
 
-    def __init__(self, heartbeat: Heartbeat | None, sync: Callable[[], None] = lambda: None) -> None:
+    def __init__(self, heartbeat: Heartbeat | None, sync: Callable[..., None] = lambda outputs=None: None) -> None:
         self.submission_s = 0.0
         self.cpu_s = 0.0  # CPU seconds of this process inside the intervals (children: see cpu_submission_s)
         self._started = 0.0
@@ -128,9 +142,10 @@ class SubmissionClock:
         self._cpu_started = _process_time()
         self._started = _perf_counter()
 
-    def stop(self) -> float:
-        """Stop timing (after a device sync); returns the seconds of this interval."""
-        self._sync()
+    def stop(self, outputs: object = None) -> float:
+        """Stop timing, after a device sync that waits for ``outputs`` (what the timed call returned) where the
+        framework needs them (:func:`device_sync`); returns the seconds of this interval."""
+        self._sync(outputs)
         elapsed = _perf_counter() - self._started
         self.cpu_s += _process_time() - self._cpu_started
         self.submission_s += elapsed

@@ -66,6 +66,9 @@ class TrialRequest(BaseModel):
     threads: int = 2
     cpu_affinity: list[int] | None = None  # cores the trial process is pinned to (None: not pinned)
     device: Literal["cpu", "cuda"] = "cpu"
+    #: the submission's framework (:func:`harness.tracks.training.framework_of`); a JAX trial trains the workload's
+    #: JAX twin (``WorkloadSpec.jax_builder``)
+    framework: Literal["pytorch", "jax"] = "pytorch"
     #: ``target_setting`` (used only by ``podium targets set``): never stop early, and evaluate the test split at
     #: every evaluation too (stored as ``test_<metric>``), so targets can be read off the curves afterwards.
     mode: Literal["score", "target_setting"] = "score"

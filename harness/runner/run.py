@@ -34,6 +34,7 @@ from harness.runner.messages import EvalRecord, TrialLimits, TrialRequest
 from harness.runner.supervisor import TrialOutcome
 from harness.store import ResultsStore
 from harness.tracks import WHAT, TrackError, submission_track
+from harness.tracks.training import FrameworkError, framework_of, submission_framework
 from harness.tuning.plan import PlanEntry, Ruleset, RunPlan, plan_entries
 from harness.tuning.protocol import INF, TrialOutcomeRow, select_configuration, summarize
 from harness.tuning.search_space import SearchSpace, load_search_space
@@ -122,6 +123,15 @@ def run_track(config: RunConfig) -> str:
                         f"{'is a' if len(config.workloads) == 1 else 'are'} {track}-track workload"
                         f"{'' if len(config.workloads) == 1 else 's'}; pick workloads of the {own} track "
                         f"(`podium workloads --track {own}`)")
+    try:
+        framework = framework_of(folder) if track == "training" else "pytorch"
+    except FrameworkError as error:
+        raise PlanError(str(error)) from None
+    missing = [w for w in config.workloads if framework not in get_spec(w).frameworks]
+    if missing:
+        raise PlanError(f"{folder} is written in {framework}, which {', '.join(missing)} "
+                        f"{'is' if len(missing) == 1 else 'are'} not offered in (`podium workloads` shows each "
+                        "workload's frameworks)")
     return track
 
 
@@ -319,11 +329,13 @@ class _Executor:
     def _attempt(self, entry: PlanEntry, cpus: list[int] | None) -> TrialOutcome:
         """One attempt of a trial; its row (and the evaluations of an earlier attempt) start afresh."""
         self.store.start_trial(_trial_row(self.plan.run_id, entry, self.config.hardware_class, cpus, self.runner))
+        spec = get_spec(entry.workload)
         request = TrialRequest(trial_id=entry.trial_id, submission_dir=str(self.config.submission_dir.resolve()),
-                               workload=get_spec(entry.workload), hardware_class=self.config.hardware_class,
+                               workload=spec, hardware_class=self.config.hardware_class,
                                budget_s=entry.budget_s, hyperparameters=entry.hyperparameters or {},
                                seed=entry.seed, threads=self.config.threads, cpu_affinity=cpus,
-                               limits=self.config.limits)
+                               limits=self.config.limits,
+                               framework=submission_framework(spec, self.config.submission_dir))
 
         def on_eval(record: EvalRecord) -> None:
             self.store.add_eval(entry.trial_id, record)  # committed now: survives a kill of this process

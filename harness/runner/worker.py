@@ -31,6 +31,7 @@ import os
 import resource
 import sys
 import traceback
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
@@ -137,6 +138,7 @@ class Trial:
     completed_at: int | None = None  # step at which the submission raised TrainingComplete
     validation: dict[str, float] = field(default_factory=dict)
     adapt_s: float | None = None  # submission seconds of the PEFT track's adapt (part of the trial's time)
+    first_step_s: float | None = None  # submission seconds of the first update (a JAX one compiles in it)
     cpu_final_s: float | None = None  # the compression track's CPU submission time, read before its measuring child
     memory: PeakMemory = field(default_factory=PeakMemory)
 
@@ -195,15 +197,19 @@ class RemoteEvaluator:
     def evaluate(self, params: Any, model_state: Any, split: str) -> dict[str, float]:
         import torch
 
-        if not isinstance(params, torch.nn.Module):
+        if isinstance(params, Mapping) and self.example is None:  # a JAX trial's, as the PyTorch twin's
+            state = dict(params)
+        elif isinstance(params, torch.nn.Module):
+            if self.example is not None:  # the PEFT track: the weights of the exported program's module
+                from harness.runner.program import Logits
+
+                self.export(params)
+                params = Logits(params)
+            state = params.state_dict()
+        else:
             raise EvaluationError(f"the parameters to evaluate are a {type(params).__name__}, not the workload's "
                                   "torch.nn.Module")
-        if self.example is not None:  # the PEFT track: the weights of the exported program's module
-            from harness.runner.program import Logits
-
-            self.export(params)
-            params = Logits(params)
-        torch.save(params.state_dict(), self.path)
+        torch.save(state, self.path)
         self.send(EvalRequest(trial_id=self.trial_id, split=split, path=str(self.path),
                               program=None if self._program is None else str(self._program)))
         answer = json.loads(self._line())
@@ -272,6 +278,8 @@ def load(request: TrialRequest, heartbeat: Heartbeat, send: Any, reply_fd: int |
     builder = getattr(importlib.import_module(module_name), function)
     workload, evaluator = builder(request.workload, request.hardware_class, torch.device(request.device),
                                   **request.workload.builder_kwargs)
+    if request.framework == "jax":  # the twin trains; the PyTorch builder's evaluator scores (workloads.common.jax)
+        workload = jax_twin(request)
     if remote:
         example = None
         if track == peft.TRACK:
@@ -304,8 +312,34 @@ def load(request: TrialRequest, heartbeat: Heartbeat, send: Any, reply_fd: int |
     if request.workload.track == compression.TRACK and not callable(getattr(submission, "compress", None)):
         raise SubmissionFailure("a compression submission defines compress(model, workload, calibration_batches, "
                                 "train_queue, hyperparameters, rng); submission.py has no compress")
-    clock = _clock.SubmissionClock(heartbeat, _clock.device_sync(request.device))
+    clock = _clock.SubmissionClock(heartbeat, _clock.device_sync(request.device, request.framework))
     return Trial(request, submission, workload, evaluator, clock, send)
+
+
+def jax_twin(request: TrialRequest) -> Any:
+    """The workload's JAX twin (``WorkloadSpec.jax_builder``), with XLA kept to the trial's threads."""
+    spec = request.workload
+    if not spec.jax_builder:
+        raise SubmissionFailure(f"{spec.name} is offered in {', '.join(spec.frameworks)} only; this submission is "
+                                "written in JAX")
+    os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + " --xla_cpu_multi_thread_eigen="
+                               + ("true" if request.threads > 1 else "false")).strip()
+    module_name, function = spec.jax_builder.split(":")
+    return getattr(importlib.import_module(module_name), function)(spec, request.hardware_class,
+                                                                   **spec.builder_kwargs)
+
+
+def evaluable(trial: Trial, model: Any, model_state: Any) -> Any:
+    """What the evaluator takes: the model itself, or a JAX trial's parameters (and batch-norm statistics) as the
+    PyTorch twin's ``state_dict`` (:func:`workloads.common.jax.torch_state_dict`)."""
+    if trial.request.framework != "jax":
+        return model
+    from workloads.common.jax import torch_state_dict
+
+    try:
+        return torch_state_dict(model, model_state)
+    except Exception as exc:  # noqa: BLE001 - the parameters are the submission's
+        raise EvaluationError(f"the parameters to evaluate are not the workload's parameter tree: {exc}") from None
 
 
 #: the submission functions that may end training by raising TrainingComplete (see the training contract).
@@ -369,9 +403,10 @@ def evaluate(trial: Trial, model: Any, model_state: Any) -> bool:
     started = now()
     cpu_s = trial.clock.cpu_submission_s()
     trial.memory.pause()
-    metrics = trial.evaluator.evaluate(model, model_state, "validation")
+    params = evaluable(trial, model, model_state)
+    metrics = trial.evaluator.evaluate(params, model_state, "validation")
     if trial.request.mode == "target_setting" and is_new_best(trial, metrics):
-        test = trial.evaluator.evaluate(model, model_state, "test")
+        test = trial.evaluator.evaluate(params, model_state, "test")
         metrics.update({f"test_{k}": v for k, v in test.items()})
     trial.memory.resume()
     elapsed = now() - started
@@ -455,7 +490,9 @@ def train(trial: Trial, model: Any, model_state: Any, optimizer_state: Any, batc
         except BaseException:
             clock.stop()  # the time until the exception was submission time: the account must match what was seen
             raise
-        clock.stop()
+        elapsed = clock.stop((batch, returned))
+        if trial.step == 0:
+            trial.first_step_s = elapsed
         trial.step += 1
         optimizer_state, model, model_state = check_update(trial, "update_params", returned)
         if eval_due(trial, period):
@@ -481,6 +518,7 @@ def prepare_and_evaluate(trial: Trial, prepare: Any, model: Any, model_state: An
                          hyperparameters: Any) -> tuple[Any, Any, Any]:
     """``prepare_for_eval`` (timed, it is submission work) then an untimed evaluation."""
     trial.clock.start(trial.step)
+    returned = None
     try:
         returned = call_submission(
             trial, "prepare_for_eval", prepare, workload=trial.workload, current_param_container=model,
@@ -488,7 +526,7 @@ def prepare_and_evaluate(trial: Trial, prepare: Any, model: Any, model_state: An
             hyperparameters=hyperparameters, loss_type=trial.workload.loss_type, optimizer_state=optimizer_state,
             eval_results=trial.evals, global_step=trial.step, rng=rng_for(trial.request.seed, trial.step + 2))
     finally:
-        trial.clock.stop()  # raised or not, the time was submission time
+        trial.clock.stop(returned)  # raised or not, the time was submission time
     optimizer_state, model, model_state = check_update(trial, "prepare_for_eval", returned)
     evaluate(trial, model, model_state)
     return model, model_state, optimizer_state
@@ -498,7 +536,7 @@ def test_evaluation(trial: Trial, model: Any, model_state: Any) -> tuple[dict[st
     trial.clock.phase(Phase.EVAL)
     started = now()
     trial.memory.pause()
-    metrics = trial.evaluator.evaluate(model, model_state, "test")
+    metrics = trial.evaluator.evaluate(evaluable(trial, model, model_state), model_state, "test")
     trial.memory.resume()
     trial.eval_time_s += now() - started
     if not metrics:  # withheld: the supervisor records the test metrics (harness.runner.evaluator)
@@ -512,7 +550,8 @@ def run(request: TrialRequest, heartbeat: Heartbeat, send: Any, process_start: f
     """load -> initialise -> train -> test evaluation, as a :class:`WorkerResult` (failures included)."""
     from harness.provenance import environment
 
-    base = dict(trial_id=request.trial_id, provenance=environment(request.threads))
+    base = dict(trial_id=request.trial_id, provenance={**environment(request.threads),
+                                                       "framework": request.framework})
     trial: Trial | None = None
     measurements: dict[str, float] = {}
     startup_s = init_s = 0.0
@@ -553,6 +592,8 @@ def judge_training(trial: Trial, model: Any, model_state: Any) -> tuple[dict[str
     if trial.request.workload.track == peft.TRACK:
         trial.clock.phase(Phase.EVAL)
         measurements = {**measure(trial, model), "adapt_s": trial.adapt_s or 0.0}
+    elif trial.first_step_s is not None:  # the training track: the first update's share (compilation, warm-up)
+        measurements = {"first_step_s": trial.first_step_s}
     return test, test_met, status, reason, measurements
 
 

@@ -258,3 +258,61 @@ OPTIONAL_FUNCTIONS: dict[str, tuple[inspect.Parameter, ...]] = {
 }
 #: parameters a submission may leave out; the harness then does not pass them.
 OMITTABLE_PARAMETERS: frozenset[str] = frozenset({"train_state"})
+
+
+# --- Which framework a submission is written in. ----------------------------------------------------------------------
+
+#: top-level modules whose import makes a submission a JAX one, and a PyTorch one
+JAX_MODULES = frozenset({"jax", "flax", "optax", "jaxlib", "chex"})
+TORCH_MODULES = frozenset({"torch"})
+FRAMEWORKS = ("pytorch", "jax")
+
+
+class FrameworkError(ValueError):
+    """A submission folder's framework cannot be told (the message says how to declare it)."""
+
+
+def framework_of(folder: Any) -> str:
+    """``"pytorch"`` or ``"jax"``: what ``folder``'s Python files import (read, not run), unless ``submission.py``
+    declares it with a module-level ``FRAMEWORK = "jax"`` (or ``"pytorch"``), which wins. A folder that imports
+    both must declare it (:class:`FrameworkError` says so); one that imports neither is PyTorch's, the default.
+
+    >>> import pathlib, tempfile
+    >>> folder = pathlib.Path(tempfile.mkdtemp())
+    >>> _ = (folder / "submission.py").write_text("import optax\\nfrom jax import numpy as jnp\\n")
+    >>> framework_of(folder)
+    'jax'
+    """
+    import ast
+    from pathlib import Path
+
+    folder = Path(folder)
+    found: set[str] = set()
+    for path in sorted(folder.rglob("*.py")):
+        try:
+            tree = ast.parse(path.read_text(encoding="utf-8", errors="replace"), filename=str(path))
+        except SyntaxError:
+            continue  # the checker reports it; the framework may still be told from the other files
+        for node in ast.walk(tree):
+            if path.name == "submission.py" and path.parent == folder and isinstance(node, ast.Assign) \
+                    and any(isinstance(t, ast.Name) and t.id == "FRAMEWORK" for t in node.targets):
+                value = node.value.value if isinstance(node.value, ast.Constant) else None
+                if value not in FRAMEWORKS:
+                    raise FrameworkError(f"{path}: FRAMEWORK = {ast.unparse(node.value)}; expected one of "
+                                         f"{', '.join(map(repr, FRAMEWORKS))}")
+                return value
+            if isinstance(node, ast.Import):
+                found.update(alias.name.split(".")[0] for alias in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                found.add(node.module.split(".")[0])
+    jax, torch = bool(found & JAX_MODULES), bool(found & TORCH_MODULES)
+    if jax and torch:
+        raise FrameworkError(f"{folder} imports both JAX and PyTorch, so its framework cannot be told; declare it in "
+                             f"submission.py with a line FRAMEWORK = \"jax\" (or \"pytorch\")")
+    return "jax" if jax else "pytorch"
+
+
+def submission_framework(spec: Any, folder: Any) -> str:
+    """The framework a trial of ``folder`` on the workload ``spec`` runs in: :func:`framework_of` on the training
+    track (PyTorch elsewhere: the PEFT and compression tracks are PyTorch's)."""
+    return framework_of(folder) if spec.track == TRACK else "pytorch"

@@ -31,6 +31,7 @@ import numpy as np
 
 from harness.tracks.training import ForwardPassMode, LossType, ParameterType
 from workloads.common.data import Splits
+from workloads.common.pytorch import MetricsLogger
 from workloads.spec import WorkloadSpec
 
 
@@ -114,6 +115,7 @@ class JaxWorkload:
         self._model: Any = None
         self._param_shapes: Any = None
         self._param_types: Any = None
+        self.metrics_logger = MetricsLogger()
 
     # ---- AlgoPerf attributes ------------------------------------------------------------------------------------
     @property

@@ -7,6 +7,7 @@ from workloads.spec import WorkloadSpec
 _COMMON = dict(
     family="digits",
     builder="workloads.digits.pytorch.models:build",
+    jax_builder="workloads.digits.jax.models:build",
     dataset="scikit-learn digits (sklearn/datasets/data/digits.csv.gz)",
     data_revision=f"sha256:{DIGITS_SHA256[:16]}/splits-{N_TRAIN}-{N_VALIDATION}-{N_TEST}",
     metric="accuracy",
