@@ -1,0 +1,95 @@
+"""JAX submissions run as trials: the workload's Flax twin trains, the PyTorch twin's evaluator scores, and the clock
+waits for the device work a timed call queued."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from harness.runner.messages import TrialRequest
+from harness.runner.run import PlanError, RunConfig, make_plan
+from harness.runner.supervisor import run_trial
+from harness.tracks.training import FrameworkError, framework_of
+from workloads import get_spec
+from workloads.spec import Targets
+
+ROOT = Path(__file__).resolve().parents[2]
+ADAMW_JAX = ROOT / "submissions" / "training" / "adamw_jax"
+SLOW = ROOT / "tests" / "fixtures" / "jax_submissions" / "slow_async_update"
+
+
+def request(folder: Path, steps: int, every: int, name: str = "digits_mlp") -> TrialRequest:
+    """A score-mode trial capped at ``steps`` updates whose target cannot be met (it runs them all)."""
+    spec = get_spec(name)
+    spec = spec.model_copy(update={"targets": {"cpu-2core": Targets(validation=2.0, test=2.0)}})
+    return TrialRequest(trial_id=f"jax-{folder.name}", submission_dir=str(folder), workload=spec,
+                        hardware_class="cpu-2core", budget_s=120.0, hyperparameters={
+                            "learning_rate": 0.003, "one_minus_beta1": 0.1, "beta2": 0.999, "weight_decay": 1e-4,
+                            "warmup_factor": 0.02},
+                        seed=7, max_steps=steps, eval_every_steps=every, framework=framework_of(folder))
+
+
+def test_a_jax_submission_trains_the_flax_twin_and_is_scored_by_the_pytorch_evaluator(tmp_path: Path) -> None:
+    outcome = run_trial(request(ADAMW_JAX, steps=150, every=50), tmp_path)
+    result = outcome.result
+    assert result is not None and outcome.status == "missed", outcome.reason  # ran its 150 updates; target 2.0
+    assert result.steps == 150 and result.provenance["framework"] == "jax"
+    accuracies = [record.metrics["accuracy"] for record in outcome.evals]
+    assert len(accuracies) == 3 and accuracies[-1] > 0.85  # digits: ~0.1 at random; trained, the evaluator agrees
+    assert result.test["accuracy"] > 0.85
+    assert 0 < result.measurements["first_step_s"] <= result.submission_time_s  # the compile is submission time
+
+
+def test_an_asynchronous_jitted_update_is_charged_its_device_time(tmp_path: Path) -> None:
+    """The fixture's update returns before its work is done. Measured here first: the call alone returns in a small
+    part of the time the work takes (so a clock that did not wait would charge almost nothing); the trial's clock
+    charges each update at least half the work's time. Both margins are wide (about 100x and 2x) on purpose."""
+    import importlib.util
+
+    import jax
+    import jax.numpy as jnp
+
+    spec = importlib.util.spec_from_file_location("slow_async_update", SLOW / "submission.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    params = {"w": jnp.zeros((4,))}
+    jax.block_until_ready(module.slow(params, 0))  # compiled
+    started = time.perf_counter()
+    pending = module.slow(params, 1)
+    dispatched = time.perf_counter() - started
+    jax.block_until_ready(pending)
+    work = time.perf_counter() - started
+    assert dispatched < 0.2 * work, (dispatched, work)  # the update really is asynchronous
+
+    steps = 4
+    outcome = run_trial(request(SLOW, steps=steps, every=steps), tmp_path)
+    result = outcome.result
+    assert result is not None and result.steps == steps, outcome.reason
+    charged = result.submission_time_s - result.measurements["first_step_s"]  # the first step also compiles
+    assert charged >= 0.5 * work * (steps - 1), (charged, work)
+
+
+def test_the_framework_is_told_from_the_imports_or_declared(tmp_path: Path) -> None:
+    assert framework_of(ADAMW_JAX) == "jax" and framework_of(ROOT / "submissions" / "training" / "adamw") == "pytorch"
+    both = tmp_path / "both"
+    both.mkdir()
+    (both / "submission.py").write_text("import torch\n")
+    (both / "helpers.py").write_text("from jax import numpy as jnp\n")
+    with pytest.raises(FrameworkError, match='FRAMEWORK = "jax"'):
+        framework_of(both)
+    (both / "submission.py").write_text('import torch\nFRAMEWORK = "jax"\n')
+    assert framework_of(both) == "jax"
+    (both / "submission.py").write_text('FRAMEWORK = "tensorflow"\n')
+    with pytest.raises(FrameworkError, match="expected one of 'pytorch', 'jax'"):
+        framework_of(both)
+
+
+def test_a_run_refuses_a_workload_not_offered_in_the_submissions_framework(tmp_path: Path) -> None:
+    assert get_spec("digits_mlp").frameworks == ("pytorch", "jax")
+    assert get_spec("fashion_mnist_cnn").frameworks == ("pytorch",)
+    config = RunConfig(submission_dir=ADAMW_JAX, workloads=["digits_mlp", "fashion_mnist_cnn"],
+                       db=tmp_path / "r.db")
+    with pytest.raises(PlanError, match="fashion_mnist_cnn is not offered in"):
+        make_plan(config)
