@@ -61,8 +61,9 @@ def workloads(
     hardware_class: HardwareOption = "cpu-2core",
     wide: Annotated[bool, typer.Option("--wide", help="Also show each workload's model.")] = False,
 ) -> None:
-    """List workloads: track, metric, targets, budget and evaluation period (the model with --wide). Variants are
-    listed under their base workload (marked ↳). Names are never cut."""
+    """List workloads: track, metric, targets, budget, evaluation period and the frameworks a submission may be
+    written in (the model with --wide). Variants are listed under their base workload (marked ↳). Names are never
+    cut."""
     from harness.ui import workloads_table
     from workloads import SUITES, TRACKS, WORKLOADS, suite_key, variants_of
 
@@ -84,7 +85,7 @@ def workloads(
                              metric=spec.metric, val=f"{t.validation:.4f}" if t else "-",
                              test=f"{t.test:.4f}" if t else "-", budget=f"{budget:g}" if budget else "-",
                              every="once" if spec.compression else f"{spec.eval_period_s:g}",
-                             ratio=_ratio_target(spec, t)))
+                             ratio=_ratio_target(spec, t), frameworks=" ".join(spec.frameworks)))
     compression = [f"{r['name']}: {r['ratio']}" for r in rows if r["ratio"]]
     console.print(workloads_table(rows, f"Workloads ({title}; targets and budgets for {hardware_class})", wide))
     if compression:

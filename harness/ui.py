@@ -275,10 +275,11 @@ def workloads_table(rows: list[dict[str, Any]], title: str, wide: bool = False) 
         table.add_column("metric", overflow="fold")
     for header in ("val\ntarget", "test\ntarget", "budget\ns", "eval\nevery\ns"):
         table.add_column(header, justify="right", overflow="fold")
+    table.add_column("frame-\nworks", overflow="fold")
     for r in rows:
         name = f"↳ {r['name']}" if r["variant"] else r["name"]
         table.add_row(name, *([] if one_track else [r["track"]]), *([r["model"]] if wide else []), *([] if one_metric else [r["metric"]]),
-                      r["val"], r["test"], r["budget"], r["every"])
+                      r["val"], r["test"], r["budget"], r["every"], r.get("frameworks", "pytorch"))
     return table
 
 

@@ -3,6 +3,7 @@ loss within sampling noise, the same batches in the same order."""
 
 from __future__ import annotations
 
+import importlib
 import math
 
 import jax
@@ -12,38 +13,51 @@ import pytest
 import torch
 
 from harness.tracks.training import ForwardPassMode, ParameterType
-from workloads import get_spec
+from workloads import WORKLOADS, get_spec
+
 from workloads.common.jax import torch_state_dict
-from workloads.digits.jax import models as jax_models
-from workloads.digits.pytorch import models as torch_models
 
-#: the digits MLP twins; (workload, builder keyword arguments)
-TWINS = [("digits_mlp", {"activation": "relu"}), ("digits_mlp_tanh", {"activation": "tanh"})]
+#: every workload offered in JAX, variants included
+TWINS = [name for name in WORKLOADS.names() if get_spec(name).jax_builder]
 
 
-def both(name: str, kwargs: dict) -> tuple:
+def builder(path: str):
+    module, function = path.split(":")
+    return getattr(importlib.import_module(module), function)
+
+
+def both(name: str) -> tuple:
+    """The PyTorch workload, its evaluator, and the JAX twin of ``name``."""
     spec = get_spec(name)
-    torch_workload, evaluator = torch_models.build(spec, "cpu-2core", torch.device("cpu"), **kwargs)
-    return torch_workload, evaluator, jax_models.build(spec, "cpu-2core", **kwargs)
+    torch_workload, evaluator = builder(spec.builder)(spec, "cpu-2core", torch.device("cpu"), **spec.builder_kwargs)
+    return torch_workload, evaluator, builder(spec.jax_builder)(spec, "cpu-2core", **spec.builder_kwargs)
 
 
-@pytest.mark.parametrize(("name", "kwargs"), TWINS)
-def test_the_twins_have_the_same_parameters(name: str, kwargs: dict) -> None:
-    torch_workload, _, jax_workload = both(name, kwargs)
+def test_every_training_workload_has_a_twin() -> None:
+    assert {get_spec(n).name for n in TWINS} == {n for n in WORKLOADS.names() if get_spec(n).track == "training"}
+
+
+@pytest.mark.parametrize("name", TWINS)
+def test_the_twins_have_the_same_parameters(name: str) -> None:
+    torch_workload, _, jax_workload = both(name)
     model, _ = torch_workload.init_model_fn(np.array([0, 0], dtype=np.uint32))
     params, model_state = jax_workload.init_model_fn(jax.random.PRNGKey(0))
     converted = torch_state_dict(params, model_state)
     assert {k: tuple(v.shape) for k, v in converted.items()} == {k: tuple(v.shape)
                                                                  for k, v in model.state_dict().items()}
     count = sum(int(np.prod(s.shape)) for s in jax.tree_util.tree_leaves(jax_workload.param_shapes))
-    assert count == sum(p.numel() for p in model.parameters()) == 64 * 128 + 128 + 128 * 128 + 128 + 128 * 10 + 10
-    types = jax_workload.model_params_types
-    assert types["head"]["kernel"] is ParameterType.WEIGHT and types["body_0"]["bias"] is ParameterType.BIAS
+    assert count == sum(p.numel() for p in model.parameters())
+    if name == "digits_mlp":
+        assert count == 64 * 128 + 128 + 128 * 128 + 128 + 128 * 10 + 10
+    types = jax.tree_util.tree_leaves(jax_workload.model_params_types)
+    torch_types = list(torch_workload.model_params_types.values())
+    assert sorted(t.name for t in types) == sorted(t.name for t in torch_types)
+    assert jax_workload.model_params_types["head"]["kernel"] is ParameterType.WEIGHT
 
 
-@pytest.mark.parametrize(("name", "kwargs"), TWINS)
-def test_the_same_weights_give_the_same_logits_and_loss(name: str, kwargs: dict) -> None:
-    torch_workload, evaluator, jax_workload = both(name, kwargs)
+@pytest.mark.parametrize("name", TWINS)
+def test_the_same_weights_give_the_same_logits_and_loss(name: str) -> None:
+    torch_workload, evaluator, jax_workload = both(name)
     params, model_state = jax_workload.init_model_fn(jax.random.PRNGKey(1))
     model, _ = torch_workload.init_model_fn(np.array([1, 0], dtype=np.uint32))
     model.load_state_dict(torch_state_dict(params, model_state))
@@ -60,11 +74,11 @@ def test_the_same_weights_give_the_same_logits_and_loss(name: str, kwargs: dict)
     assert float(loss["n_valid_examples"]) == 64
 
 
-@pytest.mark.parametrize(("name", "kwargs"), TWINS)
-def test_initial_losses_agree_within_sampling_noise(name: str, kwargs: dict) -> None:
+@pytest.mark.parametrize("name", TWINS)
+def test_initial_losses_agree_within_sampling_noise(name: str) -> None:
     """Each framework's own initialisation (same distributions, different generators): over 8 seeds the mean
-    initial validation-sized loss agrees within 2% and both sit near log(10)."""
-    torch_workload, _, jax_workload = both(name, kwargs)
+    initial loss on 512 training examples agrees within 3% and both sit near log(10)."""
+    torch_workload, _, jax_workload = both(name)
     x = jnp.asarray(jax_workload._train_x[:512])
     y = jnp.asarray(jax_workload._train_y[:512])
     jax_losses, torch_losses = [], []
@@ -76,5 +90,5 @@ def test_initial_losses_agree_within_sampling_noise(name: str, kwargs: dict) -> 
         with torch.no_grad():
             out = model(torch.tensor(np.asarray(x)))
         torch_losses.append(float(torch.nn.functional.cross_entropy(out, torch.tensor(np.asarray(y)).long())))
-    assert np.mean(jax_losses) == pytest.approx(np.mean(torch_losses), rel=0.02)
-    assert abs(np.mean(jax_losses) - math.log(10)) < 0.15
+    assert np.mean(jax_losses) == pytest.approx(np.mean(torch_losses), rel=0.03), (jax_losses, torch_losses)
+    assert abs(np.mean(jax_losses) - math.log(10)) < 0.5  # Xavier-normal weights start a little further off

@@ -92,6 +92,8 @@ def torch_state_dict(params: Any, model_state: Any = None) -> dict[str, Any]:
             if path.endswith("kernel"):
                 array = array.T if array.ndim == 2 else array.transpose(3, 2, 0, 1)
             out[torch_name(path)] = torch.from_numpy(np.array(array, order="C"))  # a writable copy
+            if path.endswith("/mean"):  # PyTorch's batch norm counts its batches (unused with a set momentum)
+                out[torch_name(path).removesuffix("running_mean") + "num_batches_tracked"] = torch.tensor(0)
     return out
 
 
@@ -108,8 +110,8 @@ class JaxWorkload:
     def __init__(self, spec: WorkloadSpec, hardware_class: str, splits: Splits,
                  model_factory: Callable[..., Any], input_shape: tuple[int, ...]) -> None:
         self.spec, self.hardware_class = spec, hardware_class
-        self._train_x = np.asarray(splits.train_x, dtype=np.float32)
         self._train_y = np.asarray(splits.train_y, dtype=np.int32)
+        self._train_x = np.asarray(splits.train_x, dtype=np.float32).reshape(len(self._train_y), *input_shape)
         self._held_out_sizes = {k: v for k, v in splits.sizes().items() if k != "train"}
         self._model_factory, self.input_shape = model_factory, input_shape
         self._model: Any = None
@@ -188,7 +190,7 @@ class JaxWorkload:
         variables = dict(variables)
         params = variables.pop("params")
         self._param_shapes = jax.tree_util.tree_map(lambda a: jax.ShapeDtypeStruct(a.shape, a.dtype), params)
-        self._param_types = parameter_types(params)
+        self._param_types = parameter_types(params, variables.get("batch_stats", {}))
         return params, variables
 
     def model_fn(self, params: Any, augmented_and_preprocessed_input_batch: dict[str, Any], model_state: Any,
@@ -246,18 +248,31 @@ class JaxWorkload:
                 yield {"inputs": jnp.asarray(self._train_x[idx]), "targets": jnp.asarray(self._train_y[idx])}
 
 
-def parameter_types(params: Any) -> Any:
-    """AlgoPerf's :class:`ParameterType` for each leaf of a Flax parameter tree, from its module and leaf name."""
+def parameter_types(params: Any, batch_stats: Any = None) -> Any:
+    """AlgoPerf's :class:`ParameterType` for each leaf of a Flax parameter tree, from its leaf name and whether its
+    module keeps batch statistics (a batch norm; other modules with a ``scale`` are layer norms).
+
+    >>> parameter_types({"features_1": {"scale": 0, "bias": 0}, "head": {"kernel": 0}}, {"features_1": {"mean": 0}})
+    {'features_1': {'scale': <ParameterType.BATCH_NORM_SCALE: 3>, 'bias': <ParameterType.BATCH_NORM_BIAS: 4>}, \
+'head': {'kernel': <ParameterType.WEIGHT: 0>}}
+    """
+    norms = {path.rsplit("/", 1)[0] for path in flat_paths(batch_stats or {})}
+
     def kind(path: str, leaf: Any) -> ParameterType:
-        module = path.rsplit("/", 2)[-2] if "/" in path else ""
-        name = path.rsplit("/", 1)[-1]
-        if "norm" in module.lower() or name == "scale":
-            return ParameterType.LAYER_NORM_SCALE if name == "scale" else ParameterType.LAYER_NORM_BIAS
+        module, _, name = path.rpartition("/")
+        if module in norms:
+            return ParameterType.BATCH_NORM_SCALE if name == "scale" else ParameterType.BATCH_NORM_BIAS
+        if name == "scale":
+            return ParameterType.LAYER_NORM_SCALE
+        if name == "bias" and f"{module}/scale" in flat:
+            return ParameterType.LAYER_NORM_BIAS
         if name == "bias":
             return ParameterType.BIAS
         if name == "embedding":
             return ParameterType.EMBEDDING
         return ParameterType.CONV_WEIGHT if getattr(leaf, "ndim", 2) == 4 else ParameterType.WEIGHT
+
+    flat = flat_paths(params)
 
     def walk(tree: Any, prefix: str) -> Any:
         return {k: walk(v, f"{prefix}{k}/") if hasattr(v, "items") else kind(f"{prefix}{k}", v)

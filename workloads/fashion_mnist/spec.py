@@ -11,7 +11,8 @@ _DATA = dict(
     metric="accuracy",
 )
 
-_MLP = dict(builder="workloads.fashion_mnist.pytorch.models:build_mlp", budget_s={"cpu-2core": 30.0},
+_MLP = dict(builder="workloads.fashion_mnist.pytorch.models:build_mlp",
+            jax_builder="workloads.fashion_mnist.jax.models:build_mlp", budget_s={"cpu-2core": 30.0},
             eval_period_s=0.25, step_hint=2000, **_DATA)  # evaluation ~17 ms: ~7% of wall time
 
 register(WorkloadSpec(
@@ -30,7 +31,8 @@ register(WorkloadSpec(
     **_MLP,
 ))
 
-_CNN = dict(builder="workloads.fashion_mnist.pytorch.models:build_cnn", budget_s={"cpu-2core": 60.0},
+_CNN = dict(builder="workloads.fashion_mnist.pytorch.models:build_cnn",
+            jax_builder="workloads.fashion_mnist.jax.models:build_cnn", budget_s={"cpu-2core": 60.0},
             eval_period_s=2.0, step_hint=1000, **_DATA)  # ~2 epochs at batch 128: the lite suite stays a 15-minute demo
 
 register(WorkloadSpec(

@@ -37,11 +37,15 @@ class MLP(nn.Module):
         if self.aux_dropout_rate > 0:
             h = nn.Dropout(self.aux_dropout_rate, deterministic=not train)(h)
         for i, (fan_in, fan_out) in enumerate(zip(self.sizes[:-2], self.sizes[1:-1])):
-            h = nn.Dense(fan_out, name=f"body_{2 * i}", **torch_linear_init(fan_in))(h)
+            h = nn.Dense(fan_out, name=f"body_{2 * i}", **self.dense_init(fan_in))(h)
             h = ACTIVATIONS[self.activation](h)
             if rate > 0:
                 h = nn.Dropout(rate, deterministic=not train)(h)
-        return nn.Dense(self.sizes[-1], name="head", **torch_linear_init(self.sizes[-2]))(h)
+        return nn.Dense(self.sizes[-1], name="head", **self.dense_init(self.sizes[-2]))(h)
+
+    def dense_init(self, fan_in: int) -> dict:
+        """A dense layer's initialisers (PyTorch's default)."""
+        return torch_linear_init(fan_in)
 
 
 def build(spec: WorkloadSpec, hardware_class: str, activation: str = "relu") -> JaxWorkload:
