@@ -80,6 +80,7 @@ class Pool:
     variant_of: dict[str, str] = field(default_factory=dict)
     budgets: dict[str, float] = field(default_factory=dict)
     runs: dict[str, str] = field(default_factory=dict)  # sub -> run id used
+    frameworks: dict[str, str] = field(default_factory=dict)  # sub -> the framework its counted trials ran in
 
     @property
     def key(self) -> str:
@@ -137,6 +138,21 @@ def _add_workload(pool: Pool, sub: str, workload: str, rows: list[Mapping[str, A
     pool.evidence.setdefault(sub, {})[workload] = evidence(counted or rows, name, higher, scored=bool(counted))
 
 
+def trial_framework(trial: Mapping[str, Any]) -> str:
+    """The framework a trial ran in, from its provenance (``pytorch`` for trials recorded before JAX).
+
+    >>> trial_framework({"provenance_json": '{"framework": "jax"}'}), trial_framework({"provenance_json": None})
+    ('jax', 'pytorch')
+    """
+    provenance = trial.get("provenance_json")
+    if isinstance(provenance, str):
+        try:
+            provenance = json.loads(provenance)
+        except ValueError:
+            provenance = None
+    return (provenance or {}).get("framework", "pytorch") if isinstance(provenance, dict) else "pytorch"
+
+
 def build_pools(trials: list[Mapping[str, Any]], variant_of: Mapping[str, str],
                 metrics: Metrics | None = None) -> list[Pool]:
     """Group finished trials into pools; per submission only its latest run counts.
@@ -155,6 +171,7 @@ def build_pools(trials: list[Mapping[str, Any]], variant_of: Mapping[str, str],
             continue
         pool = pools.setdefault(key, Pool(*key, variant_of=dict(variant_of)))
         pool.runs[t["submission_name"]] = t["run_id"]
+        pool.frameworks[t["submission_name"]] = trial_framework(t)
         pool.budgets[t["workload"]] = float(t["budget_s"])
         counted[(key, t["submission_name"], t["workload"])].append(t)
     for (key, sub, workload), rows in counted.items():
@@ -304,7 +321,8 @@ def score_records(pool: Pool, rows: list[ScoreRow]) -> list[dict[str, Any]]:
     records = []
     for r in rows:
         record = {"pool": pool.key, "track": pool.track, "ruleset": pool.ruleset, "hardware_class": pool.hardware_class,
-                  "release": pool.release, "submission": r.submission, "run_id": r.run_id, "rank": r.rank,
+                  "release": pool.release, "submission": r.submission,
+                  "framework": pool.frameworks.get(r.submission, "pytorch"), "run_id": r.run_id, "rank": r.rank,
                   "rank_bound": r.rank_bound, "n": r.n, "score": r.score, "score_lo": r.score_lo,
                   "score_hi": r.score_hi, "interval_note": r.interval_note, "speedup_vs_reference": r.speedup,
                   "speedup_note": speedup_note(r.speedup, reference_of(pool.track))}

@@ -302,7 +302,11 @@ def table_config(records: pd.DataFrame, where=st) -> table.TableConfig:
     measures = bool(compression.leaderboard_columns(records)) and toggle(  # only a compression pool has this one
         "compression_cols", "Compression measurements per workload (bytes ×, latency ×, sparsity, bits/weight)",
         default.compression_measures, second)
-    return table.TableConfig(search, sort, descending, columns, hide, costs, measures)
+    choices = table.frameworks(records)
+    framework = "all" if len(choices) < 2 else selectbox(  # a pool with submissions in both frameworks has one
+        "fw", "Framework", ["all", *choices], "all", first)
+    return table.TableConfig(search, sort, descending, columns, hide, costs, measures,
+                             "" if framework == "all" else framework)
 
 
 def column_config(view: pd.DataFrame, variants: Sequence[str] = ()) -> dict:

@@ -20,7 +20,7 @@ from harness.scoring.reasons import BEST_RANK, infinity_marker
 from leaderboard.views import compression, peft
 
 #: Columns every score record has (the rest are per workload: ``time:<w>``, ``ratio:<w>``...).
-RECORD_COLUMNS = ("pool", "track", "ruleset", "hardware_class", "release", "submission", "run_id", "rank",
+RECORD_COLUMNS = ("pool", "track", "ruleset", "hardware_class", "release", "submission", "framework", "run_id", "rank",
                   "rank_bound", "n", "score", "score_lo", "score_hi", "interval_note", "speedup_vs_reference",
                   "speedup_note")
 WORKLOAD_PREFIXES = ("time:", "ratio:", "time_lo:", "time_hi:", "algoperf_time:", "n:", "why:", "interval_note:")
@@ -56,6 +56,7 @@ class TableConfig:
             pool); they come before the run id.
         compression_measures: show the compression columns (:mod:`leaderboard.views.compression`), where the
             records have them (a compression pool); they come before the run id.
+        framework: keep only submissions written in this framework (``pytorch``, ``jax``); empty keeps all.
     """
 
     search: str = ""
@@ -65,6 +66,12 @@ class TableConfig:
     hide_missed: bool = False
     peft_costs: bool = True
     compression_measures: bool = True
+    framework: str = ""
+
+
+def frameworks(records: pd.DataFrame) -> list[str]:
+    """The frameworks of a pool's submissions (a bundle from before JAX has no column: all PyTorch)."""
+    return sorted(set(records["framework"])) if "framework" in records.columns and len(records) else ["pytorch"]
 
 
 def pool_records(scores: pd.DataFrame, pool: str) -> pd.DataFrame:
@@ -134,6 +141,9 @@ def filter_records(records: pd.DataFrame, cfg: TableConfig) -> tuple[pd.DataFram
     if cfg.search:
         miss = ~records["submission"].str.contains(cfg.search, case=False, regex=False)
         reasons[miss & (reasons == "")] = f"hidden by the search: name does not contain {cfg.search!r}"
+    if cfg.framework and "framework" in records.columns:
+        other = records["framework"] != cfg.framework
+        reasons[other & (reasons == "")] = f"hidden by the framework filter: not written in {cfg.framework}"
     if cfg.hide_missed and len(records):
         reasons[reached_nothing(records) & (reasons == "")] = "hidden: reached no workload target (score 0)"
     hidden = records.loc[reasons != "", ["submission", "run_id"]].assign(reason=reasons[reasons != ""])
@@ -164,7 +174,7 @@ def chosen_columns(records: pd.DataFrame, groups: tuple[str, ...], peft_costs: b
         "algoperf": [f"algoperf_time:{w}" for w in bases], "why": [f"why:{w}" for w in bases + variants],
         "run": ["run_id"],
     }
-    columns = ["rank", "submission", "score"]
+    columns = ["rank", "submission", "score", *(["framework"] if "framework" in records.columns else [])]
     groups = (*groups, "why")  # the causes always travel with the view: a marker or an export needs them
     for group in COLUMN_GROUPS:
         if group == "run" and peft_costs:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from harness.runner.messages import TrialRequest
@@ -93,3 +94,23 @@ def test_a_run_refuses_a_workload_not_offered_in_the_submissions_framework(tmp_p
                        db=tmp_path / "r.db")
     with pytest.raises(PlanError, match="fashion_mnist_cnn is not offered in"):
         make_plan(config)
+
+
+def test_a_pool_holds_both_frameworks_labelled(tmp_path: Path) -> None:
+    """adamw (PyTorch) and adamw_jax (JAX) run on digits_mlp into one database: one pool, scored and published, each
+    entry labelled with its framework, and the leaderboard's framework filter keeps one of them."""
+    from harness.publish import publish
+    from harness.runner.run import BENCHMARK_RELEASE, execute
+    from leaderboard.views import table
+
+    for folder in (ROOT / "submissions" / "training" / "adamw", ADAMW_JAX):
+        execute(RunConfig(submission_dir=folder, workloads=("digits_mlp",), db=tmp_path / "r.db", scoring_seeds=1,
+                          attempts=1))
+    bundle = publish(tmp_path / "r.db", tmp_path / "bundles", BENCHMARK_RELEASE, {}, allow_contended=True)
+    scores = pd.read_parquet(bundle / "scores.parquet")
+    assert scores["pool"].nunique() == 1
+    assert dict(zip(scores["submission"], scores["framework"])) == {"adamw": "pytorch", "adamw_jax": "jax"}
+    assert table.frameworks(scores) == ["jax", "pytorch"]
+    shown, hidden = table.filter_records(scores, table.TableConfig(framework="jax"))
+    assert list(shown["submission"]) == ["adamw_jax"] and list(hidden["submission"]) == ["adamw"]
+    assert "framework" in table.view_records(scores, table.TableConfig())[0].columns
