@@ -593,15 +593,19 @@ def demo(
 @app.command("port-algoperf")
 def port_algoperf(
     source: Annotated[Path, typer.Argument(resolve_path=True,
-                                           help="An AlgoPerf PyTorch submission: its submission.py, or its folder.")],
+                                           help="An AlgoPerf submission (PyTorch or JAX): its submission.py, its "
+                                                "folder, or an AlgoPerf method folder with pytorch/ and jax/.")],
     dest: Annotated[Path, typer.Argument(resolve_path=True, help="Folder to write the Podium submission into.")],
+    framework: Annotated[Optional[str], typer.Option(
+        help="Of a method folder with pytorch/ and jax/: which to port (default pytorch).")] = None,
 ) -> None:
-    """Port an AlgoPerf PyTorch submission with the modules and files of its folder: rewrite imports (AlgoPerf's
-    API, paths through the AlgoPerf repositories) and extend get_batch_size to Podium's workloads."""
+    """Port an AlgoPerf submission, PyTorch or JAX, with the modules and files of its folder: rewrite imports
+    (AlgoPerf's API, paths through the AlgoPerf repositories) and extend get_batch_size to Podium's workloads. A
+    JAX submission trains the workloads' Flax twins (`podium workloads` lists each workload's frameworks)."""
     from harness.algoperf.port import PortError, port_algoperf as port
 
     try:
-        port(source, dest)
+        port(source, dest, framework=framework)
     except (PortError, OSError) as exc:
         raise fail(str(exc)) from None
     console.print(f"[green]✓[/] wrote {dest}; check it with `podium check {dest}`")

@@ -6,7 +6,7 @@ Every other byte of a file is left as it was (a comment after a rewritten import
 AlgoPerf                                                        Podium
 ==============================================================  ====================================================
 ``from algoperf import spec`` (or ``pytorch_utils``,            ``from harness.algoperf import spec``
-``param_utils``)
+``param_utils``, ``jax_sharding_utils``)
 ``from algoperf.pytorch_utils import pytorch_setup`` (any       ``from harness.algoperf.pytorch_utils import
 name :mod:`harness.algoperf` offers)                            pytorch_setup``
 ``import algoperf.spec as spec``                                ``import harness.algoperf.spec as spec``
@@ -36,7 +36,7 @@ ALGOPERF_PACKAGES = ("algoperf", "algorithmic_efficiency")
 REPOSITORY_ROOTS = ("submissions", "submissions_algorithms", "algorithms", "previous_leaderboards",
                     "reference_algorithms", "prize_qualification_baselines")
 #: AlgoPerf modules that :mod:`harness.algoperf` offers under the same name.
-OFFERED_MODULES = ("spec", "pytorch_utils", "param_utils")
+OFFERED_MODULES = ("spec", "pytorch_utils", "param_utils", "jax_sharding_utils")
 _PODIUM_PACKAGE = "harness.algoperf"
 
 

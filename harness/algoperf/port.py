@@ -1,4 +1,6 @@
-"""Port an AlgoPerf PyTorch submission, file or folder, to a Podium submission folder (``podium port-algoperf``).
+"""Port an AlgoPerf submission (PyTorch or JAX), file or folder, to a Podium submission folder
+(``podium port-algoperf``). A ported JAX submission trains the workloads' Flax twins (``podium workloads`` lists
+the frameworks each workload offers).
 
 What is brought along:
 
@@ -10,7 +12,8 @@ What is brought along:
   file of the folder: data files, the original README (as ``README.algoperf.md``), ``requirements*.txt``...;
   Python files that nothing imports (tests, examples) are listed in the README, not copied;
 * ``tuning_search_space.json``, from the folder or, in AlgoPerf's ``<method>/pytorch/submission.py`` layout, from
-  ``<method>/``, as ``search_space.json``.
+  ``<method>/``, as ``search_space.json``. An AlgoPerf method folder holds ``pytorch/`` and ``jax/``: the
+  ``framework`` argument picks one (PyTorch when not given, as before JAX was offered).
 
 Anything that cannot be ported mechanically is one :class:`PortError` listing every ``file:line`` and why; then
 nothing is written.
@@ -51,25 +54,35 @@ class Source:
     whole_folder: bool
 
 
-def locate_source(src: Path) -> Source:
+FRAMEWORK_FOLDERS = ("pytorch", "jax")
+
+
+def locate_source(src: Path, framework: str | None = None) -> Source:
     """The entry file of a submission given as a file, a folder with ``submission.py``, or an AlgoPerf method
-    folder with ``pytorch/submission.py``."""
+    folder with ``pytorch/submission.py`` and ``jax/submission.py`` (``framework`` picks; PyTorch by default)."""
     src = Path(src)
+    if framework is not None and framework not in FRAMEWORK_FOLDERS:
+        raise PortError(f"unknown framework {framework!r}: use one of {', '.join(FRAMEWORK_FOLDERS)}")
     if src.is_file():
         return Source(src, src.parent, src.name == SUBMISSION_FILE)
-    for entry in (src / SUBMISSION_FILE, src / "pytorch" / SUBMISSION_FILE):
+    for entry in (src / SUBMISSION_FILE, src / (framework or "pytorch") / SUBMISSION_FILE):
         if entry.is_file():
             return Source(entry, entry.parent, True)
-    raise PortError(f"{src}: no such file, and no {SUBMISSION_FILE} or pytorch/{SUBMISSION_FILE} in it")
+    others = [f for f in FRAMEWORK_FOLDERS if (src / f / SUBMISSION_FILE).is_file()]
+    hint = f"; it has {', '.join(f'{f}/{SUBMISSION_FILE}' for f in others)} (pass --framework)" if others else ""
+    raise PortError(f"{src}: no such file, and no {SUBMISSION_FILE} or {framework or 'pytorch'}/{SUBMISSION_FILE} "
+                    f"in it{hint}")
 
 
-def port_algoperf(src: Path, dest: Path, workload_batch_sizes: Mapping[str, int] | None = None) -> Path:
+def port_algoperf(src: Path, dest: Path, workload_batch_sizes: Mapping[str, int] | None = None,
+                  framework: str | None = None) -> Path:
     """Write a Podium submission folder from an AlgoPerf PyTorch submission (see the module docstring).
 
     Args:
         src: the AlgoPerf submission: its ``submission.py`` (or other entry file), or its folder.
         dest: the submission folder to write (created if needed; files already there are overwritten).
         workload_batch_sizes: batch sizes by Podium family or workload name; :data:`DEFAULT_BATCH_SIZES` if None.
+        framework: of an AlgoPerf method folder (``pytorch/``, ``jax/``), the one to port; PyTorch if None.
 
     Returns:
         ``dest``; run ``podium check`` on it next.
@@ -78,7 +91,7 @@ def port_algoperf(src: Path, dest: Path, workload_batch_sizes: Mapping[str, int]
         PortError: every import that cannot be ported (with its file and line), a helper whose name would
             shadow a standard or Podium module, or an entry file without a top-level ``get_batch_size``.
     """
-    source = locate_source(src)
+    source = locate_source(src, framework)
     ported = _port_closure(source)
     problems = [problem for file in ported.values() for problem in file.problems] + _shadowing(ported)
     if not problems and not _defines_get_batch_size(ported[SUBMISSION_FILE].text):
@@ -168,7 +181,7 @@ def _other_files(source: Source, ported: set[str]) -> tuple[dict[str, Path], lis
 
 def _find_search_space(entry: Path) -> Path | None:
     folders = [entry.parent]
-    if entry.parent.name == "pytorch":  # AlgoPerf's layout: <method>/tuning_search_space.json, <method>/pytorch/
+    if entry.parent.name in FRAMEWORK_FOLDERS:  # AlgoPerf's layout: <method>/tuning_search_space.json, <method>/jax/
         folders.append(entry.parent.parent)
     return next((f / SEARCH_SPACE_SOURCE for f in folders if (f / SEARCH_SPACE_SOURCE).is_file()), None)
 

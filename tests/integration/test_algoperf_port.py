@@ -50,11 +50,11 @@ def checkout(variable: str) -> Path:
     return Path(location)
 
 
-def ported(variable: str, relative: str, dest: Path) -> Path:
+def ported(variable: str, relative: str, dest: Path, framework: str | None = None) -> Path:
     source = checkout(variable) / relative
     if not source.exists():
         pytest.fail(f"{variable} is set, but {source} does not exist")
-    folder = port_algoperf(source, dest)
+    folder = port_algoperf(source, dest, framework=framework)
     report = check_submission(folder)
     assert report.ok, format_report(report)
     return folder
@@ -83,6 +83,36 @@ def test_algoperfs_archived_baselines_from_the_current_tree(name: str, hyperpara
                                                             tmp_path: Path) -> None:
     folder = ported(ALGOPERF, f"algorithms/archived_paper_baselines/{name}", tmp_path / name)
     assert_reached_or_honestly_missed(run(folder, tmp_path, hyperparameters))
+
+
+def steps_to_target(folder: Path, tmp_path: Path, hyperparameters: dict, steps: int = 1500) -> list[int]:
+    """The updates after which a JAX submission's digits_mlp validation accuracy met the target: a step-capped run
+    evaluated every 50 updates, so that the answer is the optimizer's, not the compile's (AlgoPerf's JAX AdamW
+    compiles its step twice, ~1.7 s here, beyond digits_mlp's 1 s budget, which the PyTorch baseline set)."""
+    spec = get_spec("digits_mlp")
+    request = TrialRequest(trial_id=folder.name, submission_dir=str(folder.resolve()), workload=spec,
+                           hardware_class="cpu-2core", budget_s=600.0, hyperparameters=hyperparameters, seed=1,
+                           threads=1, mode="target_setting", max_steps=steps, eval_every_steps=50, framework="jax")
+    outcome = run_trial(request, tmp_path / "runs")
+    assert outcome.result is not None and outcome.result.steps == steps, outcome.reason
+    target = spec.targets_for("cpu-2core").validation
+    return [record.step for record in outcome.evals if record.metrics["accuracy"] >= target]
+
+
+def test_algoperfs_archived_jax_adamw_from_the_current_tree(tmp_path: Path) -> None:
+    folder = ported(ALGOPERF, "algorithms/archived_paper_baselines/adamw", tmp_path / "adamw_jax", framework="jax")
+    reached = steps_to_target(folder, tmp_path, ADAMW)
+    print(f"AlgoPerf's JAX AdamW on digits_mlp: the target met after {reached[:3]}... updates")
+    assert reached
+
+
+@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
+    "AlgoPerf's archived JAX NAdamW logs loss[0] and grad_norm[0] (a leftover of its pmap days: the values are 0-d "
+    "under jit) whenever a metrics logger is attached, which AlgoPerf's own runner does on rank 0 when it logs; it "
+    "fails at step 0 there as here"))
+def test_algoperfs_archived_jax_nadamw_from_the_current_tree(tmp_path: Path) -> None:
+    folder = ported(ALGOPERF, "algorithms/archived_paper_baselines/nadamw", tmp_path / "nadamw_jax", framework="jax")
+    assert steps_to_target(folder, tmp_path, NADAMW)
 
 
 def test_schedule_free_adamw(tmp_path: Path) -> None:

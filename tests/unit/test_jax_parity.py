@@ -45,7 +45,7 @@ def test_the_twins_have_the_same_parameters(name: str) -> None:
     converted = torch_state_dict(params, model_state)
     assert {k: tuple(v.shape) for k, v in converted.items()} == {k: tuple(v.shape)
                                                                  for k, v in model.state_dict().items()}
-    count = sum(int(np.prod(s.shape)) for s in jax.tree_util.tree_leaves(jax_workload.param_shapes))
+    count = sum(int(np.prod(s.shape_tuple)) for s in jax.tree_util.tree_leaves(jax_workload.param_shapes))
     assert count == sum(p.numel() for p in model.parameters())
     if name == "digits_mlp":
         assert count == 64 * 128 + 128 + 128 * 128 + 128 + 128 * 10 + 10

@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from harness.algoperf.spec import ShapeTuple
 from harness.tracks.training import ForwardPassMode, LossType, ParameterType
 from workloads.common.data import Splits
 from workloads.common.pytorch import MetricsLogger
@@ -47,6 +48,21 @@ def torch_linear_init(fan_in: int) -> dict[str, Callable[..., Any]]:
         return jax.random.uniform(key, shape, dtype or jax.numpy.float32, -bound, bound)
 
     return {"kernel_init": uniform, "bias_init": uniform}
+
+
+def dropout(module: Any, x: Any, rate: Any, train: bool) -> Any:
+    """Inverted dropout at ``rate`` in a Flax module's ``__call__`` (its ``dropout`` RNG stream). A rate of 0 given
+    as a number does nothing at all (no random numbers drawn, as in the PyTorch twins); a rate that is a traced value
+    (AlgoPerf's JAX baselines pass ``dropout_rate`` into their jitted step) is applied as an array, which
+    ``flax.linen.Dropout`` cannot do."""
+    import jax
+    import jax.numpy as jnp
+
+    if not train or (isinstance(rate, (int, float)) and rate == 0):
+        return x
+    keep = 1.0 - jnp.asarray(rate, x.dtype)
+    mask = jax.random.bernoulli(module.make_rng("dropout"), keep, x.shape)
+    return jnp.where(mask, x / keep, jnp.zeros_like(x))
 
 
 def flat_paths(tree: Any) -> dict[str, Any]:
@@ -158,7 +174,8 @@ class JaxWorkload:
 
     @property
     def param_shapes(self) -> Any:
-        """A pytree of the parameters' shapes (``jax.ShapeDtypeStruct`` leaves), known after ``init_model_fn``."""
+        """A pytree of the parameters' shapes (AlgoPerf's ``spec.ShapeTuple`` leaves: ``.shape_tuple``), known after
+        ``init_model_fn``."""
         if self._param_shapes is None:
             raise RuntimeError("param_shapes is known once the model is initialised (init_model_fn)")
         return self._param_shapes
@@ -189,7 +206,7 @@ class JaxWorkload:
         variables = self._model.init({"params": rng}, jnp.zeros((1, *self.input_shape), jnp.float32), train=False)
         variables = dict(variables)
         params = variables.pop("params")
-        self._param_shapes = jax.tree_util.tree_map(lambda a: jax.ShapeDtypeStruct(a.shape, a.dtype), params)
+        self._param_shapes = jax.tree_util.tree_map(lambda a: ShapeTuple(tuple(a.shape)), params)
         self._param_types = parameter_types(params, variables.get("batch_stats", {}))
         return params, variables
 

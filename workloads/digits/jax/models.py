@@ -14,7 +14,7 @@ import jax
 import jax.numpy as jnp
 
 from workloads.common.data import splits_from
-from workloads.common.jax import JaxWorkload, torch_linear_init
+from workloads.common.jax import JaxWorkload, dropout, torch_linear_init
 from workloads.digits.data import load_splits
 from workloads.spec import WorkloadSpec
 
@@ -33,14 +33,10 @@ class MLP(nn.Module):
     @nn.compact
     def __call__(self, x: jax.Array, train: bool = False, dropout_rate: float | None = None) -> jax.Array:
         rate = self.dropout_rate if dropout_rate is None else dropout_rate
-        h = x.reshape((x.shape[0], -1))
-        if self.aux_dropout_rate > 0:
-            h = nn.Dropout(self.aux_dropout_rate, deterministic=not train)(h)
+        h = dropout(self, x.reshape((x.shape[0], -1)), self.aux_dropout_rate, train)
         for i, (fan_in, fan_out) in enumerate(zip(self.sizes[:-2], self.sizes[1:-1])):
             h = nn.Dense(fan_out, name=f"body_{2 * i}", **self.dense_init(fan_in))(h)
-            h = ACTIVATIONS[self.activation](h)
-            if rate > 0:
-                h = nn.Dropout(rate, deterministic=not train)(h)
+            h = dropout(self, ACTIVATIONS[self.activation](h), rate, train)
         return nn.Dense(self.sizes[-1], name="head", **self.dense_init(self.sizes[-2]))(h)
 
     def dense_init(self, fan_in: int) -> dict:

@@ -15,7 +15,7 @@ import jax
 import jax.numpy as jnp
 
 from workloads.common.data import splits_from
-from workloads.common.jax import JaxWorkload, torch_linear_init
+from workloads.common.jax import JaxWorkload, dropout, torch_linear_init
 from workloads.digits.jax.models import MLP
 from workloads.fashion_mnist.data import load_splits
 from workloads.spec import WorkloadSpec
@@ -34,9 +34,7 @@ class CNN(nn.Module):
     @nn.compact
     def __call__(self, x: jax.Array, train: bool = False, dropout_rate: float | None = None) -> jax.Array:
         rate = self.dropout_rate if dropout_rate is None else dropout_rate
-        if self.aux_dropout_rate > 0:
-            x = nn.Dropout(self.aux_dropout_rate, deterministic=not train)(x)
-        h = jnp.transpose(x, (0, 2, 3, 1))  # NCHW -> NHWC
+        h = jnp.transpose(dropout(self, x, self.aux_dropout_rate, train), (0, 2, 3, 1))  # NCHW -> NHWC
         index = 0
         for c_in, c_out in ((1, 8), (8, 16)):
             h = nn.Conv(c_out, (3, 3), padding=1, name=f"features_{index}", **torch_linear_init(c_in * 9))(h)
@@ -49,8 +47,7 @@ class CNN(nn.Module):
             index += 2  # ReLU and MaxPool2d hold no parameters
         h = jnp.transpose(h, (0, 3, 1, 2)).reshape((h.shape[0], -1))  # PyTorch's flatten order: (C, H, W)
         h = nn.relu(nn.Dense(64, name="body_1", **torch_linear_init(16 * 7 * 7))(h))
-        if rate > 0:
-            h = nn.Dropout(rate, deterministic=not train)(h)
+        h = dropout(self, h, rate, train)
         return nn.Dense(10, name="head", **torch_linear_init(64))(h)
 
 
