@@ -52,6 +52,8 @@ test-all: setup
 bench: setup
 	$(PY) benchmarks/step_overhead.py
 	$(PY) benchmarks/step_overhead.py --case lora
+	$(PY) benchmarks/step_overhead.py --case jax
+	$(PY) benchmarks/step_overhead.py --case jax-sync
 	$(PY) benchmarks/trial_start.py
 	$(PY) benchmarks/board_render.py
 	$(PY) benchmarks/board_browser.py

@@ -22,6 +22,14 @@ still does). The supervisor's polling runs in another process, so it is in the w
 Goals: ratio <= 1.05, measured with a 95% interval no wider than +-2%. Run: ``make bench`` (or
 ``python benchmarks/step_overhead.py --pairs 300 --round-seconds 0.25``).
 
+``--case jax`` measures a JAX trial: the ``adamw_jax`` baseline (its first point) on ``fashion_mnist_mlp``'s Flax
+twin under the harness, against a hand-written loop that jits one step (``optax.adamw`` with the same warmup +
+cosine schedule, the same Flax model and batches) and waits for the device once per round. The harness waits on
+every step's outputs (:meth:`harness.runner.clock.SubmissionClock.stop`: the honest clock), so the ratio includes
+what that costs: a pipelined loop queues step n+1 while step n runs, a timed one cannot. ``--case jax-sync`` runs the
+same with a bare loop that also waits on every step, which leaves the harness's own bookkeeping. The compilation is
+in the warm-up, outside both sides' rounds. Goal: ratio <= 1.03.
+
 ``--case lora`` measures the PEFT track the same way: a LoRA trial (``submissions/peft/lora``, its first point, on
 ``minilm_rotten_tomatoes``, the default AdamW rule at batch 32) against a hand-written loop that applies the same
 ``peft.LoraConfig`` to the same pretrained model with ``peft.get_peft_model`` and trains it with AdamW on the same
@@ -52,9 +60,10 @@ class Case:
     """What one benchmark compares: a workload, a baseline (its first point), the batch size and the ratio goal."""
 
     def __init__(self, name: str, workload: str, baseline: Path, batch_size: int, ratio_goal: float,
-                 round_seconds: float, what: str) -> None:
+                 round_seconds: float, what: str, framework: str = "pytorch") -> None:
         self.name, self.workload, self.baseline, self.batch_size = name, workload, baseline, batch_size
         self.ratio_goal, self.round_seconds, self.what = ratio_goal, round_seconds, what
+        self.framework = framework
 
 
 CASES = {
@@ -63,6 +72,11 @@ CASES = {
     # a MiniLM step takes ~0.1-0.3 s: rounds of 1.5 s hold enough steps for a stable per-step time
     "lora": Case("lora", "minilm_rotten_tomatoes", ROOT / "submissions" / "peft" / "lora", 32, 1.03, 1.5,
                  "LoRA (submissions/peft/lora) + AdamW"),
+    "jax": Case("jax", "fashion_mnist_mlp", ROOT / "submissions" / "training" / "adamw_jax", 128, 1.03, 0.25,
+                "AdamW in JAX (the adamw_jax baseline)", framework="jax"),
+    "jax-sync": Case("jax-sync", "fashion_mnist_mlp", ROOT / "submissions" / "training" / "adamw_jax", 128, 1.03,
+                     0.25, "AdamW in JAX (the adamw_jax baseline), the bare loop waiting on every step",
+                     framework="jax"),
 }
 CASE = CASES["mlp"]
 
@@ -191,6 +205,81 @@ class LoraBareLoop(BareLoop):
         self.opt.step()
 
 
+class JaxBareLoop(BareLoop):
+    """The hand-written JAX loop: the workload's Flax model (its twin's init), ``optax.adamw`` with the baseline's
+    warmup + cosine schedule, one ``jax.jit`` step, the same batches (``torch.randperm`` order, as the JAX input
+    queue draws it). It blocks on the parameters at the end of each round only, as a user's loop would."""
+
+    def __init__(self, threads: int) -> None:  # noqa: D107 - BareLoop's set-up does not apply
+        import jax
+        import numpy as np
+        import optax
+        import torch
+
+        from workloads import get_spec
+        from workloads.common.jax import torch_state_dict
+
+        spec = get_spec(CASE.workload)
+        module, function = spec.jax_builder.split(":")
+        workload = getattr(__import__(module, fromlist=[function]), function)(spec, "cpu-2core", **spec.builder_kwargs)
+        torch_module, torch_function = spec.builder.split(":")
+        torch_workload, evaluator = getattr(__import__(torch_module, fromlist=[torch_function]), torch_function)(
+            spec, "cpu-2core", torch.device("cpu"), **spec.builder_kwargs)
+        self.params, _ = workload.init_model_fn(jax.random.PRNGKey(0))
+        hp = first_point()
+        warmup = max(int(hp["warmup_factor"] * spec.step_hint), 1)
+        schedule = optax.join_schedules(
+            [optax.linear_schedule(hp["learning_rate"] * 1e-10, hp["learning_rate"], warmup),
+             optax.cosine_decay_schedule(hp["learning_rate"], max(spec.step_hint - warmup, 1))], [warmup])
+        optimizer = optax.adamw(schedule, b1=1 - hp["one_minus_beta1"], b2=hp["beta2"], eps=1e-8,
+                                weight_decay=hp["weight_decay"])
+        self.opt_state, model = optimizer.init(self.params), workload._model
+
+        def loss(params: Any, x: Any, y: Any) -> Any:
+            logits = model.apply({"params": params}, x, train=True)
+            return optax.softmax_cross_entropy_with_integer_labels(logits, y).mean()
+
+        def step(params: Any, opt_state: Any, x: Any, y: Any) -> tuple[Any, Any]:
+            updates, opt_state = optimizer.update(jax.grad(loss)(params, x, y), opt_state, params)
+            return optax.apply_updates(params, updates), opt_state
+
+        self._step, self.x, self.y = jax.jit(step), workload._train_x, workload._train_y
+        self.torch_model, _ = torch_workload.init_model_fn(np.array([0, 0], dtype=np.uint32))
+        self.model = None  # BareLoop.run hands it to the evaluator, which reads the parameters from this loop
+        self.batches = self._batches(torch.Generator().manual_seed(0))
+        self.evaluator = TimedEvaluator(JaxEvaluation(evaluator, self, torch_state_dict))
+        self.eval_period, self.since_eval = spec.eval_period_s, 0.0
+
+    def step(self, idx: Any) -> None:
+        import jax
+        import jax.numpy as jnp
+
+        self.params, self.opt_state = self._step(self.params, self.opt_state, jnp.asarray(self.x[idx.numpy()]),
+                                                 jnp.asarray(self.y[idx.numpy()]))
+        if CASE.name == "jax-sync":
+            jax.block_until_ready(self.params)
+
+    def run(self, steps: int) -> dict[str, float]:
+        import jax
+
+        result = super().run(steps)
+        wall, cpu = time.perf_counter(), time.process_time()
+        jax.block_until_ready(self.params)  # the round's last steps, still running: they count
+        return {**result, "wall_s": result["wall_s"] + time.perf_counter() - wall,
+                "cpu_s": result["cpu_s"] + time.process_time() - cpu}
+
+
+class JaxEvaluation:
+    """Evaluates the bare JAX loop's parameters as the harness does: loaded into the PyTorch twin."""
+
+    def __init__(self, evaluator: Any, loop: JaxBareLoop, convert: Any) -> None:
+        self.evaluator, self.loop, self.convert = evaluator, loop, convert
+
+    def evaluate(self, model: Any, model_state: Any, split: str) -> dict[str, float]:
+        self.loop.torch_model.load_state_dict(self.convert(self.loop.params))
+        return self.evaluator.evaluate(self.loop.torch_model, model_state, split)
+
+
 class TimedEvaluator:
     """Wraps the trial's evaluator to total the wall and CPU time of evaluation, which the measurement excludes."""
 
@@ -230,7 +319,7 @@ class HarnessLoop:
         spec = spec.model_copy(update={"targets": {"cpu-2core": Targets(validation=2.0, test=2.0)}})
         request = TrialRequest(trial_id="bench", submission_dir=str(CASE.baseline), workload=spec,
                                hardware_class="cpu-2core", budget_s=1e9, hyperparameters=first_point(), seed=0,
-                               threads=threads)
+                               threads=threads, framework=CASE.framework)
         self.worker = worker
         self.trial = worker.load(request, Heartbeat(heartbeat_path), send=lambda record: None)
         self.trial.evaluator = self.evaluator = TimedEvaluator(self.trial.evaluator)
@@ -274,7 +363,7 @@ class StopBenchmark(BaseException):
 
 def serve(side: str, threads: int, heartbeat: str) -> None:
     """A child's main loop: set up once, then for each line ``STEPS`` on stdin, run them and answer one JSON line."""
-    bare = LoraBareLoop if CASE.name == "lora" else BareLoop
+    bare = {"lora": LoraBareLoop, "jax": JaxBareLoop, "jax-sync": JaxBareLoop}.get(CASE.name, BareLoop)
     loop = bare(threads) if side == "bare" else HarnessLoop(threads, Path(heartbeat))
     out = os.fdopen(os.dup(1), "w")  # the protocol's own copy of stdout; anything else printed goes to stderr
     os.dup2(2, 1)
@@ -300,6 +389,9 @@ class Side:
 
     def __init__(self, side: str, threads: int, heartbeat: Path) -> None:
         env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
+        if CASE.framework == "jax":  # the worker's setting for a JAX trial (harness.runner.worker.jax_twin)
+            env["XLA_FLAGS"] = (env.get("XLA_FLAGS", "") + " --xla_cpu_multi_thread_eigen="
+                                + ("true" if threads > 1 else "false")).strip()
         self.process = subprocess.Popen(
             [sys.executable, __file__, "--serve", side, "--threads", str(threads), "--heartbeat", str(heartbeat),
              "--case", CASE.name],
@@ -441,7 +533,7 @@ def report(results: list[tuple[dict, dict]], threads: int, load_before: tuple[fl
     print(f"\n{CASE.workload}, batch {CASE.batch_size}, {CASE.what}, {threads} threads: {len(results)} alternating pairs of rounds "
           f"(a bare round lasted {statistics.median(b['wall_s'] for b, _ in results):.2f}s, median)")
     median = statistics.median
-    print(f"  bare PyTorch loop      : {median(bare['wall_s']):.3f} ms/step wall, {median(bare['cpu_s']):.3f} "
+    print(f"  {"bare JAX loop" if CASE.framework == "jax" else "bare PyTorch loop":<23}: {median(bare['wall_s']):.3f} ms/step wall, {median(bare['cpu_s']):.3f} "
           f"ms/step CPU (medians over rounds)")
     print(f"  harness, per loop step : {median(harness['wall_s']):.3f} ms/step wall, {median(harness['cpu_s']):.3f} "
           f"ms/step CPU (bookkeeping included, evaluation excluded)")
@@ -467,10 +559,11 @@ def main() -> None:
     # 30 rounds of 1 s gave +-3-6% and run-to-run differences wider than that.
     parser.add_argument("--pairs", type=int, default=300, help="pairs of rounds (one bare, one harness)")
     parser.add_argument("--case", choices=sorted(CASES), default="mlp",
-                        help="mlp: the training track (adamw on fashion_mnist_mlp); lora: the PEFT track (LoRA on "
-                             "minilm_rotten_tomatoes)")
+                        help="mlp: the training track (adamw on fashion_mnist_mlp); jax: a JAX trial (adamw_jax on "
+                             "fashion_mnist_mlp's Flax twin); jax-sync: the same against a bare loop that waits on "
+                             "every step; lora: the PEFT track (LoRA on minilm_rotten_tomatoes)")
     parser.add_argument("--round-seconds", type=float, default=None,
-                        help="length of a bare round (default: 0.25 s for mlp, 1.5 s for lora)")
+                        help="length of a bare round (default: 0.25 s, 1.5 s for lora)")
     parser.add_argument("--max-seconds", type=float, default=150.0, help="start no pair after this many seconds")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--serve", choices=("bare", "harness"), help=argparse.SUPPRESS)

@@ -337,7 +337,8 @@ def results(
     run_id: Annotated[Optional[str], typer.Option("--run", help="Only this run.")] = None,
     fmt: Annotated[str, typer.Option("--format", help="table or json.")] = "table",
     wide: Annotated[bool, typer.Option("--wide", help="Also CPU time to target, steps, submission and evaluation "
-                                                      "seconds, test accuracy, target and (compression) the measured "
+                                                      "seconds, the first update's seconds (a JAX step compiles "
+                                                      "there), test accuracy, target and (compression) the measured "
                                                       "bytes or latency ratio per trial.")] = False,
 ) -> None:
     """Show trials (status, reason, time-to-result, metrics), workload times under both protocols (with n, the
@@ -609,6 +610,54 @@ def port_algoperf(
     except (PortError, OSError) as exc:
         raise fail(str(exc)) from None
     console.print(f"[green]✓[/] wrote {dest}; check it with `podium check {dest}`")
+
+
+@app.command()
+def parity(
+    workload: Annotated[Optional[list[str]], typer.Option("--workload", "-w", help="Workload (repeatable); default "
+                                                          "every workload offered in PyTorch and JAX.")] = None,
+    baseline: Annotated[str, typer.Option("--baseline", "-b", help="The baseline pair to run: NAME and NAME_jax "
+                                                                   "under submissions/training/.")] = "nadamw",
+    seeds: Annotated[int, typer.Option(min=1, help="Step-capped runs per framework (the same seeds for both).")] = 3,
+    hardware_class: HardwareOption = "cpu-2core",
+    fresh: Annotated[bool, typer.Option("--fresh", help="Re-run every run, ignoring those an interrupted run kept "
+                                                        "in ~/.cache/podium/target-curves.")] = False,
+    fmt: Annotated[str, typer.Option("--format", help="table, json or markdown.")] = "table",
+    out: Annotated[Optional[Path], typer.Option("--out", resolve_path=True, metavar="FILE",
+                                                help="Also write the report as JSON to FILE.")] = None,
+) -> None:
+    """Framework parity: a baseline and its JAX twin on each workload, side by side: initial loss (must agree within
+    3%), runs that reached the target, steps and submission seconds to it, the first update's seconds (JAX compiles
+    there) and the seconds per update after it. Runs are kept: an interrupted run resumes (see harness/parity.py)."""
+    from harness.parity import ParityError, markdown, measure, parity_workloads, rows_for_display
+    from harness.report import strict_json
+
+    if fmt not in ("table", "json", "markdown"):
+        raise fail(f"unknown --format {fmt!r}: use table, json or markdown")
+    try:
+        specs = parity_workloads(workload)
+        report = measure(specs, baseline, seeds, hardware_class, fresh, console if fmt == "table" else None)
+    except ParityError as exc:
+        raise fail(str(exc)) from None
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(strict_json(report, indent=1) + "\n")
+    if fmt == "json":
+        sys.stdout.write(strict_json(report, indent=1) + "\n")
+    elif fmt == "markdown":
+        sys.stdout.write(markdown(report))
+    else:
+        from harness.ui import parity_table
+
+        rows = rows_for_display(report)
+        console.print(parity_table(rows, title=f"Framework parity on {hardware_class} ({report['baseline']} and "
+                                              f"{report['baseline']}_jax, {seeds} run(s) each)"))
+        disagree = [w["workload"] for w in report["workloads"] if not w["initial_loss_agrees"]]
+        if disagree:
+            console.print(f"[red]initial losses differ by more than "
+                          f"{report['initial_loss']['tolerance']:.0%}[/] on {', '.join(disagree)}", highlight=False)
+    if any(not w["initial_loss_agrees"] for w in report["workloads"]):
+        raise typer.Exit(1)
 
 
 @release_app.command("commit")

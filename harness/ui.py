@@ -116,7 +116,7 @@ def results_table(rows: list[dict[str, Any]], title: str = "Trials", wide: bool 
     """Trials, one row each, with the notes (why a trial missed or failed, whether it was contended) as numbered
     footnotes under the table, so that a row stays one line. Workload names and trial labels are never cut; with one
     submission its name goes into the title. ``wide`` adds CPU time to target, steps, submission and evaluation
-    seconds, test accuracy, the target and, for a compression trial, the ratio its workload's target bounds (deflated
+    seconds, the first update's seconds (training trials: a JAX step compiles there), test accuracy, the target and, for a compression trial, the ratio its workload's target bounds (deflated
     bytes or batch-1 p50 latency over the dense model's, as measured; at 80 columns the plain table has no room for
     it, and a missed trial's note gives it)."""
     from rich import box
@@ -124,6 +124,8 @@ def results_table(rows: list[dict[str, Any]], title: str = "Trials", wide: bool 
     submissions = sorted({r["submission_name"] for r in rows})
     ratios = [_compression_ratio(r) if wide else "" for r in rows]
     show_ratio = any(ratios)
+    firsts = [_first_step(r) if wide else "" for r in rows]
+    show_first = any(firsts)
     one = len(submissions) == 1
     table = Table(title=title + (f": {submissions[0]}" if one else ""), box=box.SIMPLE_HEAD, pad_edge=False,
                   collapse_padding=True)
@@ -136,6 +138,8 @@ def results_table(rows: list[dict[str, Any]], title: str = "Trials", wide: bool 
     extra = ("CPU to\ntarget s", "steps", "sub s", "eval s") if wide else ()
     for column in extra:
         table.add_column(column, justify="right", overflow="fold")
+    if show_first:
+        table.add_column("first\nstep s", justify="right", overflow="fold")
     table.add_column("val\nacc", justify="right", overflow="fold")
     if wide:
         table.add_column("test\nacc", justify="right", overflow="fold")
@@ -144,7 +148,7 @@ def results_table(rows: list[dict[str, Any]], title: str = "Trials", wide: bool 
         table.add_column("ratio", justify="right", overflow="fold")
     table.add_column("note", no_wrap=True)
     notes = Footnotes()
-    for r, ratio in zip(rows, ratios):
+    for r, ratio, first in zip(rows, ratios, firsts):
         style = STATUS_STYLE.get(r["status"], "white")
         ttr, cpu_ttr = r.get("time_to_result_s"), r.get("cpu_time_to_result_s")
         marks = notes.mark((r.get("reason") or "").strip(), contention_note(r))
@@ -152,6 +156,8 @@ def results_table(rows: list[dict[str, Any]], title: str = "Trials", wide: bool 
         if wide:
             cells += [f"{cpu_ttr:.2f}" if cpu_ttr is not None else "-", str(r.get("steps") or "-"),
                       f"{r.get('submission_time_s') or 0:.2f}", f"{r.get('eval_time_s') or 0:.2f}"]
+        if show_first:
+            cells.append(first or "-")
         cells.append(_metric(r.get("validation_json")))
         if wide:
             cells += [_metric(r.get("test_json")),
@@ -160,6 +166,13 @@ def results_table(rows: list[dict[str, Any]], title: str = "Trials", wide: bool 
             cells.append(ratio or "-")
         table.add_row(*([] if one else [r["submission_name"]]), *cells, marks)
     return notes.under(table)
+
+
+def _first_step(r: dict[str, Any]) -> str:
+    """A training trial's first update in submission seconds (a JAX step compiles there): ``"0.571"``; ``""``
+    when not recorded (another track, a trial that failed before its first update, an older run)."""
+    value = json.loads(r["measurements_json"]).get("first_step_s") if r.get("measurements_json") else None
+    return f"{value:.3f}" if isinstance(value, (int, float)) else ""
 
 
 def _compression_ratio(r: dict[str, Any]) -> str:
@@ -280,6 +293,35 @@ def workloads_table(rows: list[dict[str, Any]], title: str, wide: bool = False) 
         name = f"↳ {r['name']}" if r["variant"] else r["name"]
         table.add_row(name, *([] if one_track else [r["track"]]), *([r["model"]] if wide else []), *([] if one_metric else [r["metric"]]),
                       r["val"], r["test"], r["budget"], r["every"], r.get("frameworks", "pytorch"))
+    return table
+
+
+#: ``podium parity``'s column headers, narrow enough for 80 columns with the longest workload name
+PARITY_HEADERS = {"workload": "workload", "framework": "frame-\nwork", "initial loss": "init\nloss", "gap": "gap",
+                  "reached": "hit", "steps to target": "steps\nto\ntarget", "s to target": "s to\ntarget",
+                  "first step s": "first\nstep s", "ms per update": "ms per\nupdate"}
+
+
+def parity_table(rows: list[dict[str, str]], title: str) -> Table:
+    """``podium parity``: one row per workload and framework (a workload's name only on its first row, PyTorch as
+    ``torch``), numbers right-aligned; the rows are :func:`harness.parity.rows_for_display`'s."""
+    from rich import box
+
+    table = Table(title=title, box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, padding=(0, 0))  # box spaces them
+    heads = list(rows[0]) if rows else []
+    for head in heads:
+        left = head in ("workload", "framework")
+        table.add_column(PARITY_HEADERS.get(head, head), no_wrap=head == "workload", overflow="fold",
+                         justify="left" if left else "right",
+                         min_width=max(len(r[head]) for r in rows) if head == "workload" else None)
+    previous = None
+    for r in rows:
+        cells = [r[h] for h in heads]
+        cells[heads.index("framework")] = r["framework"].replace("pytorch", "torch")
+        if r["workload"] == previous:
+            cells[0] = ""
+        previous = r["workload"]
+        table.add_row(*cells)
     return table
 
 

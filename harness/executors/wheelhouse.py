@@ -38,7 +38,11 @@ BUILD_DIR = REPO_ROOT / "build"
 PACKAGES = ("harness", "workloads", "leaderboard")  # what the podium wheel holds (pyproject's packages.find)
 PROJECT_FILES = ("pyproject.toml", "README.md")
 LOCK = "requirements.lock"
-CUDA_PACKAGES = re.compile(r"^(nvidia-|triton$)")
+CUDA_PACKAGES = re.compile(r"^(nvidia-|triton$|jax-cuda)")
+#: what a variant installs beyond Podium's dependencies. The CUDA image's JAX: jaxlib is the same CPU-only wheel as
+#: everywhere; ``jax[cuda12]`` adds the CUDA plugin (jax-cuda12-plugin, jax-cuda12-pjrt) at the version of the pinned
+#: jax, with the nvidia-* wheels it needs ("with-cuda"), so no system CUDA is required (JAX's documented pip install).
+VARIANT_EXTRAS = {"cuda": ("jax[cuda12]",)}
 
 Say = Callable[[str], None]
 
@@ -137,7 +141,7 @@ def resolve(podium_wheel: Path, work: Path, variant: str, frozen: str, say: Say)
     (work / "constraints.txt").write_text(frozen)
     env = {"PIP_FIND_LINKS": ""} if variant == "cuda" else None
     pip(["install", "--dry-run", "--ignore-installed", "--quiet", "--report", str(work / "resolve.json"),
-         "-c", str(work / "constraints.txt"), str(podium_wheel)], say,
+         "-c", str(work / "constraints.txt"), str(podium_wheel), *VARIANT_EXTRAS.get(variant, ())], say,
         "resolve Podium's dependencies (host pip configuration; needs the package index once)", env)
     report = json.loads((work / "resolve.json").read_text())
     pins = {canonical(item["metadata"]["name"]): item["metadata"]["version"] for item in report["install"]}

@@ -44,8 +44,8 @@ from workloads.common.pytorch import EvaluationError, SplitMetrics
 from harness.runner import distributed
 from harness.runner.evaluator import SUPERVISED_TRACKS
 from harness.tracks import compression, peft
-from harness.tracks.training import (TrainingComplete, TrainState, as_hyperparameters, default_prepare_for_eval,
-                                     init_model_kwargs)
+from harness.tracks.training import (TRACK as TRAINING_TRACK, TrainingComplete, TrainState, as_hyperparameters,
+                                     default_prepare_for_eval, init_model_kwargs)
 
 now = _clock.now
 
@@ -584,16 +584,18 @@ def judge_training(trial: Trial, model: Any, model_state: Any) -> tuple[dict[str
                                                                        dict[str, float]]:
     """After the timed loop of the training and PEFT tracks: the test evaluation, the status and the PEFT track's
     measurements. Returns ``(test, test_met, status, reason, measurements)``."""
+    first = {"first_step_s": trial.first_step_s} if trial.first_step_s is not None else {}
     if trial.request.mode == "target_setting":
-        return {}, None, "missed", "target-setting run: ran the whole budget", {}
+        return {}, None, "missed", "target-setting run: ran the whole budget", first if trial.request.workload.track \
+            == TRAINING_TRACK else {}
     test, test_met = test_evaluation(trial, model, model_state)
     status, reason = ("reached", "") if trial.reached_at is not None else ("missed", missed_reason(trial))
     measurements: dict[str, float] = {}
     if trial.request.workload.track == peft.TRACK:
         trial.clock.phase(Phase.EVAL)
         measurements = {**measure(trial, model), "adapt_s": trial.adapt_s or 0.0}
-    elif trial.first_step_s is not None:  # the training track: the first update's share (compilation, warm-up)
-        measurements = {"first_step_s": trial.first_step_s}
+    elif trial.request.workload.track == TRAINING_TRACK:  # the first update's share (compilation, warm-up)
+        measurements = first
     return test, test_met, status, reason, measurements
 
 

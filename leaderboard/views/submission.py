@@ -83,9 +83,23 @@ def chosen_hyperparameters(trials: pd.DataFrame) -> pd.DataFrame:
 
 
 def trial_table(trials: pd.DataFrame) -> pd.DataFrame:
-    """Every trial with its status and reason (failures keep the supervisor's reason)."""
+    """Every trial with its status and reason (failures keep the supervisor's reason) and, for a training trial,
+    the submission seconds of its first update (``first_step_s``: a JAX step compiles there; AlgoPerf's rule
+    charges it to the submission, and here it is shown apart).
+
+    >>> t = pd.DataFrame({"workload": ["w", "w"], "steps": [5, 0],
+    ...                   "measurements_json": ['{"first_step_s": 0.57}', None]})
+    >>> trial_table(t).to_dict("records")
+    [{'workload': 'w', 'steps': 5, 'first_step_s': 0.57}, {'workload': 'w', 'steps': 0, 'first_step_s': None}]
+    """
     present = [c for c in TRIAL_COLUMNS if c in trials.columns]
-    return trials[present].rename(columns={"hyperparameters_json": "hyperparameters"})
+    out = trials[present].rename(columns={"hyperparameters_json": "hyperparameters"})
+    if "measurements_json" in trials.columns:
+        firsts = [_hparams(m).get("first_step_s") for m in trials["measurements_json"]]
+        if any(f is not None for f in firsts):
+            at = out.columns.get_loc("steps") + 1 if "steps" in out.columns else len(out.columns)
+            out.insert(at, "first_step_s", pd.Series(firsts, index=out.index, dtype=object))
+    return out
 
 
 def status_summary(trials: pd.DataFrame) -> str:

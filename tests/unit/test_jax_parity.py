@@ -15,6 +15,7 @@ import torch
 from harness.tracks.training import ForwardPassMode, ParameterType
 from workloads import WORKLOADS, get_spec
 
+from harness.parity import INITIAL_LOSS_TOLERANCE, initial_losses
 from workloads.common.jax import torch_state_dict
 
 #: every workload offered in JAX, variants included
@@ -77,18 +78,9 @@ def test_the_same_weights_give_the_same_logits_and_loss(name: str) -> None:
 @pytest.mark.parametrize("name", TWINS)
 def test_initial_losses_agree_within_sampling_noise(name: str) -> None:
     """Each framework's own initialisation (same distributions, different generators): over 8 seeds the mean
-    initial loss on 512 training examples agrees within 3% and both sit near log(10)."""
-    torch_workload, _, jax_workload = both(name)
-    x = jnp.asarray(jax_workload._train_x[:512])
-    y = jnp.asarray(jax_workload._train_y[:512])
-    jax_losses, torch_losses = [], []
-    for seed in range(8):
-        params, state = jax_workload.init_model_fn(jax.random.PRNGKey(seed))
-        logits, _ = jax_workload.model_fn(params, {"inputs": x}, state, ForwardPassMode.EVAL, None, False)
-        jax_losses.append(float(jax_workload.loss_fn(y, logits)["summed"]) / 512)
-        model, _ = torch_workload.init_model_fn(np.array([seed, 0], dtype=np.uint32))
-        with torch.no_grad():
-            out = model(torch.tensor(np.asarray(x)))
-        torch_losses.append(float(torch.nn.functional.cross_entropy(out, torch.tensor(np.asarray(y)).long())))
-    assert np.mean(jax_losses) == pytest.approx(np.mean(torch_losses), rel=0.03), (jax_losses, torch_losses)
+    initial loss on 512 training examples agrees within the stated tolerance (3%) and both sit near log(10)."""
+    losses = initial_losses(get_spec(name), seeds=8, examples=512)
+    jax_losses, torch_losses = losses["jax"], losses["pytorch"]
+    assert len(jax_losses) == len(torch_losses) == 8 and len(set(jax_losses)) == 8  # 8 different initialisations
+    assert np.mean(jax_losses) == pytest.approx(np.mean(torch_losses), rel=INITIAL_LOSS_TOLERANCE), losses
     assert abs(np.mean(jax_losses) - math.log(10)) < 0.5  # Xavier-normal weights start a little further off
