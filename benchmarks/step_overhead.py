@@ -533,7 +533,7 @@ def report(results: list[tuple[dict, dict]], threads: int, load_before: tuple[fl
     print(f"\n{CASE.workload}, batch {CASE.batch_size}, {CASE.what}, {threads} threads: {len(results)} alternating pairs of rounds "
           f"(a bare round lasted {statistics.median(b['wall_s'] for b, _ in results):.2f}s, median)")
     median = statistics.median
-    print(f"  {"bare JAX loop" if CASE.framework == "jax" else "bare PyTorch loop":<23}: {median(bare['wall_s']):.3f} ms/step wall, {median(bare['cpu_s']):.3f} "
+    print(f"  {'bare JAX loop' if CASE.framework == 'jax' else 'bare PyTorch loop':<23}: {median(bare['wall_s']):.3f} ms/step wall, {median(bare['cpu_s']):.3f} "
           f"ms/step CPU (medians over rounds)")
     print(f"  harness, per loop step : {median(harness['wall_s']):.3f} ms/step wall, {median(harness['cpu_s']):.3f} "
           f"ms/step CPU (bookkeeping included, evaluation excluded)")
