@@ -111,12 +111,30 @@ def port_algoperf(src: Path, dest: Path, workload_batch_sizes: Mapping[str, int]
     for rel, path in data.items():
         (dest / rel).parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(path, dest / rel)
+    _declare_framework(dest, source, framework)
     search_space = _find_search_space(source.entry)
     if search_space is not None:
         shutil.copyfile(search_space, dest / "search_space.json")
     readme = _readme(source, ported, sorted(data), left_out, search_space, table)
     (dest / "README.md").write_text(readme, encoding="utf-8")
     return dest
+
+
+def _declare_framework(dest: Path, source: Source, framework: str | None) -> None:
+    """A ported folder that imports both PyTorch and JAX libraries (AlgoPerf's PyTorch ``momentum`` takes its
+    schedule from optax) gets ``FRAMEWORK = ...`` appended to its ``submission.py``, so that Podium can tell its
+    framework: the one asked for, else the one its AlgoPerf folder is named after, else PyTorch (AlgoPerf's JAX
+    submissions do not import torch)."""
+    from harness.tracks.training import FrameworkError, framework_of
+
+    try:
+        framework_of(dest)
+    except FrameworkError:
+        chosen = framework or (source.entry.parent.name if source.entry.parent.name in FRAMEWORK_FOLDERS
+                               else "pytorch")
+        with (dest / SUBMISSION_FILE).open("a", encoding="utf-8") as f:
+            f.write(f"\n\n# podium port-algoperf: this submission imports both PyTorch and JAX libraries; it runs in "
+                    f"{chosen}.\nFRAMEWORK = \"{chosen}\"\n")
 
 
 def _defines_get_batch_size(text: str) -> bool:

@@ -115,6 +115,23 @@ def test_algoperfs_archived_jax_nadamw_from_the_current_tree(tmp_path: Path) -> 
     assert steps_to_target(folder, tmp_path, NADAMW)
 
 
+def test_algoperfs_current_jax_nadamw_baseline(tmp_path: Path) -> None:
+    """AlgoPerf's current external-tuning JAX NAdamW (``baselines/external_tuning/jax_nadamw_full_budget.py``) logs
+    ``loss.item()``: it runs, and reaches the target."""
+    folder = ported(ALGOPERF, "algorithms/baselines/external_tuning/jax_nadamw_full_budget.py",
+                    tmp_path / "jax_nadamw_full_budget")
+    reached = steps_to_target(folder, tmp_path, NADAMW)
+    print(f"AlgoPerf's current JAX NAdamW on digits_mlp: the target met after {reached[:3]}... updates")
+    assert reached
+
+
+def test_algoperfs_archived_pytorch_momentum_imports_optax_and_runs(tmp_path: Path) -> None:
+    """AlgoPerf's archived PyTorch momentum takes its schedule from optax: the port declares it PyTorch."""
+    folder = ported(ALGOPERF, "algorithms/archived_paper_baselines/momentum", tmp_path / "momentum")
+    assert 'FRAMEWORK = "pytorch"' in (folder / "submission.py").read_text()
+    assert_reached_or_honestly_missed(run(folder, tmp_path))
+
+
 def test_schedule_free_adamw(tmp_path: Path) -> None:
     folder = ported(SUBMISSIONS, f"{V05}/external_tuning/schedule_free_adamw", tmp_path / "schedule_free_adamw")
     assert_reached_or_honestly_missed(run(folder, tmp_path))  # the first point of its own search space

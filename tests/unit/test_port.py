@@ -302,3 +302,19 @@ def test_a_lone_file_beside_other_submissions_brings_only_what_it_imports(tmp_pa
     (folder / "tuning_search_space.json").write_text(json.dumps({"learning_rate": {"feasible_points": [0.1]}}))
     dest = port_algoperf(folder / "pytorch_sgd.py", tmp_path / "ported")
     assert sorted(p.name for p in dest.iterdir()) == ["README.md", "search_space.json", "submission.py"]
+
+
+def test_a_pytorch_submission_that_also_imports_optax_is_declared_pytorch(tmp_path: Path) -> None:
+    """AlgoPerf's archived PyTorch momentum and nesterov take their learning-rate schedule from optax: the ported
+    folder imports both frameworks' libraries, so the port declares the one it came from."""
+    from harness.tracks.training import framework_of
+
+    source_dir = tmp_path / "momentum" / "pytorch"
+    source_dir.mkdir(parents=True)
+    (source_dir / "submission.py").write_text("import optax\n" + ALGOPERF_STYLE)
+    dest = port_algoperf(source_dir / "submission.py", tmp_path / "ported")
+    assert framework_of(dest) == "pytorch"
+    assert (dest / "submission.py").read_text().rstrip().endswith('FRAMEWORK = "pytorch"')
+    (source_dir / "submission.py").write_text(ALGOPERF_STYLE)  # one framework's imports: nothing is added
+    dest = port_algoperf(source_dir / "submission.py", tmp_path / "ported_plain")
+    assert "FRAMEWORK" not in (dest / "submission.py").read_text() and framework_of(dest) == "pytorch"
