@@ -229,8 +229,12 @@ def run(
     threads: Annotated[int, typer.Option(min=1, help="Threads per trial (torch and BLAS).")] = 2,
     db: DbOption = DEFAULT_DB,
     hardware_class: HardwareOption = "cpu-2core",
-    executor: Annotated[str, typer.Option(help="local (a process per trial) or docker (a fresh sealed container per "
-                                               "trial: no network, read-only inputs; see docker/README.md).")] = "local",
+    executor: Annotated[str, typer.Option(help="local (a process per trial), docker (a fresh sealed container per "
+                                               "trial: no network, read-only inputs; see docker/README.md) or ray "
+                                               "(each trial a task on a Ray cluster's node of the hardware class, "
+                                               "under the same supervisor; see the README).")] = "local",
+    address: Annotated[Optional[str], typer.Option(help="With --executor ray: the cluster's head, HOST:PORT "
+                                                       "(default: the cluster running on this machine).")] = None,
     image: Annotated[Optional[str], typer.Option(help="Docker image for --executor docker (default: "
                                                      "podium-scoring:cpu, or the submission's own image when it "
                                                      "has a requirements.txt).")] = None,
@@ -261,19 +265,25 @@ def run(
     names, label = _workload_names(workload, suite, track, _load_secret(release_secret))
     if ruleset not in ("external", "self"):
         raise fail(f"unknown --ruleset {ruleset!r}: use external or self")
-    if executor not in ("local", "docker"):
-        raise fail(f"unknown --executor {executor!r}: use local or docker")
+    if executor not in ("local", "docker", "ray"):
+        raise fail(f"unknown --executor {executor!r}: use local, docker or ray")
+    if address is not None and executor != "ray":
+        raise fail("--address is the Ray cluster's head: use it with --executor ray")
     config = RunConfig(submission_dir=path, workloads=names, label=label, run_id=run_id, ruleset=ruleset,
                        studies=studies, trials=trials, tuning_seeds=tuning_seeds, scoring_seeds=scoring_seeds,
                        seed=seed, db=db, hardware_class=hardware_class, threads=threads, workers=workers,
-                       executor=executor, image=image, attempts=attempts)
+                       executor=executor, image=image, attempts=attempts, address=address)
     if build and executor != "docker":
         raise fail("--build builds the docker image: use it with --executor docker")
     try:
         if build:
             image = _build_image(base=None, make_base=False, submission=path if (path / "requirements.txt").exists()
                                  else None, tag=image, cuda=False, no_cache=False).name
-        runner = runner_for(executor, image, path)  # first: no engine or no image is said before anything is loaded
+        runner = runner_for(executor, image, path, address)  # first: no engine/image/cluster is said before anything
+        if executor == "ray":
+            capacity = runner.check_class(hardware_class)  # type: ignore[attr-defined]
+            console.print(f"Each trial runs as a task on a Ray node of {hardware_class} ({capacity} at a time).",
+                          highlight=False)
     except ExecutorError as exc:
         raise fail(str(exc)) from None
     report = check_submission(path, config.limits)  # imports the submission in a child, under a trial's limits

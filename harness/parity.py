@@ -239,7 +239,8 @@ def measure(specs: list[WorkloadSpec], baseline: str = DEFAULT_BASELINE, seeds: 
             "initial_loss": {"seeds": INIT_SEEDS, "examples": INIT_EXAMPLES, "tolerance": INITIAL_LOSS_TOLERANCE},
             "load_average_1min": {"before": round(load_before, 2), "after": round(os.getloadavg()[0], 2)},
             "command": f"podium parity --baseline {baseline.removesuffix('_jax')} --seeds {seeds} "
-                       f"--hardware-class {hardware_class}" + "".join(f" --workload {s.name}" for s in specs),
+                       f"--hardware-class {hardware_class}" + ("" if [s.name for s in specs] == [
+                           s.name for s in parity_workloads(None)] else "".join(f" --workload {s.name}" for s in specs)),
             "workloads": [{**{k: v for k, v in asdict(w).items() if k != "rows"},
                            "initial_loss_gap": w.initial_loss_gap, "initial_loss_agrees": w.initial_loss_agrees,
                            "rows": [asdict(r) for r in w.rows]} for w in workloads]}

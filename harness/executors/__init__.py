@@ -1,6 +1,8 @@
 """Executors: where a trial's worker process runs. The supervisor's watching and judging are the same for all.
 
 * ``local`` - a process on this machine (:func:`harness.runner.supervisor.run_trial`): the default, and the fastest.
+* ``ray`` - a task per trial on a Ray cluster's node of the trial's hardware class, running the trial under the same
+  supervisor as ``local`` (:mod:`harness.executors.ray`); the driver stays the only writer of the store.
 * ``docker`` - a fresh, sealed container per trial (:mod:`harness.executors.container`): no network, the submission
   and the dataset folders read-only, one writable results folder, CPU and memory limits, a non-root user, and the
   image's ID recorded with every trial. The image is built by ``podium docker build`` (:mod:`harness.executors.images`).
@@ -19,7 +21,7 @@ if TYPE_CHECKING:  # types only: harness.runner.run imports this package, and th
     from harness.runner.messages import EvalRecord, TrialRequest
     from harness.runner.supervisor import TrialOutcome
 
-EXECUTORS = ("local", "docker")
+EXECUTORS = ("local", "docker", "ray")
 
 
 class ExecutorError(RuntimeError):
@@ -52,8 +54,10 @@ class LocalRunner:
         return run_trial(request, workdir, on_eval=on_eval, on_poll=on_poll, cancel=cancel)
 
 
-def runner_for(executor: str, image: str | None = None, submission_dir: Path | None = None) -> TrialRunner:
-    """The runner an executor name stands for; ``docker`` connects to the engine and resolves the image now.
+def runner_for(executor: str, image: str | None = None, submission_dir: Path | None = None,
+               address: str | None = None) -> TrialRunner:
+    """The runner an executor name stands for; ``docker`` connects to the engine and resolves the image now, ``ray``
+    joins the cluster at ``address`` (default: the one running here).
 
     Raises:
         ExecutorError: unknown executor, no reachable Docker engine, or no such image (one message each).
@@ -66,6 +70,14 @@ def runner_for(executor: str, image: str | None = None, submission_dir: Path | N
         from harness.executors.container import DockerRunner
 
         return DockerRunner.connect(image, submission_dir)
+    if executor == "ray":
+        if image is not None:
+            raise ExecutorError("--image only applies to --executor docker")
+        if submission_dir is None:
+            raise ExecutorError("the ray executor sends the submission folder to its nodes: give one")
+        from harness.executors.ray import RayRunner
+
+        return RayRunner.connect(address, submission_dir)
     raise ExecutorError(f"unknown executor {executor!r}: use one of {', '.join(EXECUTORS)}")
 
 

@@ -73,8 +73,10 @@ class RunConfig(BaseModel):
     limits: TrialLimits = Field(default_factory=TrialLimits)
     #: ``local``: each trial in a process here; ``docker``: each trial in a fresh sealed container from ``image``
     #: (default: the scoring image, or the submission's own layer on it when it has a requirements.txt).
-    executor: Literal["local", "docker"] = "local"
+    executor: Literal["local", "docker", "ray"] = "local"
     image: str | None = None
+    #: ``ray``: the cluster's head (``HOST:PORT``); None joins the cluster running on this machine
+    address: str | None = None
     #: attempts per trial in all: a contended trial is re-run until one attempt is not contended (1: never re-run).
     attempts: int = Field(3, ge=1)
 
@@ -218,7 +220,7 @@ def _outcome_fields(outcome: TrialOutcome) -> dict[str, Any]:
                       test_target_met=result.test_target_met,
                       measurements_json=result.measurements or None)
     where = {"executor": outcome.executor, **({"image_digest": outcome.image_digest} if outcome.image_digest else {}),
-             "evidence": evidence(outcome)}
+             **outcome.placement, "evidence": evidence(outcome)}
     fields["provenance_json"] = {**(result.provenance if result is not None else {}), **where}
     fields["time_to_result_s"] = result.time_to_result_s if result and outcome.status == "reached" else None
     fields["cpu_time_to_result_s"] = result.cpu_time_to_result_s if result and outcome.status == "reached" else None
@@ -250,8 +252,8 @@ ATTEMPT_KEYS = ("status", "wall_time_s", "submission_time_s", "cpu_submission_ti
 
 def should_retry(outcome: TrialOutcome) -> bool:
     """A contended trial is re-run unless it failed for a reason of its own (a contended machine slows a trial; it
-    does not make it raise)."""
-    return bool(outcome.contention and outcome.contention.contended) and outcome.status != "failed"
+    does not make it raise); so is one whose machine went away mid-trial (a lost Ray node)."""
+    return outcome.lost or (bool(outcome.contention and outcome.contention.contended) and outcome.status != "failed")
 
 
 def protocol_rows(trials: list[dict[str, Any]], workload: str) -> list[TrialOutcomeRow]:
@@ -274,9 +276,9 @@ def resolve_scoring(trials: list[dict[str, Any]], plan: RunPlan, entry: PlanEntr
 class _Slots:
     """CPU sets for concurrent trials: slot i gets cores [i*threads, (i+1)*threads) when the machine has them."""
 
-    def __init__(self, workers: int, threads: int) -> None:
+    def __init__(self, workers: int, threads: int, pin: bool = True) -> None:
         cores = sorted(os.sched_getaffinity(0))
-        enough = len(cores) >= workers * threads
+        enough = pin and len(cores) >= workers * threads
         self._free = [cores[i * threads:(i + 1) * threads] if enough else None for i in range(workers)]
         self._lock = threading.Lock()
 
@@ -295,7 +297,10 @@ class _Executor:
     def __init__(self, config: RunConfig, store: ResultsStore, plan: RunPlan, progress: RunProgress,
                  runner: TrialRunner) -> None:
         self.config, self.store, self.plan, self.progress, self.runner = config, store, plan, progress, runner
-        self.slots = _Slots(config.workers, config.threads)
+        # a cluster runs as many trials at once as its nodes of the class offer, on their cores, not this machine's
+        self.workers = max(config.workers, runner.check_class(config.hardware_class)) if runner.executor == "ray" \
+            else config.workers
+        self.slots = _Slots(self.workers, config.threads, pin=runner.executor != "ray")
         self.cancel = threading.Event()
 
     def skip(self, entry: PlanEntry, reason: str) -> None:
@@ -345,7 +350,7 @@ class _Executor:
                                      on_poll=lambda s, step: self.progress.trial_polled(entry, s, step))
 
     def run_all(self, entries: list[PlanEntry]) -> None:
-        with ThreadPoolExecutor(max_workers=self.config.workers, thread_name_prefix="trial") as pool:
+        with ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="trial") as pool:
             pending: set[Future] = {pool.submit(self.run_one, e) for e in entries}
             try:
                 while pending:
@@ -362,7 +367,7 @@ class _Executor:
 def check_environment(store: ResultsStore, run_id: str, runner: TrialRunner) -> None:
     """Refuse to add trials to a run whose finished trials ran elsewhere (another executor or another image)."""
     def where(executor: str, digest: str | None) -> str:
-        return f"in docker image {digest}" if executor == "docker" else "locally"
+        return {"docker": f"in docker image {digest}", "ray": "on a Ray cluster"}.get(executor, "locally")
 
     ran = {(t["executor"], t["image_digest"]) for t in store.trials(run_id) if t["status"] != "running"}
     other = sorted(ran - {(runner.executor, runner.image_digest)}, key=str)

@@ -44,7 +44,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import psutil
 
@@ -103,6 +103,10 @@ class TrialOutcome:
     evaluation_wait_cpu_s: float | None = None
     #: processes of the trial seen running at the end of an evaluation (none: the whole trial was stopped)
     running_during_evaluation: list[int] = field(default_factory=list)
+    #: the attempt produced no outcome because the machine running it went away (a Ray node died): run it again
+    lost: bool = False
+    #: where a trial on a cluster ran: the node's id, hostname and CPU model (``harness.executors.ray``)
+    placement: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
