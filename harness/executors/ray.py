@@ -225,7 +225,7 @@ class RayRunner:
         if self._task is None:
             import ray
 
-            self._task = ray.remote(run_on_node).options(num_returns="streaming", max_retries=0)
+            self._task = ray.remote(run_on_node)
         return self._task
 
     def run_trial(self, request: TrialRequest, workdir: Path, on_eval: Callable[[EvalRecord], None] = lambda r: None,
@@ -234,7 +234,8 @@ class RayRunner:
         import ray
 
         started = time.monotonic()
-        task = self._remote().options(num_cpus=request.threads, resources={resource_for(request.hardware_class): 1})
+        task = self._remote().options(num_returns="streaming", max_retries=0, num_cpus=request.threads,
+                                      resources={resource_for(request.hardware_class): 1})
         stream = task.remote(request.model_dump_json(), self.archive, self.submission_hash, self.harness_commit,
                              str(workdir))
         stop = threading.Event()
