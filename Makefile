@@ -58,6 +58,7 @@ bench: setup
 	$(PY) benchmarks/board_render.py
 	$(PY) benchmarks/board_browser.py
 	$(PY) benchmarks/latency_noise.py
+	$(PY) benchmarks/ray_overhead.py
 
 # The leaderboard over the bundle `make demo` published (http://127.0.0.1:8501).
 board: setup
