@@ -237,7 +237,8 @@ def run(
                                                        "(default: the cluster running on this machine).")] = None,
     image: Annotated[Optional[str], typer.Option(help="Docker image for --executor docker (default: "
                                                      "podium-scoring:cpu, or the submission's own image when it "
-                                                     "has a requirements.txt).")] = None,
+                                                     "has a requirements.txt); with --executor ray, each trial runs "
+                                                     "sealed in this image on its node.")] = None,
     attempts: Annotated[int, typer.Option(min=1, help="Attempts per trial: a trial whose cores something else took "
                                                "(contended) is re-run up to this many times in all; 1: never.")] = 3,
     build: Annotated[bool, typer.Option("--build", help="With --executor docker: first build the image (and the "

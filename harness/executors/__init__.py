@@ -71,13 +71,11 @@ def runner_for(executor: str, image: str | None = None, submission_dir: Path | N
 
         return DockerRunner.connect(image, submission_dir)
     if executor == "ray":
-        if image is not None:
-            raise ExecutorError("--image only applies to --executor docker")
         if submission_dir is None:
             raise ExecutorError("the ray executor sends the submission folder to its nodes: give one")
         from harness.executors.ray import RayRunner
 
-        return RayRunner.connect(address, submission_dir)
+        return RayRunner.connect(address, submission_dir, image)
     raise ExecutorError(f"unknown executor {executor!r}: use one of {', '.join(EXECUTORS)}")
 
 

@@ -24,6 +24,10 @@ outcome; the trial is then ``failed`` with ``lost`` set, and the run re-runs it 
 attempts (each recorded in ``attempts_json``). An attempt's row and evaluations start afresh
 (:meth:`harness.store.ResultsStore.start_trial`), so a retried trial leaves neither duplicates nor half a record.
 
+**Sealed trials on a cluster.** With ``--image``, the task runs the trial with the docker executor on its node
+(a fresh container of that image, no network, read-only inputs; the node needs Docker and the image, built there
+with ``podium docker build``); the image's ID on that node is recorded with the trial.
+
 **Provenance.** Every trial records the node's id, hostname and CPU model; one whose CPU model is not the one its
 class's targets were set on is flagged in the trial's provenance (``cpu_model_mismatch``).
 """
@@ -103,9 +107,11 @@ def node_facts() -> dict[str, Any]:
 
 
 def run_on_node(request_json: str, archive: bytes, submission_hash: str, harness_commit: str,
-                workdir: str | None) -> Iterator[tuple[str, Any]]:
+                workdir: str | None, image: str | None = None) -> Iterator[tuple[str, Any]]:
     """The task's body (a generator): ``("node", facts)``, then ``("eval", record)`` for each evaluation as it
-    arrives, ``("poll", (seconds, step))`` now and then, and last ``("outcome", outcome)``."""
+    arrives, ``("poll", (seconds, step))`` now and then, and last ``("outcome", outcome)``. With ``image``, the
+    trial runs in a fresh sealed container of that image on the node's Docker engine (the docker executor's
+    :class:`~harness.executors.container.DockerRunner`), else as a local process."""
     from harness.provenance import git_commit, hash_tree
     from harness.runner.messages import TrialRequest
     from harness.runner.supervisor import run_trial
@@ -131,8 +137,13 @@ def run_on_node(request_json: str, archive: bytes, submission_hash: str, harness
 
         def supervise() -> None:
             try:
-                outcome = run_trial(request, trials, on_eval=lambda r: records.put(("eval", r)),
-                                    on_poll=lambda s, step: records.put(("poll", (s, step))))
+                run = run_trial
+                if image is not None:
+                    from harness.executors.container import DockerRunner
+
+                    run = DockerRunner.connect(image, folder).run_trial
+                outcome = run(request, trials, on_eval=lambda r: records.put(("eval", r)),
+                              on_poll=lambda s, step: records.put(("poll", (s, step))))
                 records.put(("outcome", outcome))
             except BaseException as exc:  # noqa: BLE001 - re-raised in the task, so the driver sees it
                 records.put(("error", exc))
@@ -169,21 +180,28 @@ class RayRunner:
     """Runs each trial as a Ray task on a node of its hardware class (see the module's doc)."""
 
     executor = "ray"
-    image_digest = None
 
-    def __init__(self, address: str | None, submission_dir: Path, submission_hash: str | None = None) -> None:
+    def __init__(self, address: str | None, submission_dir: Path, submission_hash: str | None = None,
+                 image: str | None = None) -> None:
         from harness.provenance import git_commit, hash_tree
 
-        self.address = address
+        self.address, self.image = address, image
         self.submission_dir = submission_dir.resolve()
         self.archive = pack_folder(self.submission_dir)
         self.submission_hash = submission_hash or hash_tree(self.submission_dir)
         self.harness_commit = git_commit() or ""
         self._task: Any = None
 
+    @property
+    def image_digest(self) -> str | None:
+        """What a run's rows record as their environment: the image name trials run sealed in (each node's image ID
+        is in the trial's provenance), or None for local processes on the nodes; a run never mixes the two."""
+        return self.image
+
     @classmethod
-    def connect(cls, address: str | None, submission_dir: Path) -> RayRunner:
-        """Join the cluster at ``address`` (``None``: the one running on this machine).
+    def connect(cls, address: str | None, submission_dir: Path, image: str | None = None) -> RayRunner:
+        """Join the cluster at ``address`` (``None``: the one running on this machine); with ``image``, each trial
+        runs in a sealed container of that image on its node (built there with ``podium docker build``).
 
         Raises:
             ExecutorError: Ray is not installed, or no cluster answers (the message says how to start one).
@@ -200,7 +218,7 @@ class RayRunner:
                 where = f"at {address}" if address else "on this machine"
                 raise ExecutorError(f"no Ray cluster {where} ({str(exc).splitlines()[0][:160]}). Start one with "
                                     f"{start_hint('cpu-2core')}, or pass --address HOST:PORT of a running head") from None
-        return cls(address, submission_dir)
+        return cls(address, submission_dir, image=image)
 
     def capacity(self, hardware_class: str) -> int:
         """How many trials of ``hardware_class`` the cluster runs at once (the nodes' resource units, summed)."""
@@ -237,7 +255,7 @@ class RayRunner:
         task = self._remote().options(num_returns="streaming", max_retries=0, num_cpus=request.threads,
                                       resources={resource_for(request.hardware_class): 1})
         stream = task.remote(request.model_dump_json(), self.archive, self.submission_hash, self.harness_commit,
-                             str(workdir))
+                             str(workdir), self.image)
         stop = threading.Event()
         if cancel is not None:  # Ctrl-C of the run: kill the task (the supervisor's trial dies with its process)
             def watch() -> None:

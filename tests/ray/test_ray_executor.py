@@ -161,6 +161,26 @@ def test_a_killed_driver_resumes_without_duplicates(cluster: Cluster, tmp_path: 
     assert {k: finished_after[k] for k in finished_before} == finished_before  # kept, not run again
 
 
+def test_sealed_trials_on_the_cluster(cluster: Cluster, tmp_path: Path) -> None:
+    """With --image, a node runs its trial in a sealed container of the image (the docker executor on the node)."""
+    from harness.executors.engine import connect
+    from harness.executors.images import BuildConfig, build
+
+    try:
+        connect()
+    except ExecutorError as exc:
+        pytest.skip(f"no Docker engine: {exc}")
+    image = build(BuildConfig(make_base=True, tag="podium-scoring:test"), say=lambda line: None).image  # cached: s
+    cfg = config(tmp_path, FATES, ("digits_mlp",), "ray", studies=1, trials=3, address=cluster.address,
+                 image=image.name)
+    run_id, store = execute(cfg, runner=RayRunner.connect(cluster.address, FATES, image=image.name))
+    trials = sorted(store.trials(run_id), key=lambda t: t["trial_id"])
+    assert [t["status"] for t in trials] == ["reached", "missed", "failed"]
+    for t in trials:
+        provenance = json.loads(t["provenance_json"])
+        assert provenance["image_digest"] == image.id and provenance["node_id"] and t["executor"] == "ray"
+
+
 def test_a_node_lost_mid_trial_is_retried_and_nothing_is_lost_or_doubled(cluster: Cluster, tmp_path: Path) -> None:
     slow = tmp_path / "slow"
     shutil.copytree(FATES, slow, ignore=shutil.ignore_patterns("__pycache__"))
