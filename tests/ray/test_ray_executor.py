@@ -3,7 +3,10 @@ executor, a node that dies mid-trial costs a retry and no row, a killed driver r
 offers is refused at once.
 
 The cluster (a head and a second node, each offering ``cpu-2core`` once) is started with ``ray start`` for this
-module and stopped after it. Its processes are this machine's, so the second node can be killed for real.
+module and stopped after it. Its processes are this machine's, so the second node can be killed for real. Ray turns
+``--node-ip-address 127.0.0.1`` into the machine's own address when a second node is to join, so the cluster's
+traffic goes to this machine's own IP: no other host is involved. Token authentication is on for every node and
+the driver (``conftest.py``).
 """
 
 from __future__ import annotations
@@ -204,9 +207,10 @@ def test_a_node_lost_mid_trial_is_retried_and_nothing_is_lost_or_doubled(cluster
     trials = result["store"].trials(result["run_id"])
     assert len(trials) == 2 and all(t["status"] != "running" for t in trials)
     attempts = {t["trial_id"]: json.loads(t["attempts_json"]) for t in trials}
-    retried = [a for a in attempts.values() if len(a) > 1]
-    assert len(retried) == 1, attempts  # the trial on the lost node, re-run (on the head)
-    assert retried[0][0]["status"] == "failed"
+    # the trial on the lost node: an attempt that failed, then one that finished (on the head). Either trial may also
+    # have been re-run for contention (two trials on this 2-core machine), which leaves attempts that did not fail.
+    lost = [a for a in attempts.values() if any(x["status"] == "failed" for x in a[:-1])]
+    assert len(lost) == 1 and lost[0][-1]["status"] != "failed", attempts
     assert all(json.loads(t["provenance_json"])["node_id"] for t in trials)
     with sqlite3.connect(cfg.db) as conn:
         assert conn.execute("SELECT COUNT(*) FROM (SELECT trial_id, eval_index FROM evals GROUP BY 1, 2 "
