@@ -624,6 +624,41 @@ def port_algoperf(
 
 
 @app.command()
+def agreement(
+    lite: Annotated[Path, typer.Argument(help="Score records of the lite suite: `podium score --format json` "
+                                              "output, or scores.json / scores.csv from `podium score --out`.")],
+    full: Annotated[Path, typer.Argument(help="Score records of the full suite, the same way.")],
+    fmt: Annotated[str, typer.Option("--format", help="table or json.")] = "table",
+) -> None:
+    """Does the lite suite rank submissions as the full suite does? Per pool (track, ruleset): Kendall's tau-b
+    between the two suites' benchmark scores of the submissions scored in both, its p-value, and who is in only
+    one; the lite suite's design goal is tau >= 0.9 (see harness/agreement.py for the procedure)."""
+    from harness.agreement import GOAL_TAU, AgreementError, compare, read_scores, report
+
+    if fmt not in ("table", "json"):
+        raise fail(f"unknown --format {fmt!r}: use table or json")
+    try:
+        rows = compare(read_scores(lite), read_scores(full))
+    except AgreementError as exc:
+        raise fail(str(exc)) from None
+    if fmt == "json":
+        sys.stdout.write(json.dumps(report(rows), indent=1) + "\n")
+        return
+    from rich.table import Table
+
+    table = Table(title=f"Lite against full: Kendall's tau-b (goal >= {GOAL_TAU})")
+    for column in ("track", "ruleset", "common", "tau", "p", "lite order (best first)", "full order", "note"):
+        table.add_column(column, overflow="fold")
+    for r in rows:
+        only = "; ".join(x for x in (f"only lite: {', '.join(r.only_lite)}" if r.only_lite else "",
+                                     f"only full: {', '.join(r.only_full)}" if r.only_full else "") if x)
+        table.add_row(r.track, r.ruleset, str(len(r.common)), "-" if r.tau is None else f"{r.tau:.3f}",
+                      "-" if r.p_value is None else f"{r.p_value:.3g}", ", ".join(r.lite_order),
+                      ", ".join(r.full_order), "; ".join(x for x in (r.note, only) if x))
+    console.print(table)
+
+
+@app.command()
 def parity(
     workload: Annotated[Optional[list[str]], typer.Option("--workload", "-w", help="Workload (repeatable); default "
                                                           "every workload offered in PyTorch and JAX.")] = None,
