@@ -210,6 +210,8 @@ class RayRunner:
             import ray
         except ImportError:
             raise ExecutorError("the ray executor needs Ray: pip install 'ray[default]'") from None
+        if address is not None:
+            _reachable(address)
         if not ray.is_initialized():
             try:
                 ray.init(address=address or "auto", namespace=NAMESPACE, log_to_driver=False,
@@ -306,6 +308,25 @@ class RayRunner:
         outcome.executor = "ray"
         outcome.placement = placed
         return outcome
+
+
+def _reachable(address: str, timeout: float = 5.0) -> None:
+    """Fail at once when nothing listens at ``HOST:PORT`` (Ray's own connection attempt retries for minutes).
+    Other forms (``auto``, ``ray://...``) are left to Ray.
+
+    >>> _reachable("127.0.0.1:1", timeout=1.0)
+    Traceback (most recent call last):
+    ...
+    harness.executors.ExecutorError: no Ray head answers at 127.0.0.1:1 (Connection refused): start one there with ray start --head, or check --address
+    """
+    host, sep, port = address.rpartition(":")
+    if not sep or not port.isdigit() or "/" in address:
+        return
+    try:
+        socket.create_connection((host.strip("[]") or "127.0.0.1", int(port)), timeout=timeout).close()
+    except OSError as exc:
+        raise ExecutorError(f"no Ray head answers at {address} ({exc.strerror or 'timed out'}): start one there with "
+                            "ray start --head, or check --address") from None
 
 
 def lost_outcome(request: TrialRequest, workdir: Path, wall_s: float, reason: str, facts: dict[str, Any],
