@@ -102,7 +102,8 @@ def twin_baselines(name: str) -> dict[str, Path]:
                "jax": SUBMISSIONS_DIR / "training" / (name.removesuffix("_jax") + "_jax")}
     missing = [str(p) for p in folders.values() if not (p / "submission.py").exists()]
     if missing:
-        raise ParityError(f"--baseline {name}: parity needs the baseline in both frameworks; missing {', '.join(missing)}")
+        raise ParityError(f"--baseline {name}: parity needs the baseline in both frameworks; missing "
+                          f"{', '.join(missing)}")
     return folders
 
 
@@ -116,7 +117,8 @@ def parity_workloads(names: list[str] | None) -> list[WorkloadSpec]:
             raise ParityError(f"unknown workload {name!r}; `podium workloads` lists them")
         spec = get_spec(name)
         if not set(FRAMEWORKS) <= set(spec.frameworks):
-            raise ParityError(f"{name} is offered in {', '.join(spec.frameworks)} only: parity compares PyTorch and JAX")
+            raise ParityError(f"{name} is offered in {', '.join(spec.frameworks)} only: parity compares PyTorch "
+                              "and JAX")
         specs.append(spec)
     return specs
 
@@ -239,11 +241,16 @@ def measure(specs: list[WorkloadSpec], baseline: str = DEFAULT_BASELINE, seeds: 
             "initial_loss": {"seeds": INIT_SEEDS, "examples": INIT_EXAMPLES, "tolerance": INITIAL_LOSS_TOLERANCE},
             "load_average_1min": {"before": round(load_before, 2), "after": round(os.getloadavg()[0], 2)},
             "command": f"podium parity --baseline {baseline.removesuffix('_jax')} --seeds {seeds} "
-                       f"--hardware-class {hardware_class}" + ("" if [s.name for s in specs] == [
-                           s.name for s in parity_workloads(None)] else "".join(f" --workload {s.name}" for s in specs)),
+                       f"--hardware-class {hardware_class}" + _workload_options(specs),
             "workloads": [{**{k: v for k, v in asdict(w).items() if k != "rows"},
                            "initial_loss_gap": w.initial_loss_gap, "initial_loss_agrees": w.initial_loss_agrees,
                            "rows": [asdict(r) for r in w.rows]} for w in workloads]}
+
+
+def _workload_options(specs: list[WorkloadSpec]) -> str:
+    """`` --workload NAME`` for each of ``specs``, or nothing when they are the default (every twin)."""
+    names = [s.name for s in specs]
+    return "" if names == [s.name for s in parity_workloads(None)] else "".join(f" --workload {n}" for n in names)
 
 
 def _fmt(value: float | None, spec: str, none: str = "-") -> str:
@@ -280,8 +287,8 @@ def markdown(report: dict[str, Any]) -> str:
     lines.append("")
     lines.append("Initial loss: mean over fresh initialisations; gap: JAX against PyTorch (`!` over the tolerance); "
                  "steps and seconds (submission time) to the validation target: medians over the runs that reached "
-                 "it (reached: how many of how many); first step: the first update's submission seconds (JAX compiles there); ms per update: after "
-                 "the first.")
+                 "it (reached: how many of how many); first step: the first update's submission seconds (JAX "
+                 "compiles there); ms per update: after the first.")
     lines.append("")
     lines.append(f"`{report['command']}` on {report['cpu_model']} ({report['hardware_class']}), {report['date']}, "
                  f"harness {report['harness_commit'][:8]}, 1-min load {load['before']} -> {load['after']}; medians "

@@ -219,7 +219,8 @@ class RayRunner:
             except (ConnectionError, RuntimeError, ValueError) as exc:
                 where = f"at {address}" if address else "on this machine"
                 raise ExecutorError(f"no Ray cluster {where} ({str(exc).splitlines()[0][:160]}). Start one with "
-                                    f"{start_hint('cpu-2core')}, or pass --address HOST:PORT of a running head") from None
+                                    f"{start_hint('cpu-2core')}, or pass --address HOST:PORT of a running "
+                                    "head") from None
         return cls(address, submission_dir, image=image)
 
     def capacity(self, hardware_class: str) -> int:
@@ -238,7 +239,8 @@ class RayRunner:
                              if k.startswith(RESOURCE_PREFIX))
             raise ExecutorError(f"no node of the Ray cluster offers hardware class {hardware_class!r} (offered: "
                                 f"{', '.join(offered) or 'none'}). A node offers it when started with "
-                                f"--resources '{{\"{resource_for(hardware_class)}\": 1}}': {start_hint(hardware_class)}")
+                                f"--resources '{{\"{resource_for(hardware_class)}\": 1}}': "
+                                f"{start_hint(hardware_class)}")
         return capacity
 
     def _remote(self) -> Any:
@@ -314,10 +316,10 @@ def _reachable(address: str, timeout: float = 5.0) -> None:
     """Fail at once when nothing listens at ``HOST:PORT`` (Ray's own connection attempt retries for minutes).
     Other forms (``auto``, ``ray://...``) are left to Ray.
 
-    >>> _reachable("127.0.0.1:1", timeout=1.0)
+    >>> _reachable("127.0.0.1:1", timeout=1.0)  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    harness.executors.ExecutorError: no Ray head answers at 127.0.0.1:1 (Connection refused): start one there with ray start --head, or check --address
+    harness.executors.ExecutorError: no Ray head answers at 127.0.0.1:1 (Connection refused): start one there ...
     """
     host, sep, port = address.rpartition(":")
     if not sep or not port.isdigit() or "/" in address:

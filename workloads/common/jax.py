@@ -32,6 +32,7 @@ import numpy as np
 from harness.algoperf.spec import ShapeTuple
 from harness.tracks.training import ForwardPassMode, LossType, ParameterType
 from workloads.common.data import Splits
+from workloads.common.interface import SpecAttributes
 from workloads.common.pytorch import MetricsLogger
 from workloads.spec import WorkloadSpec
 
@@ -113,7 +114,7 @@ def torch_state_dict(params: Any, model_state: Any = None) -> dict[str, Any]:
     return out
 
 
-class JaxWorkload:
+class JaxWorkload(SpecAttributes):
     """The workload as a JAX submission sees it (AlgoPerf's JAX interface). Only training data is reachable here.
 
     ``model_factory(dropout_rate=..., aux_dropout_rate=...)`` returns the workload's ``flax.linen`` module, whose
@@ -135,63 +136,9 @@ class JaxWorkload:
         self._param_types: Any = None
         self.metrics_logger = MetricsLogger()
 
-    # ---- AlgoPerf attributes ------------------------------------------------------------------------------------
-    @property
-    def name(self) -> str:
-        return self.spec.name
-
-    @property
-    def step_hint(self) -> int:
-        return self.spec.step_hint
-
-    @property
-    def target_metric_name(self) -> str:
-        return self.spec.metric
-
-    @property
-    def validation_target_value(self) -> float:
-        return self.spec.targets_for(self.hardware_class).validation
-
-    @property
-    def max_allowed_runtime_sec(self) -> float:
-        return self.spec.budget_for(self.hardware_class)
-
-    @property
-    def eval_period_time_sec(self) -> float:
-        return self.spec.eval_period_s
-
-    @property
-    def num_train_examples(self) -> int:
-        return len(self._train_y)
-
-    @property
-    def num_validation_examples(self) -> int:
-        return self._held_out_sizes["validation"]
-
-    @property
-    def num_test_examples(self) -> int:
-        return self._held_out_sizes["test"]
-
-    @property
-    def param_shapes(self) -> Any:
-        """A pytree of the parameters' shapes (AlgoPerf's ``spec.ShapeTuple`` leaves: ``.shape_tuple``), known after
-        ``init_model_fn``."""
-        if self._param_shapes is None:
-            raise RuntimeError("param_shapes is known once the model is initialised (init_model_fn)")
-        return self._param_shapes
-
-    @property
-    def model_params_types(self) -> Any:
-        """A pytree of :class:`ParameterType` of the parameters' structure, known after ``init_model_fn``."""
-        if self._param_types is None:
-            raise RuntimeError("model_params_types is known once the model is initialised (init_model_fn)")
-        return self._param_types
-
+    # ---- AlgoPerf attributes (the rest: SpecAttributes) -------------------------------------------------------
     def is_output_params(self, param_key: str) -> bool:
         return param_key.startswith("head")
-
-    def has_reached_validation_target(self, eval_result: dict[str, float]) -> bool:
-        return self.spec.meets(eval_result[f"validation/{self.spec.metric}"], self.validation_target_value)
 
     # ---- model, loss --------------------------------------------------------------------------------------------
     def init_model_fn(self, rng: Any, dropout_rate: float | None = None,

@@ -23,6 +23,7 @@ from torch import nn
 
 from harness.tracks.training import ForwardPassMode, LossType, ParameterType
 from workloads.common.data import Splits
+from workloads.common.interface import SpecAttributes
 from workloads.spec import WorkloadSpec
 
 
@@ -180,7 +181,7 @@ class LossOutput(dict):
     __hash__ = None  # type: ignore[assignment]
 
 
-class TorchWorkload:
+class TorchWorkload(SpecAttributes):
     """The workload as a submission sees it. Only training data is reachable from here."""
 
     loss_type = LossType.SOFTMAX_CROSS_ENTROPY
@@ -200,61 +201,9 @@ class TorchWorkload:
         self._param_types: dict[str, ParameterType] | None = None
         self._counts: dict[tuple, torch.Tensor] = {}
 
-    # ---- AlgoPerf attributes ------------------------------------------------------------------------------------
-    @property
-    def name(self) -> str:
-        return self.spec.name
-
-    @property
-    def step_hint(self) -> int:
-        return self.spec.step_hint
-
-    @property
-    def target_metric_name(self) -> str:
-        return self.spec.metric
-
-    @property
-    def validation_target_value(self) -> float:
-        return self.spec.targets_for(self.hardware_class).validation
-
-    @property
-    def test_target_value(self) -> float:
-        return self.spec.targets_for(self.hardware_class).test
-
-    @property
-    def max_allowed_runtime_sec(self) -> float:
-        return self.spec.budget_for(self.hardware_class)
-
-    @property
-    def eval_period_time_sec(self) -> float:
-        return self.spec.eval_period_s
-
-    @property
-    def num_train_examples(self) -> int:
-        return len(self._train_y)
-
-    @property
-    def param_shapes(self) -> dict[str, tuple[int, ...]]:
-        if self._param_shapes is None:
-            raise RuntimeError("param_shapes is known once the model is initialised (init_model_fn)")
-        return self._param_shapes
-
-    @property
-    def model_params_types(self) -> dict[str, ParameterType]:
-        if self._param_types is None:
-            raise RuntimeError("model_params_types is known once the model is initialised (init_model_fn)")
-        return self._param_types
-
+    # ---- AlgoPerf attributes (the rest: SpecAttributes) -------------------------------------------------------
     def is_output_params(self, param_key: str) -> bool:
         return param_key.startswith("head.")
-
-    @property
-    def num_validation_examples(self) -> int:
-        return self._held_out_sizes["validation"]
-
-    @property
-    def num_test_examples(self) -> int:
-        return self._held_out_sizes["test"]
 
     @property
     def train_mean(self) -> float:
@@ -265,14 +214,6 @@ class TorchWorkload:
     def train_stddev(self) -> float:
         """Standard deviation of the training inputs, as the submission receives them."""
         return float(self._train_x.std())
-
-    def has_reached_validation_target(self, eval_result: dict[str, float]) -> bool:
-        """Whether ``eval_result`` (an entry of ``eval_results``, or AlgoPerf's flat dict) meets the target."""
-        return self.spec.meets(eval_result[f"validation/{self.spec.metric}"], self.validation_target_value)
-
-    def has_reached_test_target(self, eval_result: dict[str, float]) -> bool:
-        """Whether ``eval_result``'s ``test/<metric>`` meets the test target (submissions never see test results)."""
-        return self.spec.meets(eval_result[f"test/{self.spec.metric}"], self.test_target_value)
 
     def output_activation_fn(self, logits_batch: torch.Tensor, framework: str = "pytorch") -> torch.Tensor:
         """Probabilities from logits (softmax: every Podium workload is a classification)."""
