@@ -128,6 +128,14 @@ def _build(path: str, *args: Any, **kwargs: Any) -> Any:
     return getattr(importlib.import_module(module), function)(*args, **kwargs)
 
 
+def twins(spec: WorkloadSpec, hardware_class: str = "cpu-2core") -> tuple[Any, Any, Any]:
+    """The workload's PyTorch object, its evaluator, and its JAX twin, built on the CPU."""
+    import torch
+
+    torch_workload, evaluator = _build(spec.builder, spec, hardware_class, torch.device("cpu"), **spec.builder_kwargs)
+    return torch_workload, evaluator, _build(spec.jax_builder, spec, hardware_class, **spec.builder_kwargs)
+
+
 def initial_losses(spec: WorkloadSpec, seeds: int = INIT_SEEDS, examples: int = INIT_EXAMPLES,
                    hardware_class: str = "cpu-2core") -> dict[str, list[float]]:
     """Per framework, the mean cross-entropy of each of ``seeds`` fresh initialisations (each framework's own
@@ -139,8 +147,7 @@ def initial_losses(spec: WorkloadSpec, seeds: int = INIT_SEEDS, examples: int = 
 
     from harness.tracks.training import ForwardPassMode
 
-    torch_workload, _ = _build(spec.builder, spec, hardware_class, torch.device("cpu"), **spec.builder_kwargs)
-    jax_workload = _build(spec.jax_builder, spec, hardware_class, **spec.builder_kwargs)
+    torch_workload, _, jax_workload = twins(spec, hardware_class)
     x, y = jax_workload._train_x[:examples], jax_workload._train_y[:examples]
     out: dict[str, list[float]] = {"pytorch": [], "jax": []}
     for seed in range(seeds):

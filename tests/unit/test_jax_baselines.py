@@ -13,7 +13,8 @@ import torch
 
 from harness.tracks.training import as_hyperparameters
 from workloads.common.jax import torch_state_dict
-from tests.unit.test_jax_parity import both
+from harness.parity import twins
+from workloads import get_spec
 
 ROOT = Path(__file__).resolve().parents[2]
 STEPS = 30
@@ -45,7 +46,7 @@ def before_batch_norm(name: str, state: dict) -> bool:
                                                     ("nadamw", "fashion_mnist_cnn"),
                                                     ("adamw", "fashion_mnist_cnn_batchnorm")])
 def test_a_jax_baseline_takes_its_pytorch_twins_steps(baseline: str, workload: str) -> None:
-    torch_workload, _, jax_workload = both(workload)
+    torch_workload, _, jax_workload = twins(get_spec(workload))
     torch_sub, jax_sub = submission(baseline), submission(f"{baseline}_jax")
     point = first_point(baseline)
     assert point == first_point(f"{baseline}_jax")  # tuned alike: the same search space

@@ -3,7 +3,6 @@ loss within sampling noise, the same batches in the same order."""
 
 from __future__ import annotations
 
-import importlib
 import math
 
 import jax
@@ -15,23 +14,16 @@ import torch
 from harness.tracks.training import ForwardPassMode, ParameterType
 from workloads import WORKLOADS, get_spec
 
-from harness.parity import INITIAL_LOSS_TOLERANCE, initial_losses
+from harness.parity import INITIAL_LOSS_TOLERANCE, initial_losses, twins
 from workloads.common.jax import torch_state_dict
 
 #: every workload offered in JAX, variants included
 TWINS = [name for name in WORKLOADS.names() if get_spec(name).jax_builder]
 
 
-def builder(path: str):
-    module, function = path.split(":")
-    return getattr(importlib.import_module(module), function)
-
-
 def both(name: str) -> tuple:
     """The PyTorch workload, its evaluator, and the JAX twin of ``name``."""
-    spec = get_spec(name)
-    torch_workload, evaluator = builder(spec.builder)(spec, "cpu-2core", torch.device("cpu"), **spec.builder_kwargs)
-    return torch_workload, evaluator, builder(spec.jax_builder)(spec, "cpu-2core", **spec.builder_kwargs)
+    return twins(get_spec(name))
 
 
 def test_every_training_workload_has_a_twin() -> None:
