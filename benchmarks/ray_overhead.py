@@ -26,7 +26,6 @@ import os
 import statistics
 import sys
 import tempfile
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -107,7 +106,6 @@ def main() -> None:
           f"{after:.0f} MB after {2 * args.trials} ({(after - before) / (2 * args.trials) * 1000:.1f} MB per 1,000 "
           f"trials); load average {'/'.join(f'{x:.2f}' for x in os.getloadavg())}")
     ray.shutdown()
-    threading.Event().wait(0)
 
 
 if __name__ == "__main__":
