@@ -18,7 +18,11 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 # Fashion-MNIST from Debian's package when we are root and it is missing; otherwise the loader explains the options.
-data:
+# The Austen novels (tiny_lm): `apt-get download r-cran-janeaustenr` into the Podium cache (no root, no R); as root,
+# apt's package lists are refreshed once if apt does not know the package yet.
+data: $(STAMP)
+	@$(PY) -m workloads.tiny_lm.data >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && apt-get update -qq >/dev/null 2>&1; \
+	  $(PY) -m workloads.tiny_lm.data >/dev/null; } || echo "warning: the Austen corpus (tiny_lm) is missing; see above"
 	@if [ ! -d $(FMNIST) ] && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	  echo "installing dataset-fashion-mnist (Debian)"; \
 	  (apt-get install -y -qq dataset-fashion-mnist >/dev/null 2>&1 || \

@@ -62,7 +62,8 @@ class Splits:
             return self
         withheld = self.withheld or {"validation": len(self.validation_y), "test": len(self.test_y)}
         labels = self.withheld_labels
-        if labels is None and all(np.issubdtype(y.dtype, np.integer) for y in (self.validation_y, self.test_y)):
+        if labels is None and all(np.issubdtype(y.dtype, np.integer) and y.ndim == 1  # class labels, not tokens
+                                  for y in (self.validation_y, self.test_y)):
             labels = {name: np.bincount(np.asarray(y, dtype=np.int64), minlength=1)
                       for name, y in (("validation", self.validation_y), ("test", self.test_y))}
         return Splits(self.train_x, self.train_y, self.validation_x[:0].copy(), self.validation_y[:0].copy(),
