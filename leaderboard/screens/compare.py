@@ -41,7 +41,8 @@ options = state.workload_options(ctx.ref.path, ctx.ref.manifest_hash, ctx.pool)
 if options:
     workload = state.selectbox("cwl", "Workload", options, options[0])
     trials, points = state.workload_points(ctx.ref.path, ctx.ref.manifest_hash, ctx.pool, workload)
-    metric = curves.primary_metric(curves.metric_names(points))
+    spec = ctx.ref.manifest().get("workloads", {}).get(workload, {})
+    metric = curves.primary_metric(curves.metric_names(points), spec.get("metric"))
     for tab, x in zip(state.tabs("xaxis", ["vs submission time", "vs step"]) if metric else [], curves.X_AXES):
-        tab.plotly_chart(curves.curves_figure(points, trials, [a, b], metric, x, curves.validation_target(trials)),
-                         key=f"compare_curves_{x}")
+        tab.plotly_chart(curves.curves_figure(points, trials, [a, b], metric, x, curves.validation_target(trials),
+                                              spec.get("higher_is_better", True)), key=f"compare_curves_{x}")

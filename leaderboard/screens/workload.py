@@ -43,11 +43,13 @@ metrics = curves.metric_names(points)
 if not metrics:
     st.info(f"No evaluation rows for {workload} in this bundle.")
     st.stop()
-primary = curves.primary_metric(metrics)
+spec = ctx.ref.manifest().get("workloads", {}).get(workload, {})
+primary = curves.primary_metric(metrics, spec.get("metric"))
 metric = state.selectbox("metric", "Metric", metrics, primary, top[2])
 target = curves.validation_target(trials) if metric == primary else None
+higher = spec.get("higher_is_better", True) if metric == primary else "loss" not in metric
 for tab, x in zip(state.tabs("xaxis", ["vs submission time", "vs step"]), curves.X_AXES):
-    tab.plotly_chart(curves.curves_figure(points, trials, chosen, metric, x, target), key=f"curves_{x}")
+    tab.plotly_chart(curves.curves_figure(points, trials, chosen, metric, x, target, higher), key=f"curves_{x}")
 st.caption("Lines: median over the scoring seeds (the chosen configuration re-run on held-out seeds); band: min to "
            "max over those trials. Dashed with a star: the trial that counted (its time-to-result is the nearest to "
            "the workload time). Dotted: the validation target.")

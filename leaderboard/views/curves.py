@@ -92,13 +92,17 @@ def metric_names(points: pd.DataFrame) -> list[str]:
     return [c for c in points.columns if c not in fixed]
 
 
-def primary_metric(names: list[str]) -> str | None:
-    """The metric targets are set on. Bundles do not store the workload's metric name (every current workload
-    targets ``accuracy``), so: ``accuracy`` if present, else the first metric that is not a loss.
+def primary_metric(names: list[str], declared: str | None = None) -> str | None:
+    """The metric targets are set on: the workload's own (``declared``, from the bundle manifest's workload specs)
+    when its evaluations have it; for an older bundle, ``accuracy`` if present, else the first that is not a loss.
 
     >>> primary_metric(["loss", "accuracy"]), primary_metric(["loss", "bleu"]), primary_metric([])
     ('accuracy', 'bleu', None)
+    >>> primary_metric(["accuracy", "loss", "perplexity"], declared="perplexity")
+    'perplexity'
     """
+    if declared in names:
+        return declared
     if "accuracy" in names:
         return "accuracy"
     return next((n for n in names if "loss" not in n), names[0] if names else None)
@@ -131,7 +135,7 @@ def median_band(points: pd.DataFrame, metric: str, x: str, grid_size: int = 60) 
 
 
 def curves_figure(points: pd.DataFrame, trials: pd.DataFrame, submissions: list[str], metric: str, x: str,
-                  target: float | None = None):
+                  target: float | None = None, higher_is_better: bool = True):
     """Median line and min-max band per submission over its curve trials (:func:`curve_trials`); the trial that
     counted dashed, with its result starred; the target as a dotted line."""
     import plotly.graph_objects as go
@@ -167,7 +171,8 @@ def curves_figure(points: pd.DataFrame, trials: pd.DataFrame, submissions: list[
     if target is not None and math.isfinite(target):
         fig.add_hline(y=target, line_dash="dot", line_color="#b00", annotation_text=f"target {target:.4f}",
                       annotation_position="bottom right")
-    fig.update_layout(height=430, margin=dict(l=10, r=10, t=30, b=10), xaxis_title=title, yaxis_title=metric,
+    fig.update_layout(height=430, margin=dict(l=10, r=10, t=30, b=10), xaxis_title=title,
+                      yaxis_title=f"{metric} ({'↑' if higher_is_better else '↓'} better)",
                       hovermode="closest")
     return fig
 
