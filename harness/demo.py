@@ -4,7 +4,8 @@ then scoring and a release bundle.
 What the default demo runs is chosen to finish within 15 minutes on an idle 2-core machine with 3 scoring seeds (an
 interval on every score), and every choice is printed when it runs:
 
-* training track: :data:`DEMO_TRAINING_BASELINES` on the whole lite suite. ``nesterov`` reaches the digits
+* training track: :data:`DEMO_TRAINING_BASELINES` on :data:`DEMO_TRAINING_WORKLOADS`, the lite suite's MLPs and CNN
+  (its transformers would add several minutes a seed each). ``nesterov`` reaches the digits
   targets, but on Fashion-MNIST only 1 of its 40 target-setting seeds (`podium targets show`), so it runs nearly
   every Fashion-MNIST trial to its budget: its 12 took 321 s of trial wall time in a fresh-clone demo on
   2026-12-01, of a training part of ~14 minutes;
@@ -39,6 +40,11 @@ SUBMISSIONS_DIR = Path(__file__).resolve().parent.parent / "submissions"
 BASELINES_DIR = SUBMISSIONS_DIR / "training"
 #: the training baselines of the default demo: the reference (adamw) and the one that sets most targets.
 DEMO_TRAINING_BASELINES = ("adamw", "nadamw")
+#: the training lite suite's base workloads the default demo runs (with their scored variants): the small MLPs and
+#: CNN. ``tiny_lm`` (a transformer language model: ~100 s of updates to its target with adamw, a budget of ~5
+#: minutes that a baseline which misses runs out) and ``minilm_rotten_tomatoes_ft`` (full fine-tuning of a 22.7 M
+#: parameter encoder, ~2 s an update) would each add several minutes a seed; `podium demo --track training` runs them.
+DEMO_TRAINING_WORKLOADS = ("digits_mlp", "fashion_mnist_mlp", "fashion_mnist_cnn")
 #: the PEFT baselines of the default demo: a parameter-efficient and a full method. A head-only probe would add the
 #: cheap end of the Pareto charts, but it misses the lite targets (set by full fine-tuning) and so runs every trial
 #: to its budget: ~190 s of a 15-minute demo (measured, 3 seeds); `--track peft` runs it.
@@ -139,12 +145,15 @@ def demo_plan(track: str | None = None, only: tuple[str, ...] | None = None,
         if only:
             raise DemoError("--baseline needs --track (the baselines of which track?)")
         training = baselines("training", DEMO_TRAINING_BASELINES)
+        training_workloads = draw("training", DEMO_TRAINING_WORKLOADS)
+        skipped_training = [w for w in draw("training") if w not in training_workloads]
         peft_workloads = draw("peft", DEMO_PEFT_WORKLOADS)
         skipped_peft = [w for w in draw("peft") if w not in peft_workloads]
         compression_workloads = draw("compression", DEMO_COMPRESSION_WORKLOADS)
         skipped_compression = [w for w in draw("compression") if w not in compression_workloads]
-        parts = [Part("training", training, draw("training"),
-                      f"{_named('baseline', [p.name for p in baselines('training') if p not in training])} "
+        parts = [Part("training", training, training_workloads,
+                      (f"{_named('workload', skipped_training)} and " if skipped_training else "")
+                      + f"{_named('baseline', [p.name for p in baselines('training') if p not in training])} "
                       "(`podium demo --track training` runs every one)"),
                  Part("peft", baselines("peft", DEMO_PEFT_BASELINES), peft_workloads,
                       f"{_named('workload', skipped_peft)} and "

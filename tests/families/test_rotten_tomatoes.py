@@ -245,3 +245,66 @@ def test_batches_are_trimmed_to_their_longest_row_and_no_output_changes(models, 
                       for s in range(0, rows, 100))
     evaluator = ModelEvaluator(workload.device, {"validation": (x, labels)}, batch_size=64)
     assert evaluator.evaluate(model, None, "validation")["accuracy"] == pytest.approx(correct / rows)
+
+
+# --- the training track's full fine-tuning workload ----------------------------------------------------------------
+
+
+def test_fine_tuning_workloads_are_training_track_with_the_peft_workloads_data(models) -> None:  # noqa: ANN001
+    from workloads import WORKLOADS
+
+    ft, frozen = WORKLOADS.get("minilm_rotten_tomatoes_ft"), WORKLOADS.get("minilm_rotten_tomatoes_ft_frozen_embeddings")
+    peft = WORKLOADS.get("minilm_rotten_tomatoes")
+    assert ft.track == frozen.track == "training" and frozen.base == ft.name
+    assert ft.data_revision == peft.data_revision and ft.metric == "accuracy"
+
+
+def test_fine_tuning_evaluates_a_copy_of_the_weights_in_its_own_model(models) -> None:  # noqa: ANN001
+    from workloads import WORKLOADS
+    from workloads.common.pytorch import EvaluationError
+
+    from workloads.common.peft import StateDictEvaluator
+
+    spec = WORKLOADS.get("minilm_rotten_tomatoes_ft")
+    workload, built = models.build_training(spec, "cpu-2core", torch.device("cpu"))
+    assert isinstance(built, StateDictEvaluator)
+    model, _ = workload.init_model_fn(np.array([5, 6], dtype=np.uint32))
+    evaluator = StateDictEvaluator(torch.device("cpu"), {"validation": small_batch(models, 16)}, workload._model_factory)
+    by_module = evaluator.evaluate(model, None, "validation")
+    by_state = evaluator.evaluate({k: v.clone() for k, v in model.state_dict().items()}, None, "validation")
+    assert by_module == by_state and 0.0 <= by_module["accuracy"] <= 1.0
+    assert evaluator._model is not model  # the evaluator's own instance, never the submission's object
+
+    state = model.state_dict()
+    state["classifier.weight"] = torch.zeros(3, 384)
+    with pytest.raises(EvaluationError, match="do not fit"):
+        evaluator.evaluate(state, None, "validation")
+
+
+def test_frozen_embeddings_get_no_update(models) -> None:  # noqa: ANN001
+    from harness.tracks.training import ForwardPassMode
+    from workloads import WORKLOADS
+
+    spec = WORKLOADS.get("minilm_rotten_tomatoes_ft_frozen_embeddings")
+    workload, _ = models.build_training(spec, "cpu-2core", torch.device("cpu"), **spec.builder_kwargs)
+    model, _ = workload.init_model_fn(np.array([0, 0], dtype=np.uint32))
+    embeddings = model.bert.embeddings.word_embeddings.weight.detach().clone()
+    query = model.bert.encoder.layer[0].attention.self.query.weight.detach().clone()
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    batch = next(workload.input_queue(4, seed=0))
+    logits, _ = workload.model_fn(model, batch, None, ForwardPassMode.TRAIN, None, True)
+    out = workload.loss_fn(batch["targets"], logits)
+    (out["summed"] / out["n_valid_examples"]).backward()
+    optimizer.step()
+    assert torch.equal(model.bert.embeddings.word_embeddings.weight, embeddings)
+    assert not torch.equal(model.bert.encoder.layer[0].attention.self.query.weight, query)
+
+
+def test_a_fine_tuning_trial_runs_with_the_held_out_data_withheld() -> None:
+    """A real trial (supervisor, worker without held-out data, evaluation server) of the reference baseline."""
+    from harness.demo import BASELINES_DIR
+    from harness.smoke import smoke_run
+
+    outcome = smoke_run(BASELINES_DIR / "adamw", workload="minilm_rotten_tomatoes_ft", seconds=2.0)
+    assert outcome.status in ("missed", "reached"), outcome.reason
+    assert set(outcome.result.validation) == {"loss", "accuracy"} and outcome.result.steps >= 1

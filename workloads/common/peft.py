@@ -213,6 +213,33 @@ class ModelEvaluator:
         return self.score(self.logits(params, split), split)
 
 
+class StateDictEvaluator(ModelEvaluator):
+    """A :class:`ModelEvaluator` for a training-track workload over a pretrained model: the weights handed to it (a
+    ``state_dict``, or a module whose ``state_dict`` is taken) are loaded, ``strict``, into the evaluator's *own*
+    instance of the workload's model, which it evaluates. So, as :class:`~workloads.common.pytorch.Evaluator` does
+    for the other training workloads, no submission code runs during the untimed evaluation and the names and shapes
+    must be the workload's (an optimizer changes weights, never the architecture)."""
+
+    def __init__(self, device: torch.device, splits: dict[str, tuple[Inputs, torch.Tensor | None]],
+                 model_factory: Callable[[], nn.Module], batch_size: int = 256) -> None:
+        super().__init__(device, splits, batch_size)
+        self._factory, self._model, self._device = model_factory, None, device
+
+    def logits(self, params: Any, split: str) -> list[torch.Tensor]:
+        if isinstance(params, nn.Module):
+            params = params.state_dict()
+        if not isinstance(params, Mapping):
+            raise EvaluationError(f"the parameters to evaluate are a {type(params).__name__}, not the workload's "
+                                  "torch.nn.Module or its state_dict")
+        if self._model is None:
+            self._model = self._factory().to(self._device)
+        try:
+            self._model.load_state_dict(params, strict=True)
+        except RuntimeError as exc:
+            raise EvaluationError(f"the submission's parameters do not fit the workload's model: {exc}") from None
+        return super().logits(self._model, split)
+
+
 def build_peft(spec: WorkloadSpec, hardware_class: str, device: torch.device, *,
                splits: dict[str, tuple[Inputs, torch.Tensor]], model_factory: Callable[[], nn.Module],
                head_modules: tuple[str, ...], reference: Inputs,
@@ -226,5 +253,6 @@ def build_peft(spec: WorkloadSpec, hardware_class: str, device: torch.device, *,
     workload = PeftWorkload(spec, hardware_class, *splits["train"], model_factory, device, head_modules=head_modules,
                             reference=reference, forgetting=forgetting, held_out_sizes=sizes,
                             eval_batch_size=eval_batch_size)
-    evaluator = ModelEvaluator(device, {k: splits[k] for k in ("validation", "test")}, eval_batch_size)
+    # a training-track worker builds its workload after withholding the held-out splits: it evaluates elsewhere
+    evaluator = ModelEvaluator(device, {k: splits[k] for k in ("validation", "test") if k in splits}, eval_batch_size)
     return workload, evaluator

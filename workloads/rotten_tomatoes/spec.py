@@ -1,4 +1,4 @@
-"""Rotten Tomatoes workloads (PEFT and compression tracks). No framework is imported here."""
+"""Rotten Tomatoes workloads (PEFT, training and compression tracks). No framework is imported here."""
 
 from workloads import register
 from workloads.rotten_tomatoes.data import CONTENT_SHA256, SPLIT_SHA256
@@ -45,6 +45,39 @@ register(WorkloadSpec(
     description="Variant of minilm_rotten_tomatoes: a fixed 10% of the training split (1,021 snippets)",
     builder_kwargs={"train_fraction": 0.1},
     **_MINILM,
+))
+
+# --- The training track: full fine-tuning, the submission being the optimizer. ------------------------------------
+
+_FINETUNE = dict(
+    family="rotten_tomatoes",
+    track="training",
+    dataset=_DATA["dataset"],
+    data_revision=_DATA["data_revision"],
+    metric="accuracy",
+    builder="workloads.rotten_tomatoes.pytorch.models:build_training",
+    # the PEFT workload's measurements: a full fine-tuning update at batch 32 takes ~2.1 s on one thread (two runs at
+    # a time), a validation pass ~9 s on two threads; a placeholder budget until `podium targets set` measures it
+    budget_s={"cpu-2core": 600.0},
+    eval_period_s=40.0,
+    step_hint=100,
+)
+
+register(WorkloadSpec(
+    name="minilm_rotten_tomatoes_ft",
+    description="Rotten Tomatoes snippets, fresh vs rotten: full fine-tuning of pretrained MiniLM-L6 with a new "
+                "head; the optimizer is the submission (the PEFT workload minilm_rotten_tomatoes's data and splits)",
+    model=_MINILM["model"],
+    **_FINETUNE,
+))
+
+register(WorkloadSpec(
+    name="minilm_rotten_tomatoes_ft_frozen_embeddings",
+    base="minilm_rotten_tomatoes_ft",
+    description="Variant of minilm_rotten_tomatoes_ft: the embedding layer is frozen (no gradient reaches it)",
+    model=_MINILM["model"] + "; embeddings frozen",
+    builder_kwargs={"freeze_embeddings": True},
+    **_FINETUNE,
 ))
 
 # --- The compression track: the dense classifier Podium fine-tunes once (workloads/rotten_tomatoes/recipe.py). ------

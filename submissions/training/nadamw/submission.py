@@ -15,7 +15,8 @@ from torch.optim.lr_scheduler import LambdaLR
 
 from harness.algoperf import spec
 
-BATCH_SIZES = {"digits_mlp": 64, "fashion_mnist_mlp": 128, "fashion_mnist_cnn": 128, "tiny_lm": 32}
+BATCH_SIZES = {"digits_mlp": 64, "fashion_mnist_mlp": 128, "fashion_mnist_cnn": 128, "tiny_lm": 32,
+               "minilm_rotten_tomatoes_ft": 32}
 
 
 class NAdamW(torch.optim.Optimizer):

@@ -35,7 +35,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from workloads.common.data import DatasetMissingError, on_withhold
-from workloads.common.peft import Inputs, ModelEvaluator, PeftWorkload, build_peft, take
+from workloads.common.peft import Inputs, ModelEvaluator, PeftWorkload, StateDictEvaluator, build_peft, take
 from workloads.rotten_tomatoes.data import export_training  # hook: a container trial's data
 from workloads.rotten_tomatoes.data import load_splits, source, train_subset
 from workloads.spec import WorkloadSpec
@@ -241,6 +241,29 @@ def build(spec: WorkloadSpec, hardware_class: str, device: torch.device,
     return build_peft(spec, hardware_class, device, splits=splits, model_factory=load_model,
                       head_modules=HEAD_MODULES, reference={k: v.clone() for k, v in _tensors(data.reference).items()},
                       forgetting=forgetting, held_out_sizes=data.held_out_sizes)
+
+
+def frozen_embeddings(model: nn.Module) -> nn.Module:
+    """``model`` with its embedding layer (word, position and token-type embeddings and their LayerNorm) frozen:
+    ``requires_grad`` off, so those weights get no gradient and an optimizer leaves them as they are."""
+    for p in model.bert.embeddings.parameters():
+        p.requires_grad_(False)
+    return model
+
+
+def build_training(spec: WorkloadSpec, hardware_class: str, device: torch.device,
+                   freeze_embeddings: bool = False) -> tuple[PeftWorkload, StateDictEvaluator]:
+    """The training track's full fine-tuning workload (``minilm_rotten_tomatoes_ft``): the same model, data and
+    splits as the PEFT workload, but the submission is the optimizer (every weight is trained, the head included)
+    and evaluation copies the weights into the evaluator's own model (:class:`StateDictEvaluator`).
+    ``freeze_embeddings``: the embedding layer is frozen (:func:`frozen_embeddings`)."""
+    factory = (lambda: frozen_embeddings(load_model())) if freeze_embeddings else load_model
+    workload, evaluator = build(spec, hardware_class, device)
+    workload._model_factory = factory
+    data = tokenized()
+    held_out = {name: (_tensors(inputs), torch.from_numpy(y)) for name, (inputs, y) in data.splits.items()
+                if name != "train"}
+    return workload, StateDictEvaluator(device, held_out, factory, workload.eval_batch_size)
 
 
 def warm() -> None:
