@@ -82,7 +82,7 @@ def workloads(
             t = spec.targets.get(hardware_class)
             budget = spec.budget_s.get(hardware_class)
             rows.append(dict(name=spec.name, variant=spec.base is not None, track=spec.track, model=spec.model,
-                             metric=spec.metric, val=f"{t.validation:.4f}" if t else "-",
+                             metric=f"{spec.metric} {'↑' if spec.higher_is_better else '↓'}", val=f"{t.validation:.4f}" if t else "-",
                              test=f"{t.test:.4f}" if t else "-", budget=f"{budget:g}" if budget else "-",
                              every="once" if spec.compression else f"{spec.eval_period_s:g}",
                              ratio=_ratio_target(spec, t), frameworks=" ".join(spec.frameworks)))

@@ -253,7 +253,7 @@ def test_batches_are_trimmed_to_their_longest_row_and_no_output_changes(models, 
 def test_fine_tuning_workloads_are_training_track_with_the_peft_workloads_data(models) -> None:  # noqa: ANN001
     from workloads import WORKLOADS
 
-    ft, frozen = WORKLOADS.get("minilm_rotten_tomatoes_ft"), WORKLOADS.get("minilm_rotten_tomatoes_ft_frozen_embeddings")
+    ft, frozen = WORKLOADS.get("minilm_rotten_tomatoes_ft"), WORKLOADS.get("minilm_rotten_tomatoes_ft_frozen")
     peft = WORKLOADS.get("minilm_rotten_tomatoes")
     assert ft.track == frozen.track == "training" and frozen.base == ft.name
     assert ft.data_revision == peft.data_revision and ft.metric == "accuracy"
@@ -285,7 +285,7 @@ def test_frozen_embeddings_get_no_update(models) -> None:  # noqa: ANN001
     from harness.tracks.training import ForwardPassMode
     from workloads import WORKLOADS
 
-    spec = WORKLOADS.get("minilm_rotten_tomatoes_ft_frozen_embeddings")
+    spec = WORKLOADS.get("minilm_rotten_tomatoes_ft_frozen")
     workload, _ = models.build_training(spec, "cpu-2core", torch.device("cpu"), **spec.builder_kwargs)
     model, _ = workload.init_model_fn(np.array([0, 0], dtype=np.uint32))
     embeddings = model.bert.embeddings.word_embeddings.weight.detach().clone()

@@ -72,7 +72,7 @@ register(WorkloadSpec(
 ))
 
 register(WorkloadSpec(
-    name="minilm_rotten_tomatoes_ft_frozen_embeddings",
+    name="minilm_rotten_tomatoes_ft_frozen",
     base="minilm_rotten_tomatoes_ft",
     description="Variant of minilm_rotten_tomatoes_ft: the embedding layer is frozen (no gradient reaches it)",
     model=_MINILM["model"] + "; embeddings frozen",
