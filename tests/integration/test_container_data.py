@@ -43,9 +43,10 @@ print(json.dumps({"train": digest(workload._train_y), "reference": digest(getatt
                   "sizes": [workload.num_validation_examples, workload.num_test_examples], "held": held}))
 """
 
-#: the dataset out of reach: Fashion-MNIST's folder and the Rotten Tomatoes file point nowhere
+#: the dataset out of reach: Fashion-MNIST's folder, the Rotten Tomatoes file and the Austen novels point nowhere
 UNREACHABLE = {"PODIUM_FASHION_MNIST_DIR": "/nonexistent/fashion-mnist",
-               "PODIUM_ROTTEN_TOMATOES_FILE": "/nonexistent/rotten_tomatoes_corpus_full.csv.bz2"}
+               "PODIUM_ROTTEN_TOMATOES_FILE": "/nonexistent/rotten_tomatoes_corpus_full.csv.bz2",
+               "PODIUM_AUSTEN_DIR": "/nonexistent/janeaustenr"}
 
 
 def probe(workload: str, env: dict[str, str]) -> dict:
@@ -58,7 +59,8 @@ def probe(workload: str, env: dict[str, str]) -> dict:
 
 
 @pytest.mark.parametrize("workload", ["fashion_cnn_transfer", "fashion_cnn_transfer_reverse", "fashion_cnn_regroup",
-                                      "minilm_rotten_tomatoes_lowdata", "minilm_sentiment_compress"])
+                                      "minilm_rotten_tomatoes_lowdata", "minilm_sentiment_compress", "tiny_lm",
+                                      "tiny_lm_short_context", "minilm_rotten_tomatoes_ft"])
 def test_a_workload_built_from_its_export_is_the_same_without_held_out_data(workload: str, tmp_path: Path) -> None:
     spec = get_spec(workload)
     request = TrialRequest(trial_id="t", submission_dir=str(tmp_path), workload=spec, hardware_class="cpu-2core",
