@@ -1,0 +1,1 @@
+"""PyTorch models for the WikiText-103 family."""
