@@ -26,8 +26,11 @@ def both(name: str) -> tuple:
     return twins(get_spec(name))
 
 
-def test_every_training_workload_has_a_twin() -> None:
-    assert {get_spec(n).name for n in TWINS} == {n for n in WORKLOADS.names() if get_spec(n).track == "training"}
+def test_the_small_training_workloads_have_twins() -> None:
+    # TWINS is every workload with a jax_builder; the transformers (tiny_lm, minilm_rotten_tomatoes_ft, the full
+    # suite's) are PyTorch only
+    small = {n for n in WORKLOADS.names() if get_spec(n).family in ("digits", "fashion_mnist")}
+    assert len(small) == 6 and small <= set(TWINS)
 
 
 @pytest.mark.parametrize("name", TWINS)
