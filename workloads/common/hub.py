@@ -52,10 +52,14 @@ def local_folder(env_var: str, config: str | None) -> Path | None:
     return folder
 
 
-def load_hub(name: str, config: str | None, env_var: str, missing_message: str, **hub_kwargs: Any) -> Any:
+def load_hub(name: str, config: str | None, env_var: str, missing_message: str, parquet_export: bool = False) -> Any:
     """The ``datasets.DatasetDict`` of hub dataset ``name`` (``config``), from the local copy ``env_var`` names or
-    from the hub (``hub_kwargs`` go to ``load_dataset`` there only). Raises :class:`DatasetMissingError` with
-    ``missing_message`` when neither has it."""
+    from the hub. Raises :class:`DatasetMissingError` with ``missing_message`` when neither has it.
+
+    ``parquet_export``: the hub repository is a loading script, which ``datasets`` 4 and later no longer runs; its
+    data is then read from the hub's own parquet conversion of it (the ``refs/convert/parquet`` branch, one folder a
+    config: ``<config>/<split>/0000.parquet``), whose files hold what the script built, column types included.
+    """
     try:
         folder = local_folder(env_var, config)
     except DatasetMissingError as exc:
@@ -65,7 +69,9 @@ def load_hub(name: str, config: str | None, env_var: str, missing_message: str, 
     if folder is not None:
         return datasets.load_dataset(str(folder))
     try:
-        return datasets.load_dataset(name, config, **hub_kwargs)
+        if parquet_export:
+            return datasets.load_dataset(name, revision="refs/convert/parquet", data_dir=config)
+        return datasets.load_dataset(name, config)
     except Exception as exc:  # offline without a cached copy, no network, hub down: say how to get the data
         raise DatasetMissingError(f"{missing_message}\n(loading {name} through `datasets` failed: "
                                   f"{type(exc).__name__}: {exc})") from None
