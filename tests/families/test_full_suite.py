@@ -225,9 +225,11 @@ def test_wikitext_pieces_encode_as_the_whole_text(tmp_path: Path, monkeypatch: p
     pieces = list(wiki.pieces(rows, chars=40))
     assert len(pieces) > 10 and "".join(pieces) == "".join(rows)
     whole = tokenizer.encode("".join(rows)).ids
-    assert wiki.encode(tokenizer, rows).tolist() == whole  # encode() cuts at PIECE_CHARS: one piece here
+    assert [i for piece in pieces for i in tokenizer.encode(piece).ids] == whole
+    assert wiki.encode(tokenizer, rows).tolist() == whole  # one piece of PIECE_CHARS here
     monkeypatch.setattr(wiki, "PIECE_CHARS", 40)
-    assert [i for piece in wiki.pieces(rows) for i in tokenizer.encode(piece).ids] == whole
+    monkeypatch.setattr(wiki, "ENCODE_BATCH", 3)
+    assert wiki.encode(tokenizer, rows).tolist() == whole  # many pieces, a few batches of them
 
 
 @pytest.mark.parametrize("family", FAMILIES)
@@ -365,7 +367,8 @@ def test_vit_parameter_types_and_dropout_sites(nette_files: None) -> None:
     kinds = {kind for name, kind in types.items() if ".attention." in name}
     assert {ParameterType.ATTENTION_Q, ParameterType.ATTENTION_K, ParameterType.ATTENTION_V,
             ParameterType.ATTENTION_OUT, ParameterType.ATTENTION_BIAS} <= kinds
-    assert workload.is_output_params("net.classifier.weight") and not workload.is_output_params("net.vit.layernorm.bias")
+    assert workload.is_output_params("net.classifier.weight")
+    assert not workload.is_output_params("net.vit.layernorm.bias")
     x = torch.zeros(2, 3, 128, 128)
     model.train()
     model(x)

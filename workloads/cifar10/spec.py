@@ -16,8 +16,8 @@ _COMMON = dict(
     builder="workloads.cifar10.pytorch.models:build",
     dataset=(f"CIFAR-10 (hub {HUB_DATASET}, config {HUB_CONFIG}): train 50,000 less {N_VALIDATION:,} carved out for "
              "validation (fixed seed), test 10,000 (the hub's test split)"),
-    data_revision=(f"content-sha256:{CONTENT_SHA256[:16]}" if CONTENT_SHA256 else
-                   "content hash recorded when the gpu-h100 targets are set (the hub revision cannot be pinned offline)"),
+    data_revision=(f"content-sha256:{CONTENT_SHA256[:16]}" if CONTENT_SHA256 else "content hash recorded when the "
+                   "gpu-h100 targets are set (the hub revision cannot be pinned offline)"),
     metric="accuracy",
     # A placeholder until `podium targets set` measures the budget on gpu-h100 (BUDGET_FACTOR x the reference's time
     # to the target; no GPU run of this workload has been timed). Its scale: step_hint updates at batch 256 are

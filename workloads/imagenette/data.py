@@ -5,8 +5,9 @@ of its parquet files.
 longer run; the hub keeps a parquet conversion of what it builds (branch ``refs/convert/parquet``, files
 ``160px/train/0000.parquet`` and ``160px/validation/0000.parquet``), which is what is loaded
 (:func:`workloads.common.hub.load_hub` with ``parquet_export``). Columns ``image`` (JPEG, the shorter side resized to
-160 px by fast.ai; converted to RGB, since ImageNet's, and so these, include a few grey-scale images) and ``label`` (``ClassLabel``, the ten classes of :data:`CLASSES` in that
-order), both checked; splits train (9,469 images) and validation (3,925).
+160 px by fast.ai; ImageNet's images, and so these, include a few grey-scale ones, converted to RGB here) and
+``label`` (``ClassLabel``, the ten classes of :data:`CLASSES` in that order), both checked; splits train (9,469
+images) and validation (3,925).
 
 Where the data is looked for: ``$PODIUM_IMAGENETTE_DIR``, a folder of those parquet files (``160px/train/*.parquet``
 and ``160px/validation/*.parquet``, as ``hf download`` writes them; see :data:`MISSING_MESSAGE`); else the hub, or with

@@ -17,8 +17,8 @@ _COMMON = dict(
     dataset=(f"Imagenette (hub {HUB_DATASET}, config {HUB_CONFIG}, its parquet conversion) at {IMAGE_SIZE} px: train "
              f"9,469 less {N_VALIDATION:,} carved out for validation (fixed seed), test 3,925 (the hub's validation "
              "split)"),
-    data_revision=(f"content-sha256:{CONTENT_SHA256[:16]}" if CONTENT_SHA256 else
-                   "content hash recorded when the gpu-h100 targets are set (the hub revision cannot be pinned offline)"),
+    data_revision=(f"content-sha256:{CONTENT_SHA256[:16]}" if CONTENT_SHA256 else "content hash recorded when the "
+                   "gpu-h100 targets are set (the hub revision cannot be pinned offline)"),
     metric="accuracy",
     # A placeholder until `podium targets set` measures the budget on gpu-h100 (BUDGET_FACTOR x the reference's time
     # to the target; no GPU run of this workload has been timed). Its scale: step_hint updates at batch 256 are

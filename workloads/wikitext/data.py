@@ -48,7 +48,7 @@ from workloads.common.data import (
     ChecksumMismatchError, DatasetMissingError, Splits, cache_root, content_hash, on_withhold, sha256_file,
     verify_content,
 )
-from workloads.common.hub import check_features, load_hub, require_splits
+from workloads.common.hub import check_features, load_hub, require_splits, values
 from workloads.tiny_lm.data import blocks
 
 HUB_DATASET, HUB_CONFIG = "Salesforce/wikitext", "wikitext-103-raw-v1"
@@ -62,6 +62,9 @@ TEXT_SHA256: str | None = None
 TOKENS_SHA256: str | None = None
 #: characters a piece of text holds at least when encoding in parallel (the last piece may hold fewer)
 PIECE_CHARS = 1 << 16
+#: pieces encoded at a time (:func:`encode`): an encoding keeps each token's string and offsets besides its id, so
+#: encoding the half-gigabyte training text at once would hold all of them together
+ENCODE_BATCH = 128
 #: where a piece may start: a row that begins with a space and a non-space character
 _CUT = re.compile(r" \S")
 
@@ -86,7 +89,7 @@ def read_rows() -> dict[str, list[str]]:
     loaded = load_hub(HUB_DATASET, HUB_CONFIG, ENV_DIR, MISSING_MESSAGE)
     require_splits(loaded, SPLITS, "WikiText-103")
     check_features({s: loaded[s] for s in SPLITS}, {"text": datasets.Value("string")}, "WikiText-103")
-    rows = {split: [row or "\n" for row in loaded[split]["text"]] for split in SPLITS}
+    rows = {split: [row or "\n" for row in values(loaded[split], "text")] for split in SPLITS}
     if TEXT_SHA256 is not None and text_hash(rows) != TEXT_SHA256:
         raise ChecksumMismatchError(f"checksum mismatch for the WikiText-103 texts: expected {TEXT_SHA256}, got "
                                     f"{text_hash(rows)}")
@@ -165,10 +168,17 @@ def load_tokenizer(path: Path):  # -> tokenizers.Tokenizer
 
 
 def encode(tokenizer, rows: Sequence[str]) -> np.ndarray:  # tokenizer: tokenizers.Tokenizer
-    """The ids of the text of ``rows``, encoded piece by piece in parallel (:func:`pieces`), as uint16 (uint32 for a
-    vocabulary over 65,536)."""
+    """The ids of the text of ``rows``, encoded piece by piece in parallel (:func:`pieces`), :data:`ENCODE_BATCH`
+    pieces at a time, as uint16 (uint32 for a vocabulary over 65,536)."""
     dtype = np.uint16 if tokenizer.get_vocab_size() <= 1 << 16 else np.uint32
-    ids = [np.asarray(e.ids, dtype=dtype) for e in tokenizer.encode_batch(list(pieces(rows)), add_special_tokens=False)]
+    ids: list[np.ndarray] = []
+    batch: list[str] = []
+    for piece in [*pieces(rows), None]:
+        if piece is not None:
+            batch.append(piece)
+        if batch and (piece is None or len(batch) == ENCODE_BATCH):
+            ids += [np.asarray(e.ids, dtype=dtype) for e in tokenizer.encode_batch(batch, add_special_tokens=False)]
+            batch = []
     return np.concatenate(ids) if ids else np.zeros(0, dtype=dtype)
 
 

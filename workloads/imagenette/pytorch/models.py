@@ -60,8 +60,8 @@ class ViT(DropoutModel):
         self.net = ViTForImageClassification(config)
         # the dropout sites (plain lists: not registered again as submodules)
         embedding = self.net.vit.embeddings.dropout
-        self._dropouts = {"embedding": [embedding],
-                            "residual": [m for m in self.net.modules() if isinstance(m, nn.Dropout) and m is not embedding]}
+        self._dropouts = {"embedding": [embedding], "residual": [m for m in self.net.modules()
+                                                                 if isinstance(m, nn.Dropout) and m is not embedding]}
         self._attention = [(m, a) for m in self.net.modules() for a in _ATTENTION_RATES
                            if isinstance(getattr(m, a, None), float)]
         self._rates = (0.0, 0.0)

@@ -5,9 +5,10 @@ initialised (nothing is downloaded): 12 pre-norm blocks of width 768 with 12 hea
 of 512, the output projection tied to the token embedding, over the workload's own 32,768-token byte-level BPE
 (GPT-2's 50,257 tokens are not available offline). 110.6 M parameters, 85.1 M of them outside the embeddings; a
 forward pass of a block of 512 tokens is 61.2 G multiply-adds (counted: 56.4 G in the linear layers, the output
-projection's 12.9 G included, and 4.8 G in attention). GPT-2's
-initialisation: N(0, 0.02), the residual projections' N(0, 0.02 / sqrt(2 x 12)), biases 0, so the logits at
-initialisation are near zero and the loss near log(32,768) = 10.4 nats (a test checks it at a small size).
+projection's 12.9 G included, and 4.8 G in attention). GPT-2's initialisation: N(0, 0.02), the residual
+projections' N(0, 0.02 / sqrt(2 x 12)), biases 0, so the logits at initialisation are near zero and the loss near
+log(32,768) = 10.4 nats (a test checks it at a small size; the full-size model's first loss on the test's tiny files
+was 10.47).
 
 Dropout sites (off unless ``init_model_fn`` sets a rate; GPT-2's own ``0.1`` defaults are not used):
 ``dropout_rate`` on each residual branch's output and on the attention probabilities, ``aux_dropout_rate`` on the
@@ -108,7 +109,8 @@ def build(spec: WorkloadSpec, hardware_class: str, device: torch.device, context
                             model_factory=lambda: GPT2LM(vocab_size, context, width, depth, heads), device=device,
                             held_out_sizes={k: v for k, v in splits.sizes().items() if k != "train"},
                             eval_batch_size=EVAL_BATCH_SIZE)
-    held_out = {s: (tokens(getattr(splits, f"{s}_x")), tokens(getattr(splits, f"{s}_y"))) for s in ("validation", "test")}
+    held_out = {s: (tokens(getattr(splits, f"{s}_x")), tokens(getattr(splits, f"{s}_y")))
+                for s in ("validation", "test")}
     return workload, LMEvaluator(workload, held_out, EVAL_BATCH_SIZE)
 
 
@@ -118,7 +120,7 @@ def warm() -> None:
     workloads use."""
     from workloads import WORKLOADS
 
-    specs = (WORKLOADS.get(name) for name in WORKLOADS.names())
-    for context, vocab_size in sorted({(s.builder_kwargs.get("context", 512), s.builder_kwargs.get("vocab_size", VOCAB_SIZE))
-                                       for s in specs if s.family == "wikitext"}):
+    kwargs = [WORKLOADS.get(name).builder_kwargs for name in WORKLOADS.names()
+              if WORKLOADS.get(name).family == "wikitext"]
+    for context, vocab_size in sorted({(k.get("context", 512), k.get("vocab_size", VOCAB_SIZE)) for k in kwargs}):
         preload(loader(context, vocab_size))
