@@ -31,6 +31,11 @@ WORKLOADS: Registry[WorkloadSpec] = Registry("workload", loader=_discover)
 #: ``podium demo`` runs: minutes on a 2-core CPU. ``full`` adds what needs a GPU hardware class.
 SUITES: Registry[tuple[str, ...]] = Registry("suite")
 SUITES.add("lite", ("digits_mlp", "fashion_mnist_mlp", "fashion_mnist_cnn"))
+# The full suite: AlgoPerf-like workloads for GPU hardware classes (gpu-h100: a ResNet-18 on CIFAR-10, a
+# GPT-2-small-sized LM on WikiText-103, a ViT-S/16 on Imagenette; data through `datasets` from the hub). Their budgets
+# are placeholders and their targets unset until `podium targets set --hardware-class gpu-h100` runs there; `podium
+# agreement` compares a submission pool's lite and full rankings.
+SUITES.add("full", ("cifar10_resnet18", "wikitext103_gpt2", "imagenette_vit"))
 # minilm_rotten_tomatoes and its low-data variant have cpu-2core targets (2026-12-01: `podium targets set --workload
 # NAME --baseline full_finetune [--baseline lora] --point full_finetune=2 --seeds 10 --workers 2`). The default
 # fashion_cnn_regroup's: `podium targets set --workload fashion_cnn_regroup --workload fashion_cnn_regroup_pairs

@@ -35,7 +35,8 @@ from harness.algoperf.imports import Folder, PortedFile, PortError, Problem, por
 __all__ = ["DEFAULT_BATCH_SIZES", "PortError", "batch_size_table", "port_algoperf", "port_algoperf_source"]
 
 #: Batch sizes for Podium workloads, by family (every workload of the family, variants included) or by name.
-DEFAULT_BATCH_SIZES: dict[str, int] = {"digits": 64, "fashion_mnist": 128, "tiny_lm": 32, "rotten_tomatoes": 32}
+DEFAULT_BATCH_SIZES: dict[str, int] = {"digits": 64, "fashion_mnist": 128, "tiny_lm": 32, "rotten_tomatoes": 32,
+                                       "cifar10": 256, "wikitext": 64, "imagenette": 256}
 
 SUBMISSION_FILE = "submission.py"
 SEARCH_SPACE_SOURCE = "tuning_search_space.json"

@@ -171,13 +171,14 @@ def encode(tokenizer, rows: Sequence[str]) -> np.ndarray:  # tokenizer: tokenize
     """The ids of the text of ``rows``, encoded piece by piece in parallel (:func:`pieces`), :data:`ENCODE_BATCH`
     pieces at a time, as uint16 (uint32 for a vocabulary over 65,536)."""
     dtype = np.uint16 if tokenizer.get_vocab_size() <= 1 << 16 else np.uint32
+    encode_batch = getattr(tokenizer, "encode_batch_fast", tokenizer.encode_batch)  # no offsets (newer tokenizers)
     ids: list[np.ndarray] = []
     batch: list[str] = []
     for piece in [*pieces(rows), None]:
         if piece is not None:
             batch.append(piece)
         if batch and (piece is None or len(batch) == ENCODE_BATCH):
-            ids += [np.asarray(e.ids, dtype=dtype) for e in tokenizer.encode_batch(batch, add_special_tokens=False)]
+            ids += [np.asarray(e.ids, dtype=dtype) for e in encode_batch(batch, add_special_tokens=False)]
             batch = []
     return np.concatenate(ids) if ids else np.zeros(0, dtype=dtype)
 

@@ -16,7 +16,7 @@ from torch.optim.lr_scheduler import LambdaLR
 from harness.algoperf import spec
 
 BATCH_SIZES = {"digits_mlp": 64, "fashion_mnist_mlp": 128, "fashion_mnist_cnn": 128, "tiny_lm": 32,
-               "minilm_rotten_tomatoes_ft": 32}
+               "minilm_rotten_tomatoes_ft": 32, "cifar10_resnet18": 256, "wikitext103_gpt2": 64, "imagenette_vit": 256}
 
 
 def get_batch_size(workload_name: str) -> int:
