@@ -30,7 +30,10 @@ WORKLOADS: Registry[WorkloadSpec] = Registry("workload", loader=_discover)
 #: track's as ``<track>/<suite>`` (``peft/lite``); :func:`suite_key` maps one to the other. ``lite`` is what
 #: ``podium demo`` runs: minutes on a 2-core CPU. ``full`` adds what needs a GPU hardware class.
 SUITES: Registry[tuple[str, ...]] = Registry("suite")
-SUITES.add("lite", ("digits_mlp", "fashion_mnist_mlp", "fashion_mnist_cnn"))
+# tiny_lm's targets (cpu-2core, 2026-12-03): `podium targets set -w tiny_lm -w tiny_lm_deep -w tiny_lm_short_context
+# --baseline adamw --seeds 10 --workers 2`, budgets re-measured with --budgets-only on an idle machine (README says
+# why adamw alone). minilm_rotten_tomatoes_ft joins the suite once its targets are set.
+SUITES.add("lite", ("digits_mlp", "fashion_mnist_mlp", "fashion_mnist_cnn", "tiny_lm"))
 # The full suite: AlgoPerf-like workloads for GPU hardware classes (gpu-h100: a ResNet-18 on CIFAR-10, a
 # GPT-2-small-sized LM on WikiText-103, a ViT-S/16 on Imagenette; data through `datasets` from the hub). Their budgets
 # are placeholders and their targets unset until `podium targets set --hardware-class gpu-h100` runs there; `podium

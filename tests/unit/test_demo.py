@@ -16,7 +16,7 @@ def test_the_demo_has_enough_scoring_seeds_for_an_interval() -> None:
 
 
 def test_the_default_demo_runs_what_fits_and_says_what_it_leaves_out() -> None:
-    from harness.demo import DEMO_COMPRESSION_BASELINES, DEMO_PEFT_WORKLOADS, demo_plan
+    from harness.demo import DEMO_COMPRESSION_BASELINES, DEMO_PEFT_WORKLOADS, DEMO_TRAINING_WORKLOADS, demo_plan
     from workloads import get_spec
 
     training, peft, compression = demo_plan()
@@ -26,7 +26,9 @@ def test_the_default_demo_runs_what_fits_and_says_what_it_leaves_out() -> None:
     assert any(get_spec(w).base for w in peft.workloads)  # the scored variant comes with its base
     assert "nesterov" in training.left_out and "--track training" in training.left_out
     assert "linear_probe" in peft.left_out and "--track peft" in peft.left_out
-    assert training.label == "lite" and (peft.label == "demo") == (peft.workloads != demo_plan("peft")[0].workloads)
+    assert training.label == "demo" and "tiny_lm" in training.left_out  # the transformer: `--track training`
+    assert {get_spec(w).base or w for w in training.workloads} == set(DEMO_TRAINING_WORKLOADS)
+    assert (peft.label == "demo") == (peft.workloads != demo_plan("peft")[0].workloads)
     assert [p.name for p in compression.baselines] == sorted(DEMO_COMPRESSION_BASELINES)
     assert compression.label == "demo" and "magnitude_prune" in compression.left_out
     assert "minilm_sentiment_compress" in compression.left_out
