@@ -874,7 +874,17 @@ def board(
 
 
 def main() -> None:
-    app()
+    """The ``podium`` command. A dataset this machine lacks, or one the evaluation server cannot build a workload from,
+    is the machine's problem, not a bug of the command that met it: one message saying what is missing and how to get
+    it, exit 2 (what ran before it is stored)."""
+    from harness.runner.evaluator import EvaluationServerError
+    from workloads.common.data import ChecksumMismatchError, DatasetMissingError
+
+    try:
+        app()
+    except (DatasetMissingError, ChecksumMismatchError, EvaluationServerError) as exc:
+        Console(stderr=True, soft_wrap=True).print(f"[red]error:[/] {exc}", highlight=False)
+        raise SystemExit(2) from None
 
 
 if __name__ == "__main__":

@@ -123,3 +123,17 @@ def test_parameter_types_name_the_transformer_parts() -> None:
     assert types["blocks.0.ln1.weight"] == ParameterType.LAYER_NORM_SCALE
     assert types["blocks.1.fc.weight"] == ParameterType.WEIGHT
     assert workload.is_output_params("embed.weight")
+
+
+def test_a_command_meeting_a_missing_corpus_says_what_and_how_in_one_message(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    from harness.demo import BASELINES_DIR
+
+    env = {**os.environ, data.ENV_DIR: str(tmp_path / "nowhere")}
+    done = subprocess.run([sys.executable, "-m", "harness.cli", "check", str(BASELINES_DIR / "adamw"), "--workload",
+                           "tiny_lm"], capture_output=True, text=True, env=env, timeout=600, cwd=tmp_path)
+    assert done.returncode == 2, done.stderr[-2000:]
+    assert "Traceback" not in done.stderr and "make data" in done.stderr and data.ENV_DIR in done.stderr
