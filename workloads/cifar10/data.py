@@ -20,13 +20,14 @@ are set: ``python -m workloads.cifar10.data`` loads the data (fetching it when o
 
 from __future__ import annotations
 
-import json
 import sys
 
 import numpy as np
 
-from workloads.common.data import DatasetMissingError, Splits, carve_validation, content_hash, verify_content
-from workloads.common.hub import check_features, decode_images, labels, load_hub, require_splits
+from workloads.common.data import Splits, verify_content
+from workloads.common.hub import (
+    check_features, decode_images, image_splits, labels, load_hub, report, require_splits,
+)
 
 HUB_DATASET, HUB_CONFIG = "uoft-cs/cifar10", "plain_text"
 ENV_DIR = "PODIUM_CIFAR10_DIR"
@@ -68,27 +69,9 @@ def load_raw() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     return tuple(arrays)  # type: ignore[return-value]
 
 
-def to_splits(train_images: np.ndarray, train_labels: np.ndarray, test_images: np.ndarray,
-              test_labels: np.ndarray) -> Splits:
-    train_x, train_y, val_x, val_y = carve_validation(train_images, train_labels, N_VALIDATION, VALIDATION_SEED)
-    return Splits(train_x, train_y, val_x, val_y, test_images, test_labels)
-
-
 def load_splits() -> Splits:
-    return to_splits(*load_raw())
-
-
-def _main() -> int:
-    """``python -m workloads.cifar10.data``: load (and, online, fetch) CIFAR-10; print its sizes and content hash."""
-    try:
-        arrays = load_raw()
-    except DatasetMissingError as exc:
-        print(exc, file=sys.stderr)
-        return 1
-    print(json.dumps({"dataset": f"{HUB_DATASET}/{HUB_CONFIG}", "train": len(arrays[1]), "test": len(arrays[3]),
-                      "content_sha256": content_hash(*arrays)}))
-    return 0
+    return image_splits(load_raw(), N_VALIDATION, VALIDATION_SEED)
 
 
 if __name__ == "__main__":
-    sys.exit(_main())
+    sys.exit(report(load_raw, {"dataset": f"{HUB_DATASET}/{HUB_CONFIG}"}))

@@ -25,14 +25,16 @@ set: the hub's revision cannot be pinned from a machine without a network, the d
 
 from __future__ import annotations
 
+import json
 import os
-from collections.abc import Mapping, Sequence
+import sys
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from workloads.common.data import DatasetMissingError
+from workloads.common.data import DatasetMissingError, Splits, carve_validation, content_hash
 
 #: examples decoded at a time (:func:`decode_images`): a batch of decoded Pillow images is what memory holds at once
 DECODE_BATCH = 1_000
@@ -132,3 +134,24 @@ def values(table: Any, column: str) -> list:
 def labels(table: Any, column: str = "label") -> np.ndarray:
     """A class-label column as int64 ``(N,)``."""
     return np.asarray(values(table, column), dtype=np.int64)
+
+
+def image_splits(arrays: Sequence[np.ndarray], n_validation: int, seed: int) -> Splits:
+    """Train / validation / test from ``(train images, train labels, test images, test labels)``: the validation
+    split carved out of the training one (:func:`workloads.common.data.carve_validation`), never out of the test."""
+    train_images, train_labels, test_images, test_labels = arrays
+    train_x, train_y, val_x, val_y = carve_validation(train_images, train_labels, n_validation, seed)
+    return Splits(train_x, train_y, val_x, val_y, test_images, test_labels)
+
+
+def report(load_raw: Callable[[], Sequence[np.ndarray]], facts: Mapping[str, Any]) -> int:
+    """A family's ``python -m workloads.<family>.data``: load (online, fetch) the data and print ``facts``, the
+    split sizes and the content hash to record as JSON; exit status 1 with the message when the data is missing."""
+    try:
+        arrays = load_raw()
+    except DatasetMissingError as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    print(json.dumps({**facts, "train": len(arrays[1]), "test": len(arrays[3]),
+                      "content_sha256": content_hash(*arrays)}))
+    return 0

@@ -23,7 +23,7 @@ split (:class:`LMEvaluator`), lower is better.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
@@ -33,7 +33,7 @@ from torch import nn
 
 from harness.tracks.training import ParameterType
 from workloads.common.causal_lm import perplexity
-from workloads.common.data import preload, splits_from
+from workloads.common.data import Splits, preload, splits_from
 from workloads.common.pytorch import DropoutModel, EvaluationError, Evaluator, SplitMetrics, TorchWorkload, dropout
 from workloads.spec import WorkloadSpec
 from workloads.tiny_lm.data import VOCAB_SIZE, loader
@@ -97,21 +97,26 @@ class TinyLM(DropoutModel):
 class LMWorkload(TorchWorkload):
     """The training track's workload over token blocks: inputs ``(B, T)`` int64, targets ``(B * T,)``."""
 
+    #: AlgoPerf's transformer parameter types by name suffix (the first match wins), over the module-based ones
+    #: (:func:`workloads.common.pytorch.parameter_type`): a subclass for another model names its own parts
+    NAMED_TYPES: tuple[tuple[tuple[str, ...], ParameterType], ...] = (
+        (("embed.weight", "position.weight"), ParameterType.EMBEDDING),
+        (("qkv.weight",), ParameterType.ATTENTION_QKV),
+        (("qkv.bias",), ParameterType.ATTENTION_BIAS),
+        (("proj.weight",), ParameterType.ATTENTION_OUT),
+    )
+
     def is_output_params(self, param_key: str) -> bool:
         return param_key == "embed.weight"  # the tied output projection
 
     def describe_parameters(self, model: nn.Module) -> None:
-        """AlgoPerf's types, with the transformer's own: embeddings, fused QKV, attention output."""
+        """AlgoPerf's types, with the transformer's own (:attr:`NAMED_TYPES`): embeddings, fused QKV, attention
+        output."""
         super().describe_parameters(model)
         for name in self._param_types:
-            if name in ("embed.weight", "position.weight"):
-                self._param_types[name] = ParameterType.EMBEDDING
-            elif name.endswith("qkv.weight"):
-                self._param_types[name] = ParameterType.ATTENTION_QKV
-            elif name.endswith("qkv.bias"):
-                self._param_types[name] = ParameterType.ATTENTION_BIAS
-            elif name.endswith("proj.weight"):
-                self._param_types[name] = ParameterType.ATTENTION_OUT
+            kind = next((kind for suffixes, kind in self.NAMED_TYPES if name.endswith(suffixes)), None)
+            if kind is not None:
+                self._param_types[name] = kind
 
     def input_queue(self, batch_size: int, seed: int) -> Iterator[dict[str, torch.Tensor]]:
         """Infinite, shuffled-per-epoch batches of ``batch_size`` blocks; targets flattened to ``(B * T,)``."""
@@ -139,19 +144,27 @@ class LMEvaluator(Evaluator):
         return SplitMetrics(split, {"loss": loss, "perplexity": perplexity(loss)})
 
 
-def build(spec: WorkloadSpec, hardware_class: str, device: torch.device, context: int = 128, width: int = 128,
-          depth: int = 2, heads: int = 4) -> tuple[LMWorkload, LMEvaluator]:
-    splits = splits_from(loader(context))
+def build_lm(spec: WorkloadSpec, hardware_class: str, device: torch.device, splits: Splits,
+             model_factory: Callable[[], nn.Module], eval_batch_size: int,
+             workload_class: type[LMWorkload] = LMWorkload) -> tuple[LMWorkload, LMEvaluator]:
+    """A (workload, evaluator) pair from token-block splits (uint16 numpy ids, made int64 tensors here)."""
 
     def tokens(a: np.ndarray) -> torch.Tensor:
         return torch.from_numpy(a.astype(np.int64))
 
-    workload = LMWorkload(spec, hardware_class, tokens(splits.train_x), tokens(splits.train_y),
-                          model_factory=lambda: TinyLM(VOCAB_SIZE, context, width, depth, heads), device=device,
-                          held_out_sizes={k: v for k, v in splits.sizes().items() if k != "train"},
-                          eval_batch_size=EVAL_BATCH_SIZE)
-    held_out = {s: (tokens(getattr(splits, f"{s}_x")), tokens(getattr(splits, f"{s}_y"))) for s in ("validation", "test")}
-    return workload, LMEvaluator(workload, held_out, EVAL_BATCH_SIZE)
+    workload = workload_class(spec, hardware_class, tokens(splits.train_x), tokens(splits.train_y),
+                              model_factory=model_factory, device=device,
+                              held_out_sizes={k: v for k, v in splits.sizes().items() if k != "train"},
+                              eval_batch_size=eval_batch_size)
+    held_out = {s: (tokens(getattr(splits, f"{s}_x")), tokens(getattr(splits, f"{s}_y")))
+                for s in ("validation", "test")}
+    return workload, LMEvaluator(workload, held_out, eval_batch_size)
+
+
+def build(spec: WorkloadSpec, hardware_class: str, device: torch.device, context: int = 128, width: int = 128,
+          depth: int = 2, heads: int = 4) -> tuple[LMWorkload, LMEvaluator]:
+    return build_lm(spec, hardware_class, device, splits_from(loader(context)),
+                    lambda: TinyLM(VOCAB_SIZE, context, width, depth, heads), EVAL_BATCH_SIZE)
 
 
 def warm() -> None:

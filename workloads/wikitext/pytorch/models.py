@@ -29,16 +29,15 @@ modules whose weights are stored ``(in, out)``, the transpose of ``nn.Linear``'s
 
 from __future__ import annotations
 
-import numpy as np
 import torch
 from torch import nn
 from transformers import GPT2Config, GPT2LMHeadModel
 
 from harness.tracks.training import ParameterType
 from workloads.common.data import preload, splits_from
-from workloads.common.pytorch import DropoutModel, TorchWorkload
+from workloads.common.pytorch import DropoutModel
 from workloads.spec import WorkloadSpec
-from workloads.tiny_lm.pytorch.models import LMEvaluator, LMWorkload
+from workloads.tiny_lm.pytorch.models import LMEvaluator, LMWorkload, build_lm
 from workloads.wikitext.data import VOCAB_SIZE, loader
 
 #: blocks a forward pass when evaluating: 16 blocks of 512 tokens' float32 logits over 32,768 tokens are 1.07 GB
@@ -83,35 +82,20 @@ class GPT2Workload(LMWorkload):
     def is_output_params(self, param_key: str) -> bool:
         return param_key == "lm.transformer.wte.weight"  # the tied output projection (lm_head shares it)
 
-    def describe_parameters(self, model: nn.Module) -> None:
-        """AlgoPerf's types, with GPT-2's embeddings, fused QKV and attention output."""
-        TorchWorkload.describe_parameters(self, model)  # not LMWorkload's: TinyLM's names are not GPT-2's
-        for name in self._param_types:
-            if name.endswith(("transformer.wte.weight", "transformer.wpe.weight")):
-                self._param_types[name] = ParameterType.EMBEDDING
-            elif name.endswith("attn.c_attn.weight"):
-                self._param_types[name] = ParameterType.ATTENTION_QKV
-            elif name.endswith("attn.c_attn.bias"):
-                self._param_types[name] = ParameterType.ATTENTION_BIAS
-            elif name.endswith("attn.c_proj.weight"):
-                self._param_types[name] = ParameterType.ATTENTION_OUT
+    #: GPT-2's names (TinyLM's ``proj.weight`` rule would also catch GPT-2's MLP ``mlp.c_proj.weight``)
+    NAMED_TYPES = (
+        (("transformer.wte.weight", "transformer.wpe.weight"), ParameterType.EMBEDDING),
+        (("attn.c_attn.weight",), ParameterType.ATTENTION_QKV),
+        (("attn.c_attn.bias",), ParameterType.ATTENTION_BIAS),
+        (("attn.c_proj.weight",), ParameterType.ATTENTION_OUT),
+    )
 
 
 def build(spec: WorkloadSpec, hardware_class: str, device: torch.device, context: int = 512, width: int = 768,
           depth: int = 12, heads: int = 12, vocab_size: int = VOCAB_SIZE) -> tuple[GPT2Workload, LMEvaluator]:
     """``vocab_size`` is the tokenizer's and the model's (a test passes a few hundred)."""
-    splits = splits_from(loader(context, vocab_size))
-
-    def tokens(a: np.ndarray) -> torch.Tensor:
-        return torch.from_numpy(a.astype(np.int64))
-
-    workload = GPT2Workload(spec, hardware_class, tokens(splits.train_x), tokens(splits.train_y),
-                            model_factory=lambda: GPT2LM(vocab_size, context, width, depth, heads), device=device,
-                            held_out_sizes={k: v for k, v in splits.sizes().items() if k != "train"},
-                            eval_batch_size=EVAL_BATCH_SIZE)
-    held_out = {s: (tokens(getattr(splits, f"{s}_x")), tokens(getattr(splits, f"{s}_y")))
-                for s in ("validation", "test")}
-    return workload, LMEvaluator(workload, held_out, EVAL_BATCH_SIZE)
+    return build_lm(spec, hardware_class, device, splits_from(loader(context, vocab_size)),
+                    lambda: GPT2LM(vocab_size, context, width, depth, heads), EVAL_BATCH_SIZE, GPT2Workload)
 
 
 def warm() -> None:
