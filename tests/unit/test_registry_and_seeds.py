@@ -26,7 +26,7 @@ def test_miss_suggests_close_names() -> None:
 
 
 def test_lite_suite_and_variants() -> None:
-    assert SUITES.get("lite") == ("digits_mlp", "fashion_mnist_mlp", "fashion_mnist_cnn")
+    assert SUITES.get("lite") == ("digits_mlp", "fashion_mnist_mlp", "fashion_mnist_cnn", "tiny_lm")
     for base in SUITES.get("lite"):
         variants = variants_of(base)
         assert variants, f"{base} has no variant"
@@ -53,7 +53,13 @@ def test_every_lite_workload_has_targets_budget_and_provenance() -> None:
     for name in names:
         spec = get_spec(name)
         targets = spec.targets_for("cpu-2core")
-        assert 0 < targets.test <= 1 and 0 < targets.validation <= 1
+        if spec.metric == "perplexity":  # lower is better: at least 1, below a uniform guess over the vocabulary
+            from workloads.tiny_lm.data import VOCAB_SIZE
+
+            assert spec.family == "tiny_lm" and not spec.higher_is_better
+            assert 1 <= targets.validation < VOCAB_SIZE and 1 <= targets.test < VOCAB_SIZE
+        else:
+            assert 0 < targets.test <= 1 and 0 < targets.validation <= 1
         assert spec.budget_for("cpu-2core") > 0 and spec.eval_period_s > 0 and spec.step_hint > 0
         assert targets.provenance.get("command", "").startswith("podium targets set")
 
