@@ -245,14 +245,18 @@ def build_peft(spec: WorkloadSpec, hardware_class: str, device: torch.device, *,
                head_modules: tuple[str, ...], reference: Inputs,
                forgetting: Callable[[nn.Module, nn.Module, Inputs], float],
                eval_batch_size: int = 256,
-               held_out_sizes: dict[str, int] | None = None) -> tuple[PeftWorkload, ModelEvaluator]:
+               held_out_sizes: dict[str, int] | None = None,
+               state_dict_evaluator: bool = False) -> tuple[PeftWorkload, ModelEvaluator]:
     """A (workload, evaluator) pair from tensors: ``splits`` maps train/validation/test to ``(inputs, labels)``.
     ``held_out_sizes``: the held-out splits' sizes when ``splits`` does not hold their examples (a container trial
-    given its training data alone); default: their lengths."""
+    given its training data alone); default: their lengths. ``state_dict_evaluator``: a training-track workload's
+    :class:`StateDictEvaluator` (weights copied into its own ``model_factory()`` model) instead of a PEFT one's."""
     sizes = held_out_sizes or {"validation": len(splits["validation"][1]), "test": len(splits["test"][1])}
     workload = PeftWorkload(spec, hardware_class, *splits["train"], model_factory, device, head_modules=head_modules,
                             reference=reference, forgetting=forgetting, held_out_sizes=sizes,
                             eval_batch_size=eval_batch_size)
     # a training-track worker builds its workload after withholding the held-out splits: it evaluates elsewhere
-    evaluator = ModelEvaluator(device, {k: splits[k] for k in ("validation", "test") if k in splits}, eval_batch_size)
+    held_out = {k: splits[k] for k in ("validation", "test") if k in splits}
+    evaluator = (StateDictEvaluator(device, held_out, model_factory, eval_batch_size) if state_dict_evaluator
+                 else ModelEvaluator(device, held_out, eval_batch_size))
     return workload, evaluator

@@ -25,7 +25,7 @@ from __future__ import annotations
 import contextlib
 import importlib.util
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -232,15 +232,20 @@ def build(spec: WorkloadSpec, hardware_class: str, device: torch.device,
           train_fraction: float = 1.0) -> tuple[PeftWorkload, ModelEvaluator]:
     """The workload and its evaluator. ``train_fraction`` < 1 trains on a fixed subset of the training split
     (:func:`workloads.rotten_tomatoes.data.train_subset`); validation and test are always whole."""
+    return _build(spec, hardware_class, device, load_model, train_fraction)
+
+
+def _build(spec: WorkloadSpec, hardware_class: str, device: torch.device, model_factory: Callable[[], nn.Module],
+           train_fraction: float = 1.0, training_track: bool = False) -> tuple[PeftWorkload, ModelEvaluator]:
     data = tokenized()
     train_inputs, train_y = data.splits["train"]
     rows = train_subset(len(train_y), train_fraction)
     splits = {"train": (_tensors(train_inputs, rows), torch.from_numpy(train_y[rows])),
               **{name: (_tensors(inputs), torch.from_numpy(y))
                  for name, (inputs, y) in data.splits.items() if name != "train"}}
-    return build_peft(spec, hardware_class, device, splits=splits, model_factory=load_model,
+    return build_peft(spec, hardware_class, device, splits=splits, model_factory=model_factory,
                       head_modules=HEAD_MODULES, reference={k: v.clone() for k, v in _tensors(data.reference).items()},
-                      forgetting=forgetting, held_out_sizes=data.held_out_sizes)
+                      forgetting=forgetting, held_out_sizes=data.held_out_sizes, state_dict_evaluator=training_track)
 
 
 def frozen_embeddings(model: nn.Module) -> nn.Module:
@@ -258,12 +263,7 @@ def build_training(spec: WorkloadSpec, hardware_class: str, device: torch.device
     and evaluation copies the weights into the evaluator's own model (:class:`StateDictEvaluator`).
     ``freeze_embeddings``: the embedding layer is frozen (:func:`frozen_embeddings`)."""
     factory = (lambda: frozen_embeddings(load_model())) if freeze_embeddings else load_model
-    workload, evaluator = build(spec, hardware_class, device)
-    workload._model_factory = factory
-    data = tokenized()
-    held_out = {name: (_tensors(inputs), torch.from_numpy(y)) for name, (inputs, y) in data.splits.items()
-                if name != "train"}
-    return workload, StateDictEvaluator(device, held_out, factory, workload.eval_batch_size)
+    return _build(spec, hardware_class, device, factory, training_track=True)
 
 
 def warm() -> None:
