@@ -777,6 +777,8 @@ def targets_set(
     baseline: Annotated[Optional[list[str]], typer.Option("--baseline", "-b", help="Only this reference baseline "
                                                           "(repeatable; default: every baseline of the workload's "
                                                           "track). Recorded in the provenance.")] = None,
+    rates_only: Annotated[bool, typer.Option("--rates-only", help="Keep the stored targets and budgets; run the "
+                                             "--baseline curves and record each one's success rate at them.")] = False,
     fresh: Annotated[bool, typer.Option("--fresh", help="Re-run every curve, ignoring those an interrupted run kept "
                                                         "in ~/.cache/podium/target-curves.")] = False,
     point: Annotated[Optional[list[str]], typer.Option("--point", help="BASELINE=N: run the baseline's N-th search-"
@@ -787,7 +789,7 @@ def targets_set(
     """Re-run the documented target-setting procedure on the reference baselines (see harness/targets.py):
     step-capped curves, the level 90% of the best baseline's seeds sustain, budget = 3 x its time to that level.
     Interrupted, it resumes: finished curves are kept and reused by the same command (--fresh to re-run them)."""
-    from harness.targets import TargetSettingError, rebudget, set_targets
+    from harness.targets import TargetSettingError, measure_rates, rebudget, set_targets
 
     try:
         for name in workload or []:
@@ -798,7 +800,15 @@ def targets_set(
             if not name or not index.isdigit() or int(index) < 1:
                 raise TargetSettingError(f"--point {item!r}: expected BASELINE=N with N >= 1, e.g. full_finetune=2")
             points[name] = int(index)
-        if budgets_only:
+        if budgets_only and rates_only:
+            raise TargetSettingError("--budgets-only and --rates-only: choose one")
+        if rates_only:
+            if not workload or not baseline:
+                raise TargetSettingError("--rates-only needs the workloads (--workload) and the baselines "
+                                         "(--baseline) whose success rates to measure at the stored targets")
+            measure_rates(workload, seeds, hardware_class, write, console, tuple(baseline), force=force,
+                          workers=workers, fresh=fresh, points=points)
+        elif budgets_only:
             rebudget(workload or None, hardware_class, write, console, force=force)
         else:
             set_targets(workload or None, seeds, hardware_class, write, console, force=force, workers=workers,

@@ -27,6 +27,9 @@ For each workload (base and variants) on one hardware class:
 7. **Success rate** per baseline = the share of its seeds that met the validation target within the budget (its own
    updates-to-target x its own fastest time per update). Stored with the target; ``podium targets show`` prints it.
 
+``podium targets set --rates-only --baseline B`` keeps the stored targets and budget and records baseline B's success
+rate at them (:func:`measure_rates`): for a workload whose target one baseline set.
+
 ``podium targets set --budgets-only`` re-measures only the time per update (the fastest of 3 short runs per baseline)
 and re-derives budgets and success rates from the stored updates-to-target: the curves, which cost most, need not
 be re-run when only the machine's speed is in question.
@@ -518,6 +521,73 @@ def rebudget(names: list[str] | None, hardware_class: str, write: bool, console:
             f"{b} {r:.0%}" for b, r in sorted(success.items())), highlight=False)
         if write:
             write_stored(stored)
+    return stored
+
+
+def measure_rates(names: list[str], seeds: int, hardware_class: str, write: bool, console: Console,
+                  only: tuple[str, ...], force: bool = False, workers: int = 1, fresh: bool = False,
+                  points: dict[str, int] | None = None) -> dict[str, Any]:
+    """Keep the stored targets and budget of each of ``names``; run curves for the baselines ``only`` names (the
+    same seeds, updates and cadence as the procedure's) and record how often each meets the stored target within
+    the stored budget: its success rate, steps to target, sustained levels and time per update join the provenance
+    under ``rates_measured``. For a workload whose target one baseline set (``--baseline adamw``), this answers
+    "do the other reference baselines reach it?" without moving it. A baseline whose median sustained level beats
+    the target setter's is reported: a full ``podium targets set`` with both would set a harder target."""
+    from harness.demo import baselines as named_baselines
+
+    points = dict(points or {})
+    if seeds < MIN_SEEDS and not force:
+        raise TargetSettingError(f"--seeds {seeds}: a success rate needs at least {MIN_SEEDS} seeds (--force to try "
+                                 "anyway)")
+    check_idle(force)
+    stored = json.loads(TARGETS_FILE.read_text())
+    for name in names:
+        entry = stored["workloads"].get(name, {}).get(hardware_class)
+        if entry is None:
+            raise TargetSettingError(f"{name} has no targets for {hardware_class}: run `podium targets set` first")
+        spec, prov = get_spec(name), entry["provenance"]
+        if spec.track == "compression":
+            raise TargetSettingError(f"{name}: a compression workload's success rates come with its targets; run "
+                                     "`podium targets set` on it with every baseline")
+        hib, target, budget, setter = spec.higher_is_better, entry["validation"], entry["budget_s"], \
+            prov["best_baseline"]
+        chosen = named_baselines(spec.track, only)
+        if missing := sorted(set(only) - {b.name for b in chosen}):
+            raise TargetSettingError(f"--baseline {', '.join(missing)}: no such reference baseline of the "
+                                     f"{spec.track} track (submissions/{spec.track}/)")
+        for baseline in chosen:
+            point = points.get(baseline.name, 1)
+            console.print(f"{name}: {baseline.name} x {seeds} seeds at the stored target {target:.4f} (budget "
+                          f"{budget:.1f}s)", highlight=False)
+            load_before = os.getloadavg()[0]
+            curves = run_curves(spec, baseline, seeds, hardware_class, workers, console, fresh, point)
+            per_step = measure_speed(spec, baseline, hardware_class, point=point)
+            steps = [h.step if (h := first_hit(c, target, hib)) else None for c in curves]
+            levels = [sustained_level([p.validation for p in c], higher_is_better=hib) for c in curves]
+            rate = sum(1 for s in steps if s is not None and s * per_step <= budget) / len(steps)
+            prov.setdefault("steps_to_target", {})[baseline.name] = steps
+            prov.setdefault("seconds_per_step", {})[baseline.name] = per_step
+            prov.setdefault("sustained_level_per_seed", {})[baseline.name] = levels
+            prov.setdefault("success_rate", {})[baseline.name] = rate
+            prov.setdefault("rates_measured", {})[baseline.name] = {
+                "date": datetime.now(UTC).isoformat(timespec="seconds"), "seeds": seeds, "forced": force,
+                "hyperparameters": setting_point(baseline, point), "point": point, "harness_commit": git_commit(),
+                "load_average_1min": {"before": round(load_before, 2), "after": round(os.getloadavg()[0], 2)},
+                "command": f"podium targets set --rates-only --workload {name} --baseline {baseline.name} --seeds "
+                           f"{seeds} --hardware-class {hardware_class}" + (f" --point {baseline.name}={point}"
+                                                                           if point != 1 else "")
+                           + (" --force" if force else "")}
+            setter_levels = prov.get("sustained_level_per_seed", {}).get(setter)
+            note = ""
+            if baseline.name != setter and setter_levels and \
+                    (1 if hib else -1) * (statistics.median(levels) - statistics.median(setter_levels)) > 0:
+                note = (f"; its median sustained level {statistics.median(levels):.4f} beats {setter}'s "
+                        f"{statistics.median(setter_levels):.4f}: a full `podium targets set` with both would set "
+                        "a harder target")
+            console.print(f"  -> {baseline.name}: success {rate:.0%} ({sum(s is not None for s in steps)}/{seeds} "
+                          f"seeds meet {target:.4f}; {per_step * 1000:.1f} ms an update){note}", highlight=False)
+            if write:
+                write_stored(stored)
     return stored
 
 

@@ -119,6 +119,37 @@ def test_budgets_only_keeps_targets_and_re_derives_budgets(tmp_path, monkeypatch
     assert entry["budget_s"] == targets.round_budget(3 * 100 * prov["seconds_per_step"]["adamw"])
 
 
+def test_rates_only_keeps_the_target_and_records_another_baselines_success(tmp_path, monkeypatch) -> None:
+    """Real (short) curves for nesterov on digits_mlp against a stored target that adamw set: the target and budget
+    stay; nesterov's steps to target, time per update and success rate join the provenance."""
+    import harness.targets as targets
+    from rich.console import Console
+
+    stored = {"workloads": {"digits_mlp": {"cpu-2core": {
+        "validation": 0.5, "test": 0.5, "budget_s": 99.0,
+        "provenance": {"best_baseline": "adamw", "seeds": 2, "steps_to_target": {"adamw": [100, 100]},
+                       "success_rate": {"adamw": 1.0}, "sustained_level_per_seed": {"adamw": [0.0, 0.0]}}}}}}
+    path = tmp_path / "targets.json"
+    path.write_text(json.dumps(stored))
+    monkeypatch.setattr(targets, "TARGETS_FILE", path)
+    monkeypatch.setattr(targets, "SPEED_RUNS", 1)
+    monkeypatch.setattr(targets, "SPEED_STEPS", 20)
+    monkeypatch.setattr(targets, "curves_dir", lambda: tmp_path / "curves")
+    console = Console(record=True, width=200)
+    targets.measure_rates(["digits_mlp"], 2, "cpu-2core", True, console, ("nesterov",), force=True, workers=2)
+    lines = console.export_text()
+    entry = json.loads(path.read_text())["workloads"]["digits_mlp"]["cpu-2core"]
+    prov = entry["provenance"]
+    assert (entry["validation"], entry["budget_s"], prov["best_baseline"]) == (0.5, 99.0, "adamw")
+    assert prov["steps_to_target"]["adamw"] == [100, 100] and len(prov["steps_to_target"]["nesterov"]) == 2
+    # accuracy 0.5 on ten digits is met within the first updates by any working optimizer
+    assert prov["success_rate"]["nesterov"] == 1.0 and prov["seconds_per_step"]["nesterov"] > 0
+    assert prov["rates_measured"]["nesterov"]["command"].startswith("podium targets set --rates-only")
+    assert "beats adamw's" in lines  # nesterov's sustained levels beat the stand-in 0.0 of the setter
+    with pytest.raises(targets.TargetSettingError, match="no such reference baseline"):
+        targets.measure_rates(["digits_mlp"], 2, "cpu-2core", False, console, ("sgd_nope",), force=True)
+
+
 def test_a_named_point_replaces_the_first_and_a_missing_one_is_refused() -> None:
     from harness.demo import baselines
     from harness.runner.run import first_point
