@@ -308,3 +308,24 @@ def test_a_fine_tuning_trial_runs_with_the_held_out_data_withheld() -> None:
     outcome = smoke_run(BASELINES_DIR / "adamw", workload="minilm_rotten_tomatoes_ft", seconds=2.0)
     assert outcome.status in ("missed", "reached"), outcome.reason
     assert set(outcome.result.validation) == {"loss", "accuracy"} and outcome.result.steps >= 1
+
+
+def test_an_optimizer_that_changes_the_frozen_embeddings_fails_the_evaluation(models) -> None:  # noqa: ANN001
+    """Weight decay applied to every parameter, gradient or not (a hand-written optimizer's classic slip), changes
+    the frozen variant's embeddings: the evaluation refuses the model and names them."""
+    from workloads import WORKLOADS
+    from workloads.common.peft import StateDictEvaluator
+    from workloads.common.pytorch import EvaluationError
+
+    spec = WORKLOADS.get("minilm_rotten_tomatoes_ft_frozen")
+    workload, _ = models.build_training(spec, "cpu-2core", torch.device("cpu"), **spec.builder_kwargs)
+    evaluator = StateDictEvaluator(torch.device("cpu"), {"validation": small_batch(models, 16)}, workload._model_factory)
+    model, _ = workload.init_model_fn(np.array([1, 2], dtype=np.uint32))
+    with torch.no_grad():
+        model.classifier.weight.mul_(0.5)  # a trained weight may change
+    assert 0.0 <= evaluator.evaluate(model, None, "validation")["accuracy"] <= 1.0
+    with torch.no_grad():
+        for p in model.parameters():
+            p.mul_(1 - 1e-4 * 0.01)  # decoupled weight decay on every parameter
+    with pytest.raises(EvaluationError, match=r"changed 5 parameter\(s\) the workload freezes \(bert\.embeddings"):
+        evaluator.evaluate(model, None, "validation")

@@ -218,12 +218,19 @@ class StateDictEvaluator(ModelEvaluator):
     ``state_dict``, or a module whose ``state_dict`` is taken) are loaded, ``strict``, into the evaluator's *own*
     instance of the workload's model, which it evaluates. So, as :class:`~workloads.common.pytorch.Evaluator` does
     for the other training workloads, no submission code runs during the untimed evaluation and the names and shapes
-    must be the workload's (an optimizer changes weights, never the architecture)."""
+    must be the workload's (an optimizer changes weights, never the architecture).
+
+    Parameters the workload's model freezes (``requires_grad`` off, e.g. ``minilm_rotten_tomatoes_ft_frozen``'s
+    embeddings) must come back as the workload made them: an optimizer that changes one anyway (weight decay applied
+    to every parameter, whether or not it has a gradient) fails the evaluation, naming it, rather than being scored on
+    a model the variant does not define. Frozen parameters are pretrained (loaded, the same in every instance), so
+    the evaluator's own fresh instance holds their values."""
 
     def __init__(self, device: torch.device, splits: dict[str, tuple[Inputs, torch.Tensor | None]],
                  model_factory: Callable[[], nn.Module], batch_size: int = 256) -> None:
         super().__init__(device, splits, batch_size)
         self._factory, self._model, self._device = model_factory, None, device
+        self._frozen: dict[str, torch.Tensor] = {}
 
     def logits(self, params: Any, split: str) -> list[torch.Tensor]:
         if isinstance(params, nn.Module):
@@ -233,6 +240,15 @@ class StateDictEvaluator(ModelEvaluator):
                                   "torch.nn.Module or its state_dict")
         if self._model is None:
             self._model = self._factory().to(self._device)
+            self._frozen = {name: p.detach().clone() for name, p in self._model.named_parameters()
+                            if not p.requires_grad}
+        changed = [name for name, value in self._frozen.items()
+                   if isinstance(params.get(name), torch.Tensor) and params[name].shape == value.shape
+                   and not torch.equal(params[name].detach().to(value.device), value)]
+        if changed:
+            raise EvaluationError(f"the submission changed {len(changed)} parameter(s) the workload freezes "
+                                  f"({', '.join(changed[:3])}{', ...' if len(changed) > 3 else ''}): an optimizer "
+                                  "must leave a parameter without gradient as it is (no weight decay on it either)")
         try:
             self._model.load_state_dict(params, strict=True)
         except RuntimeError as exc:
