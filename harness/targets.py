@@ -44,8 +44,8 @@ of its seeds while keeping the floor (why not the best one's: :func:`derive_comp
 and the workloads that compress one model for different goals (bytes, latency) share them (:func:`measured_twin`).
 
 **Resuming.** Each finished curve is kept under ``$PODIUM_CACHE_DIR/target-curves/`` (default
-``~/.cache/podium/target-curves``), keyed by everything that determines it: the workload's definition (its targets and
-budgets aside), the baseline folder's content and first point, the seed, the number of updates, the evaluation
+``~/.cache/podium/target-curves``), keyed by everything that determines it: the workload's definition (its targets, budgets
+and evaluation period aside: a curve evaluates every N updates), the baseline folder's content and first point, the seed, the number of updates, the evaluation
 cadence, the hardware class and the threads. An interrupted ``podium targets set`` (a MiniLM curve is ~10 minutes
 on one core) re-run with the same arguments picks up where it stopped; ``--fresh`` ignores the kept curves. Each
 kept curve records the harness commit it ran on; the provenance lists them.
@@ -244,7 +244,7 @@ def curves_dir() -> Path:
 def curve_key(request: TrialRequest) -> str:
     """What determines a curve (see "Resuming" above), hashed; the trial id and the workload's targets are not."""
     spec = {k: v for k, v in request.workload.hash_payload().items()
-            if k not in ("targets", "budget_s", "target_fraction")}
+            if k not in ("targets", "budget_s", "target_fraction", "eval_period_s")}
     payload = {"workload": spec, "baseline": hash_tree(Path(request.submission_dir)),
                "hyperparameters": request.hyperparameters, "seed": request.seed, "max_steps": request.max_steps,
                "eval_every_steps": request.eval_every_steps, "hardware_class": request.hardware_class,
