@@ -237,7 +237,11 @@ def targets_table(rows: list[dict[str, Any]], hardware_class: str, source: str) 
                       collapse_padding=True, title_justify="left")
         table.add_column("workload", no_wrap=True)
         ratios = any(r.get("ratio") for r in mine)  # a compression workload's ratio target
-        listed = len(names) > 3  # then the rates go under the table: side by side they would not fit 80 columns
+        # the rates go under the table when side by side they would not fit 80 columns: more than three baselines,
+        # or the longest workload name (never cut) leaves too little room for them beside the numbers
+        longest = max(len(r["workload"]) + (2 if r.get("base") else 0) for r in mine)
+        wanted = longest + 9 * (4 if ratios else 3) + sum(max(len(b), 5) + 1 for b in names)
+        listed = len(names) > 3 or wanted > 80
         for column in ("val", "test", *(["ratio"] if ratios else []), "budget"):
             table.add_column(column, justify="right", overflow="fold")
         for column in [] if listed else names:  # a baseline's name is typed (--baseline): never cut

@@ -32,8 +32,9 @@ WORKLOADS: Registry[WorkloadSpec] = Registry("workload", loader=_discover)
 SUITES: Registry[tuple[str, ...]] = Registry("suite")
 # tiny_lm's targets (cpu-2core, 2026-12-03): `podium targets set -w tiny_lm -w tiny_lm_deep -w tiny_lm_short_context
 # --baseline adamw --seeds 10 --workers 2`, budgets re-measured with --budgets-only on an idle machine (README says
-# why adamw alone). minilm_rotten_tomatoes_ft joins the suite once its targets are set.
-SUITES.add("lite", ("digits_mlp", "fashion_mnist_mlp", "fashion_mnist_cnn", "tiny_lm"))
+# why adamw alone). minilm_rotten_tomatoes_ft's (2026-12-03): `podium targets set -w minilm_rotten_tomatoes_ft -w
+# minilm_rotten_tomatoes_ft_frozen --baseline adamw --point adamw=4 --seeds 10 --workers 2` on an idle machine.
+SUITES.add("lite", ("digits_mlp", "fashion_mnist_mlp", "fashion_mnist_cnn", "tiny_lm", "minilm_rotten_tomatoes_ft"))
 # The full suite: AlgoPerf-like workloads for GPU hardware classes (gpu-h100: a ResNet-18 on CIFAR-10, a
 # GPT-2-small-sized LM on WikiText-103, a ViT-S/16 on Imagenette; data through `datasets` from the hub). Their budgets
 # are placeholders and their targets unset until `podium targets set --hardware-class gpu-h100` runs there; `podium

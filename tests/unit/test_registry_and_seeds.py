@@ -26,7 +26,8 @@ def test_miss_suggests_close_names() -> None:
 
 
 def test_lite_suite_and_variants() -> None:
-    assert SUITES.get("lite") == ("digits_mlp", "fashion_mnist_mlp", "fashion_mnist_cnn", "tiny_lm")
+    assert SUITES.get("lite") == ("digits_mlp", "fashion_mnist_mlp", "fashion_mnist_cnn", "tiny_lm",
+                                  "minilm_rotten_tomatoes_ft")
     for base in SUITES.get("lite"):
         variants = variants_of(base)
         assert variants, f"{base} has no variant"
