@@ -44,11 +44,12 @@ of its seeds while keeping the floor (why not the best one's: :func:`derive_comp
 and the workloads that compress one model for different goals (bytes, latency) share them (:func:`measured_twin`).
 
 **Resuming.** Each finished curve is kept under ``$PODIUM_CACHE_DIR/target-curves/`` (default
-``~/.cache/podium/target-curves``), keyed by everything that determines it: the workload's definition (its targets, budgets
-and evaluation period aside: a curve evaluates every N updates), the baseline folder's content and first point, the seed, the number of updates, the evaluation
-cadence, the hardware class and the threads. An interrupted ``podium targets set`` (a MiniLM curve is ~10 minutes
-on one core) re-run with the same arguments picks up where it stopped; ``--fresh`` ignores the kept curves. Each
-kept curve records the harness commit it ran on; the provenance lists them.
+``~/.cache/podium/target-curves``), keyed by everything that determines it: the workload's definition (its targets,
+budgets and evaluation period aside: a curve evaluates every N updates), the baseline folder's content and first
+point, the seed, the number of updates, the evaluation cadence, the hardware class and the threads. An interrupted
+``podium targets set`` (a MiniLM curve is ~10 minutes on one core) re-run with the same arguments picks up where it
+stopped; ``--fresh`` ignores the kept curves. Each kept curve records the harness commit it ran on; the provenance
+lists them.
 
 The procedure refuses to start on a busy machine (1-minute load above ``BUSY_LOAD``) unless forced; the load
 before and after each workload, and whether it was forced, are in the provenance with the date, hardware class, CPU
@@ -194,9 +195,13 @@ def budget_and_success(steps_to_target: dict[str, list[int | None]], per_step: d
     """
     median_steps = statistics.median(math.inf if s is None else s for s in steps_to_target[best])
     budget = round_budget(BUDGET_FACTOR * median_steps * per_step[best])
-    success = {b: sum(1 for s in steps if s is not None and s * per_step[b] <= budget) / len(steps)
-               for b, steps in steps_to_target.items()}
-    return budget, success
+    return budget, {b: success_rate(steps, per_step[b], budget) for b, steps in steps_to_target.items()}
+
+
+def success_rate(steps_to_target: list[int | None], per_step: float, budget: float) -> float:
+    """The share of seeds whose updates to the target (None: never met) fit in ``budget`` at ``per_step`` seconds
+    an update."""
+    return sum(1 for s in steps_to_target if s is not None and s * per_step <= budget) / len(steps_to_target)
 
 
 def setting_steps(spec: WorkloadSpec) -> int:
@@ -564,7 +569,7 @@ def measure_rates(names: list[str], seeds: int, hardware_class: str, write: bool
             per_step = measure_speed(spec, baseline, hardware_class, point=point)
             steps = [h.step if (h := first_hit(c, target, hib)) else None for c in curves]
             levels = [sustained_level([p.validation for p in c], higher_is_better=hib) for c in curves]
-            rate = sum(1 for s in steps if s is not None and s * per_step <= budget) / len(steps)
+            rate = success_rate(steps, per_step, budget)
             prov.setdefault("steps_to_target", {})[baseline.name] = steps
             prov.setdefault("seconds_per_step", {})[baseline.name] = per_step
             prov.setdefault("sustained_level_per_seed", {})[baseline.name] = levels
