@@ -302,6 +302,8 @@ class _Executor:
             else config.workers
         self.slots = _Slots(self.workers, config.threads, pin=runner.executor != "ray")
         self.cancel = threading.Event()
+        # told once per workload, before any trial thread starts: the folder is the run's (its hash is in the plan)
+        self.frameworks = {w: submission_framework(get_spec(w), config.submission_dir) for w in plan.workloads}
 
     def skip(self, entry: PlanEntry, reason: str) -> None:
         """Record a planned trial that cannot run (no configuration to score) as a miss, without running it."""
@@ -340,7 +342,7 @@ class _Executor:
                                budget_s=entry.budget_s, hyperparameters=entry.hyperparameters or {},
                                seed=entry.seed, threads=self.config.threads, cpu_affinity=cpus,
                                limits=self.config.limits,
-                               framework=submission_framework(spec, self.config.submission_dir))
+                               framework=self.frameworks[entry.workload])
 
         def on_eval(record: EvalRecord) -> None:
             self.store.add_eval(entry.trial_id, record)  # committed now: survives a kill of this process

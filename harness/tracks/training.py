@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import enum
 import inspect
+import threading
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from types import SimpleNamespace
@@ -272,6 +273,12 @@ class FrameworkError(ValueError):
     """A submission folder's framework cannot be told (the message says how to declare it)."""
 
 
+#: CPython 3.11's ast.parse is not safe in two threads at once (its depth count is the interpreter's): target-setting
+#: curves and a run's trials tell frameworks from threads, and one cluster run failed with "AST constructor recursion
+#: depth mismatch" (python/cpython#106905)
+_PARSE_LOCK = threading.Lock()
+
+
 def framework_of(folder: Any) -> str:
     """``"pytorch"`` or ``"jax"``: what ``folder``'s Python files import (read, not run), unless ``submission.py``
     declares it with a module-level ``FRAMEWORK = "jax"`` (or ``"pytorch"``), which wins. A folder that imports
@@ -290,7 +297,8 @@ def framework_of(folder: Any) -> str:
     found: set[str] = set()
     for path in sorted(folder.rglob("*.py")):
         try:
-            tree = ast.parse(path.read_text(encoding="utf-8", errors="replace"), filename=str(path))
+            with _PARSE_LOCK:
+                tree = ast.parse(path.read_text(encoding="utf-8", errors="replace"), filename=str(path))
         except SyntaxError:
             continue  # the checker reports it; the framework may still be told from the other files
         for node in ast.walk(tree):
