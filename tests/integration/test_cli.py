@@ -53,7 +53,7 @@ def test_check_runs_real_steps(adamw_dir: Path) -> None:
     assert "real steps on digits_mlp" in out.stdout
 
 
-def test_run_results_and_resume_after_kill_9(adamw_dir: Path, tmp_path: Path) -> None:
+def test_run_results_and_resume_after_kill_9(adamw_dir: Path, tmp_path: Path, db_count) -> None:
     db = tmp_path / "r.db"
     args = ["run", str(adamw_dir), "--workload", "digits_mlp", "--workload", "fashion_mnist_mlp", "--scoring-seeds",
             "0", "--db", str(db)]
@@ -61,15 +61,9 @@ def test_run_results_and_resume_after_kill_9(adamw_dir: Path, tmp_path: Path) ->
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:  # kill once the second trial has committed an evaluation
         time.sleep(0.2)
-        if db.exists():
-            try:
-                with sqlite3.connect(db) as conn:
-                    rows = conn.execute("SELECT COUNT(*) FROM evals JOIN trials USING (trial_id) "
-                                        "WHERE workload = 'fashion_mnist_mlp'").fetchone()
-            except sqlite3.OperationalError:  # the file exists, its tables not yet (a busy machine shows this)
-                continue
-            if rows[0] >= 1:
-                break
+        if (db_count(db, "SELECT COUNT(*) FROM evals JOIN trials USING (trial_id) "
+                         "WHERE workload = 'fashion_mnist_mlp'") or 0) >= 1:
+            break
     runner.send_signal(signal.SIGKILL)
     runner.wait()
     with sqlite3.connect(db) as conn:

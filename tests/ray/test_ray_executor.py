@@ -136,7 +136,7 @@ def test_a_class_no_node_offers_is_refused_at_once(cluster: Cluster, tmp_path: P
     assert result.returncode == 2 and "no node of the Ray cluster offers hardware class" in result.stdout + result.stderr
 
 
-def test_a_killed_driver_resumes_without_duplicates(cluster: Cluster, tmp_path: Path) -> None:
+def test_a_killed_driver_resumes_without_duplicates(cluster: Cluster, tmp_path: Path, db_count) -> None:
     db = tmp_path / "resume.db"
     command = [sys.executable, "-m", "harness.cli", "run", str(FATES), "-w", "digits_mlp", "-w", "digits_mlp_tanh",
                "--studies", "2", "--trials", "3", "--scoring-seeds", "0", "--threads", "1", "--executor", "ray",
@@ -144,11 +144,8 @@ def test_a_killed_driver_resumes_without_duplicates(cluster: Cluster, tmp_path: 
     driver = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     deadline = time.monotonic() + 240
     while time.monotonic() < deadline:  # until some trials have finished and more are to come
-        if db.exists():
-            with sqlite3.connect(db) as conn:
-                done = conn.execute("SELECT COUNT(*) FROM trials WHERE status != 'running'").fetchone()[0]
-            if 2 <= done < 12:
-                break
+        if 2 <= (db_count(db, "SELECT COUNT(*) FROM trials WHERE status != 'running'") or 0) < 12:
+            break
         time.sleep(0.2)
     os.killpg(driver.pid, signal.SIGKILL)
     driver.wait()
@@ -184,7 +181,8 @@ def test_sealed_trials_on_the_cluster(cluster: Cluster, tmp_path: Path) -> None:
         assert provenance["image_digest"] == image.id and provenance["node_id"] and t["executor"] == "ray"
 
 
-def test_a_node_lost_mid_trial_is_retried_and_nothing_is_lost_or_doubled(cluster: Cluster, tmp_path: Path) -> None:
+def test_a_node_lost_mid_trial_is_retried_and_nothing_is_lost_or_doubled(cluster: Cluster, tmp_path: Path,
+                                                                          db_count) -> None:
     slow = tmp_path / "slow"
     shutil.copytree(FATES, slow, ignore=shutil.ignore_patterns("__pycache__"))
     (slow / "search_space.json").write_text(json.dumps([{"fate": "slow", "learning_rate": 0.01}] * 2))
@@ -195,11 +193,8 @@ def test_a_node_lost_mid_trial_is_retried_and_nothing_is_lost_or_doubled(cluster
     thread.start()
     deadline = time.monotonic() + 240
     while time.monotonic() < deadline:  # both trials running: one on each node; let them get going, then kill one
-        if cfg.db.exists():
-            with sqlite3.connect(cfg.db) as conn:
-                evals = conn.execute("SELECT COUNT(DISTINCT trial_id) FROM evals").fetchone()[0]
-            if evals == 2:
-                break
+        if db_count(cfg.db, "SELECT COUNT(DISTINCT trial_id) FROM evals") == 2:
+            break
         time.sleep(0.2)
     cluster.kill_second_node()
     thread.join(timeout=600)
