@@ -22,7 +22,7 @@ class _Finalized:
 
 
 def test_framework_of_from_threads_at_different_depths(tmp_path: Path) -> None:
-    (tmp_path / "submission.py").write_text(Path(__file__).read_text() * 4)  # two hundred lines importing neither JAX nor PyTorch
+    (tmp_path / "submission.py").write_text(Path(__file__).read_text() * 4)  # 200 lines, no JAX or PyTorch import
     errors: list[BaseException] = []
 
     def deep(n: int) -> None:
