@@ -72,7 +72,9 @@ from typing import Any, TypeVar
 
 from rich.console import Console
 
+from harness.executors import ExecutorError
 from harness.provenance import cpu_capability, cpu_model, git_commit, hash_tree
+from harness.runner.made import ensure_made
 from harness.runner.messages import TrialLimits, TrialRequest
 from harness.runner.run import BENCHMARK_RELEASE, first_point, search_space_of
 from harness.runner.supervisor import run_trial
@@ -630,6 +632,10 @@ def set_targets(names: list[str] | None, seeds: int, hardware_class: str, write:
     stored = json.loads(TARGETS_FILE.read_text()) if TARGETS_FILE.exists() else {"workloads": {}}
     for name in names or [n for n in WORKLOADS.names() if hardware_class in get_spec(n).budget_s]:
         spec = get_spec(name)
+        try:  # before any run: made inside one, a model would count in the run's initialisation and time it out
+            ensure_made(spec, say=lambda text: console.print(text, highlight=False))
+        except ExecutorError as exc:
+            raise TargetSettingError(str(exc)) from None
         if spec.track == "compression":
             stored["workloads"].setdefault(name, {})[hardware_class] = _compression_targets(
                 spec, baselines(), seeds, hardware_class, console, force, fresh, points, workers)

@@ -58,6 +58,9 @@ class RichProgress(RunProgress):
         for (study, point), hyperparameters in sorted(points.items()):
             self.console.print(f"  s{study} p{point}: {point_text(hyperparameters)}", highlight=False)
 
+    def note(self, text: str) -> None:
+        self.console.print(text, highlight=False)
+
     def trial_started(self, entry: PlanEntry) -> None:
         with self._lock:
             label = f"  {entry.workload} s{entry.study} {entry.role} p{entry.point} seed{entry.seed_index}"

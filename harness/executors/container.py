@@ -47,6 +47,7 @@ from typing import Any
 from harness.executors import ExecutorError
 from harness.executors.engine import ImageInfo, connect, find_image
 from harness.runner.evaluator import Evaluations, server_for, supervised, uses_server
+from harness.runner.made import ensure_made
 from harness.runner.messages import EvalRecord, Heartbeat, TrialRequest
 from workloads.common.data import SPLITS_ENV
 from harness.runner.supervisor import POLL_S, RecordReader, TrialOutcome, supervise
@@ -212,35 +213,6 @@ def held_out_texts(request: TrialRequest, workdir: Path) -> Path | None:
     return made_once(folder, functools.partial(export, request.workload, folder))
 
 
-#: (builder module, cache folder) pairs whose ``ensure_made()`` has succeeded in this process (checked once, not
-#: before every trial)
-_MADE: set[tuple[str, str]] = set()
-
-
-def ensure_made(request: TrialRequest) -> None:
-    """Make the models the trial's workload needs in this machine's cache first (its builder module's
-    ``ensure_made()``, when it has one: the transfer family's pretrained CNNs, the compression track's dense models),
-    once per builder module and process. The container mounts that cache read-only, so a model missing from it could
-    not be made inside.
-
-    Raises:
-        ExecutorError: a model could not be made here (the builder's message, with what to do).
-    """
-    from workloads.common.made import MadeMismatchError, cache_dir
-
-    name = request.workload.builder.split(":")[0]
-    key = (name, str(cache_dir()))
-    if key in _MADE:
-        return
-    make = getattr(importlib.import_module(name), "ensure_made", None)
-    try:
-        if make is not None:
-            make()
-    except MadeMismatchError as exc:
-        raise ExecutorError(f"workload {request.workload.name}: {exc}") from None
-    _MADE.add(key)
-
-
 def trial_env(request: TrialRequest, mounted: list[Path]) -> dict[str, str]:
     """The container's whole environment: nothing from the host but ``PODIUM_*`` variables naming a mounted folder."""
     threads = str(request.threads)
@@ -385,7 +357,7 @@ class DockerRunner:
                   cancel: threading.Event | None = None) -> TrialOutcome:
         import docker
 
-        ensure_made(request)
+        ensure_made(request.workload)
         folder = prepare_folder(workdir, request)
         remote = supervised(request)
         if uses_server(request):

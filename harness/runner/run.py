@@ -29,6 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 import harness
 from harness.executors import TrialRunner, runner_for
+from harness.runner.made import ensure_made
 from harness.provenance import git_commit, hash_tree
 from harness.runner.messages import EvalRecord, TrialLimits, TrialRequest
 from harness.runner.supervisor import TrialOutcome
@@ -194,6 +195,7 @@ class RunProgress:
     def trial_evaluated(self, entry: PlanEntry, record: EvalRecord) -> None: ...
     def trial_finished(self, entry: PlanEntry, outcome: TrialOutcome | None, reason: str = "") -> None: ...
     def trial_retried(self, entry: PlanEntry, outcome: TrialOutcome, attempt: int) -> None: ...
+    def note(self, text: str) -> None: ...
 
 
 def _trial_row(run_id: str, entry: PlanEntry, hardware_class: str, affinity: list[int] | None,
@@ -394,6 +396,9 @@ def execute(config: RunConfig, progress: RunProgress | None = None, store: Resul
     register(store, config, plan)
     done = store.finished_trial_ids(plan.run_id)
     progress.run_started(plan, len(done))
+    if runner.executor != "ray":  # a Ray node makes them in its own cache, before its first trial of the workload
+        for workload in plan.workloads:
+            ensure_made(get_spec(workload), say=progress.note)
     executor = _Executor(config, store, plan, progress, runner)
     tuning = [e for e in plan.entries if e.role == "tuning" and e.trial_id not in done]
     progress.phase_started("tuning", tuning)

@@ -52,6 +52,7 @@ from harness.runner import forkserver, reaper
 from harness.runner.clock import tree_rss
 from harness.runner.evaluator import Evaluations, Measure, server_for, supervised, uses_server
 from harness.runner.contention import ContentionRecord, CoreTimes, assess, read_cores, runnable_now, trial_cores
+from harness.runner.made import ensure_made
 from harness.runner.messages import EvalRecord, EvalRequest, Heartbeat, LoopStart, Phase, TrialRequest, WorkerResult
 
 # The supervisor shares the trial's cores, and each time it wakes it takes one from a thread of the trial (which
@@ -565,6 +566,7 @@ def run_trial(request: TrialRequest, workdir: Path, on_eval: Callable[[EvalRecor
         on_poll: called about every 0.5 s with (submission seconds, step), for progress displays.
         cancel: when set (the run was interrupted), the trial is killed and its status is ``cancelled``.
     """
+    ensure_made(request.workload)  # outside the trial's limits (a no-op once made: see harness.runner.made)
     workdir = Path(os.path.abspath(workdir))  # the worker starts in another folder: relative paths would break
     workdir.mkdir(parents=True, exist_ok=True)
     request_path = workdir / f"{request.trial_id}.request.json"
