@@ -29,8 +29,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 import harness
 from harness.executors import TrialRunner, runner_for
-from harness.runner.made import ensure_made
 from harness.provenance import git_commit, hash_tree
+from harness.runner.made import ensure_made
 from harness.runner.messages import EvalRecord, TrialLimits, TrialRequest
 from harness.runner.supervisor import TrialOutcome
 from harness.store import ResultsStore
