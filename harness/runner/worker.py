@@ -639,8 +639,10 @@ def compress_trial(trial: Trial) -> tuple[float, dict[str, float], bool | None, 
     try:
         path = compression.save_model(compressed, folder)
     except Exception as exc:  # noqa: BLE001 - what cannot be saved cannot be measured: the submission's failure
-        raise SubmissionFailure(f"the compressed model cannot be saved with torch.save (a lambda, a local class, an "
-                                f"open file?): {type(exc).__name__}: {exc}") from None
+        hint = ("a TorchScript module, which torch.save does not pickle: return the eager module"
+                if isinstance(compressed, torch.jit.ScriptModule) else "a lambda, a local class, an open file?")
+        raise SubmissionFailure(f"the compressed model cannot be saved with torch.save ({hint}): "
+                                f"{type(exc).__name__}: {exc}") from None
     try:  # by the supervisor (a scored trial), or here (PODIUM_EVALUATION=worker)
         measured = (trial.evaluator.measure(path) if remote
                     else compression.measure_saved(request.model_dump_json(), path, request.limits.eval_s))

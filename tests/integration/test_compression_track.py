@@ -130,12 +130,15 @@ def _folder(tmp_path: Path, source: str, name: str = "compressor") -> Path:
     return folder
 
 
-def _trial(folder: Path, workdir: Path, ratio: float | None = 0.5, mode: str = "score"):
+def _trial(folder: Path, workdir: Path, ratio: float | None = 0.5, mode: str = "score", budget_s: float = 60.0,
+           limits: dict[str, float] | None = None):
     spec = get_spec(WORKLOAD)
     spec = spec.model_copy(update={"targets": {"cpu-2core": Targets(validation=0.8763, test=0.8775,
                                                                      compression_ratio=ratio)}})
     request = TrialRequest(trial_id=folder.name, submission_dir=str(folder), workload=spec,
-                           hardware_class="cpu-2core", budget_s=60.0, seed=3, threads=1, mode=mode)
+                           hardware_class="cpu-2core", budget_s=budget_s, seed=3, threads=1, mode=mode)
+    if limits:
+        request = request.model_copy(update={"limits": request.limits.model_copy(update=limits)})
     return run_trial(request, workdir)
 
 
@@ -261,11 +264,22 @@ def test_with_measurement_in_the_worker_the_forgery_would_stand(tmp_path: Path,
     ("    return 'small'", "compress returned str"),
     ("    model.scale = lambda x: x\n    return model", "cannot be saved with torch.save"),
     ("    raise ValueError('no')", "compress raised ValueError: no at submission.py:"),
+    ("    import torch\n    batch = calibration_batches[0]\n"
+     "    inputs = batch['inputs'] if isinstance(batch, dict) else batch[0]\n"
+     "    return torch.jit.trace(model.eval(), inputs[:1])", "a TorchScript module"),
 ])
 def test_broken_compressors_fail_with_the_reason(tmp_path: Path, body: str, reason: str) -> None:
     source = f"def compress(model, workload, calibration_batches, train_queue, hyperparameters, rng):\n{body}\n"
     outcome = _trial(_folder(tmp_path, source), tmp_path / "work")
     assert outcome.status == "failed" and reason in outcome.reason, outcome.reason
+
+
+def test_a_compress_call_past_its_budget_is_killed_and_said_so(tmp_path: Path) -> None:
+    """A compress call has no steps: the time-out names the call, not an update."""
+    source = ("import time\n\ndef compress(model, workload, calibration_batches, train_queue, hyperparameters, rng):\n"
+              "    time.sleep(1000)\n")
+    outcome = _trial(_folder(tmp_path, source), tmp_path / "work", budget_s=2.0, limits={"hang_grace_s": 1.0})
+    assert outcome.status == "timed_out" and "in its compress call" in outcome.reason, outcome.reason
 
 
 def test_a_model_that_breaks_when_loaded_elsewhere_fails(tmp_path: Path) -> None:
