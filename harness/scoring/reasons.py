@@ -36,6 +36,8 @@ MISS = "miss"  # the submission's own runs did not reach the target (missed, fai
 VARIANT_MISS = "variant miss"  # reached the base target, failed a scored held-out variant (named after a colon)
 BEYOND_R_MAX = "> r_max"  # reached it, more than r_max times slower than the best (only the ratio is infinite)
 BEST_RANK = "best rank"
+NO_SCORING_RUN = "no scoring run"  # how the cause of a time that was never measured on a scoring seed begins
+NOT_SCORED = "-"  # its marker: no official time, which is not a miss (the note says why)
 _VARIANT_PREFIX = "held-out variant "
 
 
@@ -49,8 +51,12 @@ def infinity_marker(why: str, named: bool = True) -> str:
     ('variant miss: w_v', 'variant miss')
     >>> infinity_marker("ratio 5.00 beyond r_max 4 (against the best time before the held-out variant rule)")
     '> r_max'
+    >>> infinity_marker(NO_SCORING_RUN + ": the point selected on the tuning seeds was not re-run")
+    '-'
     """
     why = why or ""
+    if why.startswith(NO_SCORING_RUN):
+        return NOT_SCORED
     if why.startswith(_VARIANT_PREFIX):
         variant = why[len(_VARIANT_PREFIX):].split(":", 1)[0]
         return f"{VARIANT_MISS}: {variant}" if named else VARIANT_MISS
@@ -74,6 +80,7 @@ class Evidence:
         higher_is_better: the metric's direction.
         missed_reason: the first missed trial's own reason (for a miss that ``best`` does not explain: a value that
             met the target too late, or a compressed model that kept its quality floor but missed its ratio target).
+        reached: how many counted trials reached the target.
     """
 
     runs: int = 0
@@ -85,6 +92,7 @@ class Evidence:
     metric: str = ""
     higher_is_better: bool = True
     missed_reason: str = ""
+    reached: int = 0
 
     @property
     def n(self) -> int:
@@ -123,7 +131,8 @@ def evidence(rows: Iterable[Mapping[str, Any]], metric: str = "", higher_is_bett
                     failures=tuple((r["status"], r.get("reason") or "") for r in rows if r.get("status") in FAILED),
                     best=(max(values) if higher_is_better else min(values)) if values else None,
                     target=float(targets[0]) if targets else None, metric=metric, higher_is_better=higher_is_better,
-                    missed_reason=next((r.get("reason") or "" for r in missed if r.get("reason")), ""))
+                    missed_reason=next((r.get("reason") or "" for r in missed if r.get("reason")), ""),
+                    reached=sum(r.get("status") == "reached" for r in rows))
 
 
 def _runs(n: int) -> str:
@@ -134,6 +143,9 @@ def _own_cause(ev: Evidence) -> str:
     """Why the runs themselves did not give a finite time."""
     if ev.runs == 0:
         return "not run"
+    if not ev.scored and ev.reached:  # a point was selected, and never re-run: no official time, not a miss
+        return (f"{NO_SCORING_RUN}: the point selected on the tuning seeds was not re-run on held-out seeds "
+                "(--scoring-seeds 0, or the run has not got there yet); the AlgoPerf column has the tuning time")
     parts = []
     if ev.missed:
         detail = (f" (best final {ev.metric} {ev.best:.4f} vs target {ev.target:.4f})"

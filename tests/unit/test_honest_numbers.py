@@ -168,6 +168,9 @@ def test_one_wording_for_every_cause() -> None:
     assert explain_infinity(INF, Evidence(runs=2, scored=False, failures=(("failed", "oom"),))) == \
         "no configuration selected on the tuning seeds: failed on 1 of 2 runs: oom"
     assert explain_infinity(10.0, Evidence(runs=1)) == ""
+    # reached on its tuning seed, never re-run on a scoring seed (--scoring-seeds 0): not a miss, no official time
+    unscored = evidence([{"status": "reached", "validation_target": 0.9}], "accuracy", scored=False)
+    assert explain_infinity(INF, unscored).startswith("no scoring run: the point selected on the tuning seeds")
     assert evidence([{"status": "missed", "validation_json": None, "validation_target": float("nan")}]).target is None
 
 
