@@ -46,7 +46,7 @@ from harness.scoring import (
     variant_best_times, workload_time_from_studies,
 )
 from harness.scoring.reasons import Evidence, evidence, explain_infinity
-from harness.tuning.protocol import INF, median
+from harness.tuning.protocol import INF, TrialOutcomeRow, median, select_configuration
 from harness.tuning.seeds import derive_seed
 
 #: The frozen reference for pool-independent speedups in this release, per track (full fine-tuning is what a PEFT
@@ -135,7 +135,10 @@ def _add_workload(pool: Pool, sub: str, workload: str, rows: list[Mapping[str, A
     pool.algoperf.setdefault(sub, {})[workload] = median(min(ts, default=INF) for ts in (tuning or scoring))
     counted = [t for t in rows if t["role"] == "scoring"]
     name, higher = metric or ("", True)
-    pool.evidence.setdefault(sub, {})[workload] = evidence(counted or rows, name, higher, scored=bool(counted))
+    outcomes = [TrialOutcomeRow(t["study"], t.get("trial_index", 0), t["role"], 0, _time(t)) for t in rows]
+    selected = any(select_configuration(outcomes, study) is not None for study in {t["study"] for t in rows})
+    pool.evidence.setdefault(sub, {})[workload] = evidence(counted or rows, name, higher, scored=bool(counted),
+                                                           selected=selected)
 
 
 def trial_framework(trial: Mapping[str, Any]) -> str:

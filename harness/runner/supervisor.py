@@ -418,10 +418,13 @@ class _Watch:
         if phase == Phase.INIT and in_phase > limits.init_s:
             return "timed_out", f"initialisation (get_batch_size / init_optimizer_state) ran over {limits.init_s:.0f}s"
         if phase == Phase.SUBMISSION and submission_s + in_phase > budget + limits.hang_grace_s:
-            where = f"in one call at step {step} (" + ("the first update: a compilation such as torch.compile counts "
-                                                        "as submission time, or a hang)" if step == 0 else "a hang?)")
             if self.request.workload.track == "compression":  # one call, compress: there are no steps
                 where = "in its compress call (more work than the budget allows, or a hang)"
+            elif step == 0:
+                where = ("in one call at step 0 (the first update: a compilation such as torch.compile counts as "
+                         "submission time, or a hang)")
+            else:
+                where = f"in one call at step {step} (a hang?)"
             return ("timed_out", f"submission code ran {submission_s + in_phase:.1f}s, past the {budget:.0f}s budget "
                     f"plus {limits.hang_grace_s:.0f}s grace, {where}; killed")
         if phase == Phase.EVAL and in_phase > limits.eval_s:

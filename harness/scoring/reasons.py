@@ -80,7 +80,8 @@ class Evidence:
         higher_is_better: the metric's direction.
         missed_reason: the first missed trial's own reason (for a miss that ``best`` does not explain: a value that
             met the target too late, or a compressed model that kept its quality floor but missed its ratio target).
-        reached: how many counted trials reached the target.
+        selected: a point was selected on the tuning seeds (in some study), so a missing scoring run, not the
+            tuning trials, is why there is no official time.
     """
 
     runs: int = 0
@@ -92,7 +93,7 @@ class Evidence:
     metric: str = ""
     higher_is_better: bool = True
     missed_reason: str = ""
-    reached: int = 0
+    selected: bool = False
 
     @property
     def n(self) -> int:
@@ -107,7 +108,7 @@ def _metric_value(raw: Any, metric: str) -> float | None:
 
 
 def evidence(rows: Iterable[Mapping[str, Any]], metric: str = "", higher_is_better: bool = True,
-             scored: bool = True) -> Evidence:
+             scored: bool = True, selected: bool = False) -> Evidence:
     """Summarize the counted trial rows of one (submission, workload).
 
     Args:
@@ -115,6 +116,7 @@ def evidence(rows: Iterable[Mapping[str, Any]], metric: str = "", higher_is_bett
         metric: the workload's metric, the key of ``validation_json`` compared with the target.
         higher_is_better: the metric's direction, to pick the best value.
         scored: whether the rows are scoring runs (False: tuning trials, nothing was re-run).
+        selected: whether the tuning protocol selected a point (:func:`harness.tuning.protocol.select_configuration`).
 
     >>> rows = [{"status": "missed", "validation_json": '{"accuracy": 0.5}', "validation_target": 0.9},
     ...         {"status": "failed", "reason": "non-finite loss at step 3"}, {"status": "reached"}]
@@ -132,7 +134,7 @@ def evidence(rows: Iterable[Mapping[str, Any]], metric: str = "", higher_is_bett
                     best=(max(values) if higher_is_better else min(values)) if values else None,
                     target=float(targets[0]) if targets else None, metric=metric, higher_is_better=higher_is_better,
                     missed_reason=next((r.get("reason") or "" for r in missed if r.get("reason")), ""),
-                    reached=sum(r.get("status") == "reached" for r in rows))
+                    selected=selected)
 
 
 def _runs(n: int) -> str:
@@ -143,7 +145,7 @@ def _own_cause(ev: Evidence) -> str:
     """Why the runs themselves did not give a finite time."""
     if ev.runs == 0:
         return "not run"
-    if not ev.scored and ev.reached:  # a point was selected, and never re-run: no official time, not a miss
+    if not ev.scored and ev.selected:  # a point was selected, and never re-run: no official time, not a miss
         return (f"{NO_SCORING_RUN}: the point selected on the tuning seeds was not re-run on held-out seeds "
                 "(--scoring-seeds 0, or the run has not got there yet); the AlgoPerf column has the tuning time")
     parts = []

@@ -14,7 +14,7 @@ from harness.report import (
     build_pools, degenerate_warnings, score_pool, score_records, strict_json, strict_json_fields, workload_details,
 )
 from harness.scoring import MIN_INTERVAL_N, SINGLE_SEED, interval_note
-from harness.scoring.reasons import Evidence, evidence, explain_infinity
+from harness.scoring.reasons import Evidence, evidence, explain_infinity, infinity_marker
 from harness.ui import score_table, workload_times_table
 
 INF = math.inf
@@ -169,9 +169,21 @@ def test_one_wording_for_every_cause() -> None:
         "no configuration selected on the tuning seeds: failed on 1 of 2 runs: oom"
     assert explain_infinity(10.0, Evidence(runs=1)) == ""
     # reached on its tuning seed, never re-run on a scoring seed (--scoring-seeds 0): not a miss, no official time
-    unscored = evidence([{"status": "reached", "validation_target": 0.9}], "accuracy", scored=False)
+    unscored = evidence([{"status": "reached", "validation_target": 0.9}], "accuracy", scored=False, selected=True)
     assert explain_infinity(INF, unscored).startswith("no scoring run: the point selected on the tuning seeds")
     assert evidence([{"status": "missed", "validation_json": None, "validation_target": float("nan")}]).target is None
+
+
+def test_a_point_never_scored_is_not_a_miss_and_a_point_never_selected_is() -> None:
+    """Tuning trials only (--scoring-seeds 0): a point whose median tuning time is finite was selected, and its
+    missing official time says so; one that reached on 1 of 3 tuning seeds was not selected (its median is a miss)."""
+    tuning = [{**row(sub, "w1", t, seed=k), "role": "tuning", "trial_index": 0}
+              for sub, ts in {"a": [10.0], "b": [10.0, INF, INF]}.items() for k, t in enumerate(ts)]
+    _, scores = scored(tuning + trials({"c": {"w1": [20]}}))
+    why = {r.submission: r.why["w1"] for r in scores}
+    assert why["a"].startswith("no scoring run: the point selected") and infinity_marker(why["a"]) == "-"
+    assert why["b"].startswith("no configuration selected on the tuning seeds: target missed on 2 of 3 runs")
+    assert infinity_marker(why["b"]) == "miss"
 
 
 def test_score_records_are_strict_json() -> None:
