@@ -222,7 +222,8 @@ def test_the_workload_builds_and_adamw_steps_reduce_the_loss(models, spec) -> No
 def test_batches_are_trimmed_to_their_longest_row_and_no_output_changes(models, spec) -> None:  # noqa: ANN001
     from workloads.common.peft import ModelEvaluator, forward, lengths, take, trim
 
-    workload, _ = models.build(spec, "cpu-2core", torch.device("cpu"))
+    workload, evaluator = models.build(spec, "cpu-2core", torch.device("cpu"))
+    assert workload.eval_batch_size == evaluator._batch_size == models.CPU_EVAL_BATCH_SIZE  # less padding on a CPU
     batch = next(workload.input_queue(16, seed=0))["inputs"]
     width = batch["input_ids"].shape[1]
     assert width < models.MAX_LENGTH  # no 16 snippets all need 64 tokens

@@ -24,9 +24,9 @@ _MINILM = dict(
     # baseline's second point, `podium targets set --point full_finetune=2`). 100 updates is a short fine-tune;
     # target-setting curves run 125. The budget is a placeholder until `podium targets set` measures it.
     budget_s={"cpu-2core": 600.0},
-    # A validation pass over the 1,300 snippets (in order of length, trimmed batches of 256) took 9.3 s with two
-    # threads: every 40 s it is about a fifth of a trial's wall time, the price of a time-to-target resolved finer
-    # than the budget.
+    # A validation pass over the 1,300 snippets (in order of length, trimmed batches of 64 on a CPU: models.py's
+    # CPU_EVAL_BATCH_SIZE) takes ~5 s with two threads: every 40 s it is about a ninth of a trial's wall time, the
+    # price of a time-to-target resolved finer than the budget.
     eval_period_s=40.0,
     step_hint=100,
     **_DATA,
@@ -59,8 +59,9 @@ _FINETUNE = dict(
     # A fallback: the stored budget (workloads/targets.json, 185 s: adamw's fine-tuning point needs a median 72
     # updates at 0.86 s with two threads) replaces it.
     budget_s={"cpu-2core": 600.0},
-    # A validation pass (1,300 snippets) costs ~9 s with two threads: every 15 s of updates, the time to a ~60 s
-    # result is resolved to a quarter of it, for about as much evaluation wall time (untimed) as training.
+    # A validation pass (1,300 snippets) costs ~5 s with two threads, ~8 s in a trial with the weights' save and
+    # load: every 15 s of updates, the time to a ~60 s result is resolved to a quarter of it, for about half as much
+    # evaluation wall time (untimed) as training.
     eval_period_s=15.0,
     step_hint=100,
 )
