@@ -349,7 +349,7 @@ def results(
     fmt: Annotated[str, typer.Option("--format", help="table or json.")] = "table",
     wide: Annotated[bool, typer.Option("--wide", help="Also CPU time to target, steps, submission and evaluation "
                                                       "seconds, the first update's seconds (a JAX step compiles "
-                                                      "there), test accuracy, target and (compression) the measured "
+                                                      "there), the test metric, target and (compression) the measured "
                                                       "bytes or latency ratio per trial.")] = False,
 ) -> None:
     """Show trials (status, reason, time-to-result, metrics), workload times under both protocols (with n, the
@@ -377,7 +377,7 @@ def results(
     if wide:
         console.print(accounting_table(rows))
     else:
-        console.print("(--wide adds per-trial CPU time, steps, test accuracy, a compression trial's measured ratio "
+        console.print("(--wide adds per-trial CPU time, steps, the test metric, a compression trial's measured ratio "
                       "and the time accounting: start, load, init, submission, evaluation, overhead, tail, "
                       "contention)", highlight=False)
     if times:

@@ -110,18 +110,34 @@ class RichProgress(RunProgress):
         return f"~{per_trial * left / 60:.1f} min left"
 
 
-def _metric(raw: str | None, key: str = "accuracy") -> str:
+#: how the results table names a metric other than accuracy beside its value
+METRIC_MARKS = {"perplexity": "ppl ↓"}
+
+
+def _metric(raw: str | None, workload: str) -> str:
+    """The trial's value of its workload's metric: ``"0.8031"`` for accuracy, ``"135.5 ppl ↓"`` for another (so a
+    column that mixes workloads says which is which, and that lower is better where it is)."""
+    from workloads import WORKLOADS
+
+    spec = WORKLOADS.get(workload) if workload in WORKLOADS else None
+    key = spec.metric if spec is not None else "accuracy"
     value = json.loads(raw).get(key) if raw else None
-    return f"{value:.4f}" if value is not None else "-"
+    if value is None:
+        return "-"
+    if key == "accuracy":
+        return f"{value:.4f}"
+    mark = METRIC_MARKS.get(key, key + ("" if spec.higher_is_better else " ↓"))
+    return f"{value:.4g} {mark}"
 
 
 def results_table(rows: list[dict[str, Any]], title: str = "Trials", wide: bool = False) -> Any:
     """Trials, one row each, with the notes (why a trial missed or failed, whether it was contended) as numbered
     footnotes under the table, so that a row stays one line. Workload names and trial labels are never cut; with one
-    submission its name goes into the title. ``wide`` adds CPU time to target, steps, submission and evaluation
-    seconds, the first update's seconds (training trials: a JAX step compiles there), test accuracy, the target and, for a compression trial, the ratio its workload's target bounds (deflated
-    bytes or batch-1 p50 latency over the dense model's, as measured; at 80 columns the plain table has no room for
-    it, and a missed trial's note gives it)."""
+    submission its name goes into the title. The validation value is the workload's own metric (:func:`_metric`).
+    ``wide`` adds CPU time to target, steps, submission and evaluation seconds, the first update's seconds (training
+    trials: a JAX step compiles there), the test metric, the target and, for a compression trial, the ratio its
+    workload's target bounds (deflated bytes or batch-1 p50 latency over the dense model's, as measured; at 80
+    columns the plain table has no room for it, and a missed trial's note gives it)."""
     from rich import box
 
     submissions = sorted({r["submission_name"] for r in rows})
@@ -143,9 +159,9 @@ def results_table(rows: list[dict[str, Any]], title: str = "Trials", wide: bool 
         table.add_column(column, justify="right", overflow="fold")
     if show_first:
         table.add_column("first\nstep s", justify="right", overflow="fold")
-    table.add_column("val\nacc", justify="right", overflow="fold")
+    table.add_column("val", justify="right", overflow="fold")
     if wide:
-        table.add_column("test\nacc", justify="right", overflow="fold")
+        table.add_column("test", justify="right", overflow="fold")
         table.add_column("target", justify="right", overflow="fold")
     if show_ratio:
         table.add_column("ratio", justify="right", overflow="fold")
@@ -161,9 +177,9 @@ def results_table(rows: list[dict[str, Any]], title: str = "Trials", wide: bool 
                       f"{r.get('submission_time_s') or 0:.2f}", f"{r.get('eval_time_s') or 0:.2f}"]
         if show_first:
             cells.append(first or "-")
-        cells.append(_metric(r.get("validation_json")))
+        cells.append(_metric(r.get("validation_json"), r["workload"]))
         if wide:
-            cells += [_metric(r.get("test_json")),
+            cells += [_metric(r.get("test_json"), r["workload"]),
                       f"{r['validation_target']:.4f}" if r.get("validation_target") is not None else "-"]
         if show_ratio:
             cells.append(ratio or "-")

@@ -81,3 +81,23 @@ def test_the_leaderboard_says_lower_is_better() -> None:
     fig = curves.curves_figure(points, trials, ["a"], "perplexity", "time", 130.5,
                                higher_is_better=False)
     assert fig.layout.yaxis.title.text == "perplexity (↓ better)"
+
+
+def test_the_trials_table_shows_each_workloads_own_metric() -> None:
+    from rich.console import Console
+
+    from harness.ui import results_table
+
+    def row(workload: str, validation: dict, test: dict) -> dict:
+        return {"submission_name": "adamw", "workload": workload, "trial_id": f"{workload}.s0.t0-p0",
+                "status": "reached", "time_to_result_s": 1.0, "study": 0, "role": "tuning", "trial_index": 0,
+                "validation_json": json.dumps(validation),
+                "test_json": json.dumps(test), "validation_target": 1.0}
+
+    rows = [row("tiny_lm", {"loss": 4.9, "perplexity": 135.503}, {"loss": 4.9, "perplexity": 136.25}),
+            row("digits_mlp", {"loss": 0.1, "accuracy": 0.9683}, {"loss": 0.1, "accuracy": 0.955})]
+    console = Console(record=True, width=400)
+    console.print(results_table(rows, wide=True))
+    lines = {line.split()[0]: line for line in console.export_text().splitlines() if line.strip()}
+    assert "135.5 ppl ↓" in lines["tiny_lm"] and "136.2 ppl ↓" in lines["tiny_lm"]  # not "-" for a missing accuracy
+    assert "0.9683" in lines["digits_mlp"] and "0.9550" in lines["digits_mlp"] and "ppl" not in lines["digits_mlp"]
