@@ -59,6 +59,7 @@ bench: setup
 	$(PY) benchmarks/step_overhead.py --case jax
 	$(PY) benchmarks/step_overhead.py --case jax-sync
 	$(PY) benchmarks/trial_start.py
+	$(PY) benchmarks/eval_batch.py
 	$(PY) benchmarks/board_render.py
 	$(PY) benchmarks/board_browser.py
 	$(PY) benchmarks/latency_noise.py

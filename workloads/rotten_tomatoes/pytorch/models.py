@@ -47,8 +47,9 @@ HEAD_MODULES = ("classifier",)
 FORGETTING_BATCH_SIZE = 64
 #: Held-out batches on a CPU. The splits are evaluated in order of length with each batch trimmed to its longest row
 #: (:class:`workloads.common.peft.ModelEvaluator`), so smaller batches carry less padding: a pass over validation and
-#: test (2 x 1,300 snippets, two threads) took 10.7 s at 64 against 14.0 s at 256, 1.32x (1.21-1.42x over five
-#: interleaved pairs), with the same accuracy and the loss equal to 1e-7. An accelerator keeps the default 256.
+#: test (2 x 1,300 snippets, two threads) is 1.29-1.32x faster at 64 than at 256 (the medians of two runs of five
+#: interleaved pairs, ``benchmarks/eval_batch.py``, 2026-12-04; single pairs 0.99-1.43x), with the same accuracy and
+#: the loss equal to 1e-7. An accelerator keeps the default 256.
 CPU_EVAL_BATCH_SIZE = 64
 
 MODEL_MISSING_MESSAGE = (
