@@ -32,6 +32,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from harness.demo import BASELINES_DIR  # noqa: E402
+from harness.registry import UnknownNameError  # noqa: E402
 from harness.runner.run import BENCHMARK_RELEASE  # noqa: E402
 from workloads import DEFAULT_HARDWARE_CLASS, SUITES, load_targets, scored_workloads, variants_of  # noqa: E402
 
@@ -69,7 +70,10 @@ def main() -> None:
     parser.add_argument("--suite", default="lite")
     parser.add_argument("--hardware-class", default=DEFAULT_HARDWARE_CLASS)
     args = parser.parse_args()
-    groups = reference_groups(args.suite, args.hardware_class)
+    try:
+        groups = reference_groups(args.suite, args.hardware_class)
+    except UnknownNameError as exc:
+        raise SystemExit(str(exc)) from None
     drawn = set(scored_workloads(args.suite, BENCHMARK_RELEASE))
     with tempfile.TemporaryDirectory(prefix="podium-lite-suite-") as tmp:
         db = Path(tmp) / "results.db"
