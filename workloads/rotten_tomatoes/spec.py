@@ -59,7 +59,7 @@ _FINETUNE = dict(
     # A fallback: the stored budget (workloads/targets.json, 185 s: adamw's fine-tuning point needs a median 72
     # updates at 0.86 s with two threads) replaces it.
     budget_s={"cpu-2core": 600.0},
-    # A validation pass (1,300 snippets) costs ~5 s with two threads, ~8 s in a trial with the weights' save and
+    # A validation pass (1,300 snippets) costs ~5 s with two threads, ~6 s in a trial with the weights' save and
     # load: every 15 s of updates, the time to a ~60 s result is resolved to a quarter of it, for about half as much
     # evaluation wall time (untimed) as training.
     eval_period_s=15.0,
